@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import Any
+import asyncio
+import threading
+from collections.abc import Coroutine, Iterator
+from typing import Any, TypeVar
 
 import pytest
 import requests
 
 from fixtures.retailer import RetailerServer
+
+T = TypeVar("T")
 
 
 class Control:
@@ -65,3 +69,50 @@ def retailer(retailer_server: RetailerServer) -> Iterator[RetailerServer]:
 def control(retailer: RetailerServer) -> Control:
     """Control API client of the freshly reset retailer."""
     return Control(retailer.url)
+
+
+class AsyncRunner:
+    """One event loop in a thread for the whole session, so async Playwright objects can be shared."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="test-loop", daemon=True)
+        self.thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 120) -> T:
+        """Run `coro` on the shared loop and return its result."""
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def close(self) -> None:
+        """Stop the loop."""
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def aio() -> Iterator[AsyncRunner]:
+    """The shared event loop runner."""
+    runner = AsyncRunner()
+    yield runner
+    runner.close()
+
+
+@pytest.fixture(scope="session")
+def playwright(aio: AsyncRunner) -> Iterator[Any]:
+    """An async Playwright instance on the shared loop."""
+    from playwright.async_api import async_playwright
+
+    manager = async_playwright()
+    pw = aio.run(manager.start())
+    yield pw
+    aio.run(manager.__aexit__(None, None, None))
+
+
+@pytest.fixture(scope="session")
+def chromium(aio: AsyncRunner, playwright: Any) -> Iterator[Any]:
+    """A real Chromium found the way the monitor finds it."""
+    from monitor.browser import launch
+
+    browser, _ = aio.run(launch(playwright))
+    yield browser
+    aio.run(browser.close())

@@ -1,0 +1,133 @@
+"""The mock retailer in a real Chromium driven by Playwright."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from monitor.totp import totp
+from tests.conftest import AsyncRunner, Control
+
+pytestmark = pytest.mark.browser
+
+
+async def _signin(page: Any, url: str, email: str, password: str) -> None:
+    await page.goto(f"{url}/account", timeout=15_000)
+    await page.fill("input[name=email]", email, timeout=5_000)
+    await page.fill("input[name=password]", password, timeout=5_000)
+    await page.click("#signin-submit", timeout=5_000)
+
+
+def run_in_page(aio: AsyncRunner, chromium: Any, body: Any) -> Any:
+    """Run `body(page)` in a fresh context and close it afterwards."""
+
+    async def go() -> Any:
+        context = await chromium.new_context()
+        try:
+            return await body(await context.new_page())
+        finally:
+            await context.close()
+
+    return aio.run(go())
+
+
+def test_signin_in_browser_shows_balance(aio, chromium, retailer) -> None:
+    async def body(page: Any) -> str:
+        await _signin(page, retailer.url, "alice@example.com", "correct-horse")
+        await page.wait_for_url("**/account", timeout=10_000)
+        return await page.inner_text("main", timeout=5_000)
+
+    text = run_in_page(aio, chromium, body)
+    assert "Gift card balance" in text and "$25.00" in text
+
+
+def test_otp_signin_in_browser(aio, chromium, retailer, control: Control) -> None:
+    async def body(page: Any) -> str:
+        await _signin(page, retailer.url, "otp@example.com", "otp-pass-1")
+        await page.wait_for_url("**/signin/otp", timeout=10_000)
+        await page.fill("input[name=otp]", totp("JBSWY3DPEHPK3PXP"), timeout=5_000)
+        await page.click("button[type=submit]", timeout=5_000)
+        await page.wait_for_url("**/account", timeout=10_000)
+        return await page.inner_text("main", timeout=5_000)
+
+    assert "Recent orders" in run_in_page(aio, chromium, body)
+    assert control.account("otp@example.com")["signin_count"] == 1
+
+
+def test_lock_upload_review_approve_in_japanese(aio, chromium, retailer, control: Control, tmp_path) -> None:
+    card = tmp_path / "card.png"
+    card.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 512)
+    control.event("hanako@example.jp", "lock")
+
+    async def body(page: Any) -> tuple[str, str]:
+        await _signin(page, retailer.url, "hanako@example.jp", "sakura-2021")
+        await page.wait_for_url("**/account", timeout=10_000)
+        locked = await page.inner_text("main", timeout=5_000)
+        await page.select_option("select[name=doc_type]", "billing_statement", timeout=5_000)
+        await page.set_input_files("input[name=document]", str(card), timeout=5_000)
+        await page.click("#documents button[type=submit]", timeout=5_000)
+        await page.wait_for_load_state(timeout=10_000)
+        return locked, await page.inner_text("main", timeout=5_000)
+
+    locked, review = run_in_page(aio, chromium, body)
+    assert "アカウントがロックされています" in locked
+    assert "ご提供いただいた情報を確認中です。24時間以内にご連絡します。" in review
+    assert control.account("hanako@example.jp")["uploads"][0]["doc_type"] == "billing_statement"
+
+
+def test_wrong_type_upload_in_browser_keeps_lock(aio, chromium, retailer, control: Control, tmp_path) -> None:
+    exe = tmp_path / "statement.pdf"
+    exe.write_bytes(b"MZ this is no PDF")
+    control.event("alice@example.com", "lock")
+
+    async def body(page: Any) -> str:
+        await _signin(page, retailer.url, "alice@example.com", "correct-horse")
+        await page.wait_for_url("**/account", timeout=10_000)
+        await page.set_input_files("input[name=document]", str(exe), timeout=5_000)
+        await page.click("#documents button[type=submit]", timeout=5_000)
+        await page.wait_for_load_state(timeout=10_000)
+        return await page.inner_text("main", timeout=5_000)
+
+    text = run_in_page(aio, chromium, body)
+    assert "This file type is not accepted." in text and "Your account has been locked" in text
+    assert control.account("alice@example.com")["state"] == "locked"
+
+
+def test_late_banner_appears_after_script_runs(aio, chromium, retailer, control: Control) -> None:
+    control.event("alice@example.com", "lock")
+    control.misbehave("alice@example.com", late_banner_ms=800)
+
+    async def body(page: Any) -> tuple[str, str]:
+        await _signin(page, retailer.url, "alice@example.com", "correct-horse")
+        await page.wait_for_url("**/account", timeout=10_000)
+        first = await page.inner_text("main", timeout=5_000)
+        await page.locator("main h1").wait_for(timeout=10_000)
+        return first, await page.inner_text("main", timeout=5_000)
+
+    first, later = run_in_page(aio, chromium, body)
+    assert "Your account has been locked" not in first and "Loading" in first
+    assert "Your account has been locked" in later
+
+
+def test_variant_layout_reads_the_same_words(aio, chromium, retailer, control: Control) -> None:
+    control.patch("alice@example.com", state="under_review", misbehaviour={"layout": "variant"})
+
+    async def body(page: Any) -> tuple[int, str]:
+        await _signin(page, retailer.url, "alice@example.com", "correct-horse")
+        await page.wait_for_url("**/account", timeout=10_000)
+        return await page.locator("main").count(), await page.inner_text("[role=main]", timeout=5_000)
+
+    mains, text = run_in_page(aio, chromium, body)
+    assert mains == 0
+    assert "We are reviewing the information you provided." in " ".join(text.split())
+
+
+def test_hidden_lock_text_is_not_visible_in_browser(aio, chromium, retailer) -> None:
+    async def body(page: Any) -> str:
+        await page.goto(f"{retailer.url}/", timeout=15_000)
+        return await page.inner_text("body", timeout=5_000)
+
+    text = run_in_page(aio, chromium, body)
+    assert "Your account has been locked" not in text
+    assert "What to do if your account is locked" in text
