@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import re
 import shutil
 from dataclasses import dataclass
 
-from playwright.async_api import Browser, Playwright
+from playwright.async_api import Browser, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from monitor.errors import BrowserNotFound
@@ -70,9 +72,7 @@ async def launch(
             continue
         return browser, cand
     if not tried:
-        tried.append(
-            f"Playwright's bundled Chromium (not installed), {', '.join(SYSTEM_CHROMIUMS)} (not on PATH)"
-        )
+        tried.append(f"Playwright's bundled Chromium (not installed), {', '.join(SYSTEM_CHROMIUMS)} (not on PATH)")
     raise BrowserNotFound(f"no usable Chromium: tried {'; '.join(tried)}; {FIX_HINT}")
 
 
@@ -80,7 +80,74 @@ def ordinary_user_agent(browser: Browser) -> str:
     """The user agent a normal desktop Chromium of this version sends (no "HeadlessChrome")."""
     major = re.match(r"\d+", browser.version)
     version = f"{major.group(0)}.0.0.0" if major else "130.0.0.0"
-    return (
-        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
-        f"Chrome/{version} Safari/537.36"
-    )
+    return f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{version} Safari/537.36"
+
+
+class BrowserManager:
+    """One Playwright and one Chromium per process; relaunched after a crash and every N checks."""
+
+    def __init__(
+        self,
+        executable_path: str | None = None,
+        headless: bool = True,
+        recycle_after: int = 200,
+        launch_timeout_ms: float = 30_000,
+    ) -> None:
+        self.executable_path = executable_path
+        self.headless = headless
+        self.recycle_after = recycle_after
+        self.launch_timeout_ms = launch_timeout_ms
+        self.launches = 0
+        self._pw: Playwright | None = None
+        self._browser: Browser | None = None
+        self._uses = 0
+        self._broken = False
+        self._lock = asyncio.Lock()
+        self._in_use = 0
+
+    async def acquire(self) -> Browser:
+        """A connected browser for one check (launch or relaunch as needed); pair with release()."""
+        async with self._lock:
+            if self._pw is None:
+                self._pw = await async_playwright().start()
+            stale = self._browser is not None and (
+                self._broken
+                or not self._browser.is_connected()
+                or (self._uses >= self.recycle_after and self._in_use == 0)
+            )
+            if stale:
+                await self._drop()
+            if self._browser is None:
+                self._browser, _ = await launch(self._pw, self.executable_path, self.headless, self.launch_timeout_ms)
+                self._browser.on("disconnected", lambda _b: self.mark_broken())
+                self.launches += 1
+                self._uses = 0
+                self._broken = False
+            self._uses += 1
+            self._in_use += 1
+            return self._browser
+
+    def release(self) -> None:
+        """The check that acquired the browser is done with it."""
+        self._in_use -= 1
+
+    def mark_broken(self) -> None:
+        """The browser crashed, disconnected or hung: the next acquire() relaunches it."""
+        self._broken = True
+
+    async def _drop(self) -> None:
+        browser, self._browser = self._browser, None
+        if browser is not None and browser.is_connected():
+            # Bounded: a hung browser must not hang the daemon. On timeout the close goes on in the
+            # background and stopping Playwright (the driver) takes the process down.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(browser.close()), timeout=10)
+
+    async def close(self) -> None:
+        """Close the browser and stop Playwright (which ends any browser process left over)."""
+        async with self._lock:
+            await self._drop()
+            if self._pw is not None:
+                pw, self._pw = self._pw, None
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(asyncio.shield(pw.stop()), timeout=10)

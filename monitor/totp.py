@@ -45,6 +45,4 @@ def totp(
 def verify(secret: str, code: str, at: float | None = None, window: int = 1) -> bool:
     """True when `code` matches the current step or one `window` step either side (clock skew)."""
     moment = time.time() if at is None else at
-    return any(
-        hmac.compare_digest(totp(secret, moment + d * 30), code.strip()) for d in range(-window, window + 1)
-    )
+    return any(hmac.compare_digest(totp(secret, moment + d * 30), code.strip()) for d in range(-window, window + 1))

@@ -116,3 +116,83 @@ def chromium(aio: AsyncRunner, playwright: Any) -> Iterator[Any]:
     browser, _ = aio.run(launch(playwright))
     yield browser
     aio.run(browser.close())
+
+
+PASSWORDS = {
+    "alice": ("alice@example.com", "correct-horse"),
+    "hanako": ("hanako@example.jp", "sakura-2021"),
+    "otp": ("otp@example.com", "otp-pass-1"),
+}
+
+
+def write_config(tmp_path: Any, url: str, accounts: list[dict[str, Any]], extra: str = "") -> Any:
+    """Write a monitor.toml for `accounts` against the retailer at `url`; returns its path."""
+    lines = [f'data_dir = "{tmp_path / "data"}"', extra]
+    for acct in accounts:
+        lines.append("[[accounts]]")
+        for key, value in acct.items():
+            if isinstance(value, dict):
+                inner = ", ".join(f'{k} = "{v}"' for k, v in value.items())
+                lines.append(f"{key} = {{ {inner} }}")
+            elif isinstance(value, str):
+                lines.append(f'{key} = "{value}"')
+            else:
+                lines.append(f"{key} = {str(value).lower() if isinstance(value, bool) else value}")
+        if "base_url" not in acct:
+            lines.append(f'base_url = "{url}"')
+    path = tmp_path / "monitor.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def account_entry(name: str, monkeypatch: Any, **extra: Any) -> dict[str, Any]:
+    """A config [[accounts]] entry for a seeded retailer account, its password in the environment."""
+    email, password = PASSWORDS[name]
+    env = f"TEST_PW_{name.upper()}"
+    monkeypatch.setenv(env, password)
+    return {"name": name, "profile": "mock-retailer", "username": email, "password": {"env": env}, **extra}
+
+
+@pytest.fixture(scope="session")
+def browser_manager(aio: AsyncRunner) -> Iterator[Any]:
+    """One browser shared by the check-engine tests (each check still gets a fresh context)."""
+    from monitor.browser import BrowserManager
+
+    manager = BrowserManager(recycle_after=10_000)
+    yield manager
+    aio.run(manager.close())
+
+
+class Rig:
+    """A config, a store and a coordinator wired to the shared browser, for one test."""
+
+    def __init__(self, aio: AsyncRunner, manager: Any, config_path: Any, timeout_s: float = 15) -> None:
+        from monitor import config as configmod
+        from monitor.coordinator import Coordinator
+        from monitor.fetch import PlaywrightFetcher, SessionFiles
+        from monitor.store import Store
+
+        self.aio = aio
+        self.config = configmod.load(config_path)
+        self.config.browser.timeout_s = timeout_s
+        self.store = Store.open(self.config.data_dir)
+        fetcher = PlaywrightFetcher(self.config.browser, SessionFiles(self.config.data_dir / "sessions"), manager)
+        self.coordinator = Coordinator(self.config, self.store, fetcher)
+
+    def check(self, name: str) -> Any:
+        """One real check of `name`."""
+        return self.aio.run(self.coordinator.check(name))
+
+
+@pytest.fixture
+def rig(aio: AsyncRunner, browser_manager: Any, retailer: RetailerServer, tmp_path: Any, monkeypatch: Any):
+    """Build a Rig for the given account entries: rig(entries, timeout_s=...)."""
+    made: list[Rig] = []
+
+    def build(entries: list[dict[str, Any]], timeout_s: float = 15, extra: str = "") -> Rig:
+        made.append(Rig(aio, browser_manager, write_config(tmp_path, retailer.url, entries, extra), timeout_s))
+        return made[-1]
+
+    yield build
+    for r in made:
+        r.store.close()

@@ -38,9 +38,7 @@ def test_missing_bundled_falls_back_to_system(tmp_path, monkeypatch) -> None:
     (tmp_path / "chromium-browser").chmod(0o755)
     monkeypatch.setenv("PATH", str(tmp_path))
     found = candidates(fake_pw(str(tmp_path / "missing")), None)
-    assert [(c.source, c.path) for c in found] == [
-        ("system chromium-browser", str(tmp_path / "chromium-browser"))
-    ]
+    assert [(c.source, c.path) for c in found] == [("system chromium-browser", str(tmp_path / "chromium-browser"))]
 
 
 def test_nothing_found_names_what_was_tried_and_the_fix(aio, playwright, tmp_path, monkeypatch) -> None:

@@ -91,9 +91,7 @@ def test_one_time_code_step(retailer, control: Control) -> None:
     s, resp = sign_in(retailer.url, *OTP)
     assert resp.url.endswith("/signin/otp")
     assert "Enter the one-time code" in resp.text
-    bad = s.post(
-        f"{retailer.url}/signin/otp", data={"otp": "000000", "csrf_token": csrf_of(resp.text)}, timeout=10
-    )
+    bad = s.post(f"{retailer.url}/signin/otp", data={"otp": "000000", "csrf_token": csrf_of(resp.text)}, timeout=10)
     assert "The code you entered is not valid." in bad.text
     good = s.post(
         f"{retailer.url}/signin/otp",
@@ -111,9 +109,7 @@ def test_captcha_on_next_signin_then_cleared(retailer, control: Control) -> None
     assert "Enter the characters you see" in resp.text
     chars = re.search(r'id="captcha-chars">([A-Z0-9]+)<', resp.text)
     assert chars
-    wrong = s.post(
-        f"{retailer.url}/signin/captcha", data={"characters": "nope", "csrf_token": csrf_of(resp.text)}
-    )
+    wrong = s.post(f"{retailer.url}/signin/captcha", data={"characters": "nope", "csrf_token": csrf_of(resp.text)})
     assert "do not match" in wrong.text
     ok = s.post(
         f"{retailer.url}/signin/captcha",
@@ -147,9 +143,7 @@ def test_each_state_in_each_locale(retailer, control: Control, state: str, local
         page = s.get(f"{retailer.url}{path}", timeout=10)
         text = visible(page.text)
         assert STATE_TEXT[(state, locale)] in text or (path == "/orders" and state == "active")
-        others = [
-            v for (st, loc), v in STATE_TEXT.items() if loc == locale and st != state and st != "active"
-        ]
+        others = [v for (st, loc), v in STATE_TEXT.items() if loc == locale and st != state and st != "active"]
         for other in others:
             assert other not in text
     if state == "locked":
@@ -190,9 +184,7 @@ def test_upload_good_file_moves_to_review(retailer, control: Control) -> None:
     ],
     ids=["oversize", "wrong-type", "wrong-content"],
 )
-def test_upload_rejected_keeps_state(
-    retailer, control: Control, content: bytes, ctype: str, message: str
-) -> None:
+def test_upload_rejected_keeps_state(retailer, control: Control, content: bytes, ctype: str, message: str) -> None:
     control.event(ALICE[0], "lock")
     s, _ = sign_in(retailer.url, *ALICE)
     resp = _upload(s, retailer.url, content, ctype)
@@ -317,9 +309,7 @@ def test_hidden_traps_are_present_but_invisible(retailer) -> None:
     ],
     ids=["unknown-field", "bad-state", "bad-locale", "bad-error-code", "unknown-misbehaviour"],
 )
-def test_control_rejects_unknown_fields_and_values(
-    retailer, control: Control, body: dict, named: str
-) -> None:
+def test_control_rejects_unknown_fields_and_values(retailer, control: Control, body: dict, named: str) -> None:
     resp = requests.patch(f"{retailer.url}/__control/accounts/{ALICE[0]}", json=body, timeout=10)
     assert resp.status_code == 400
     assert named in resp.json()["error"]

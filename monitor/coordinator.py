@@ -1,0 +1,165 @@
+"""One check end to end: gate sign-ins, read the page, decide, and commit state with its alerts."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from monitor.config import Account, Config
+from monitor.decide import Alert, Decision, decide, reminders
+from monitor.errors import CheckFailed, MonitorError, NeedsHuman
+from monitor.fetch import Fetcher, Gate, PageResult, PlaywrightFetcher, SessionFiles
+from monitor.models import Match, Problem, Reading, Status
+from monitor.notify import outbox_rows
+from monitor.profiles import load_profile
+from monitor.store import AccountState, Store, ensure_private_dir, write_private
+
+log = logging.getLogger("monitor")
+DAY = 86400.0
+
+
+class Coordinator:
+    """Owns the check cycle; the scheduler and the CLI only call `check`."""
+
+    def __init__(
+        self, config: Config, store: Store, fetcher: Fetcher | None = None, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.sessions = SessionFiles(config.data_dir / "sessions")
+        self.fetcher: Fetcher = fetcher or PlaywrightFetcher(config.browser, self.sessions)
+        self.clock = clock
+        self._locks: dict[str, asyncio.Lock] = {}
+
+    async def close(self) -> None:
+        """Release the browser."""
+        await self.fetcher.close()
+
+    def gate(self, account: Account, previous: AccountState) -> Gate:
+        """Sign-in budget, pause, and screenshot policy for one check of `account`."""
+
+        def may_sign_in() -> str | None:
+            state = self.store.state(account.name)
+            if state.paused_reason:
+                return (
+                    f"signed out, and automated sign-ins are paused ({state.paused_reason});"
+                    f" sign in with `monitor login {account.name}` or run `monitor resume {account.name}`"
+                )
+            used = self.store.signins_since(account.name, self.clock() - DAY)
+            if used >= account.signin_budget:
+                return f"signed out, and the sign-in budget is used up ({used} of {account.signin_budget} in 24 h)"
+            return None
+
+        def want_screenshot(match: Match) -> bool:
+            mode = self.config.browser.screenshots
+            if mode != "changes":
+                return mode == "always"
+            outcome = str(match.problem or match.status or "")
+            return match.problem is not None or match.status == Status.UNKNOWN or outcome != previous.last_outcome
+
+        return Gate(
+            may_sign_in=may_sign_in,
+            record_signin=lambda outcome: self.store.record_signin(account.name, outcome, self.clock()),
+            want_screenshot=want_screenshot,
+        )
+
+    async def check(self, name: str) -> Reading:
+        """Check one account now (one at a time per account) and commit what changed."""
+        account = self.config.account(name)
+        lock = self._locks.setdefault(name, asyncio.Lock())
+        async with lock:
+            return await self._check(account)
+
+    async def _check(self, account: Account) -> Reading:
+        previous = self.store.state(account.name)
+        started = self.clock()
+        t0 = time.monotonic()
+        reading = Reading(account=account.name, at=started)
+        screenshot: bytes | None = None
+        try:
+            profile = load_profile(account.profile, self.config.path.parent)
+            result: PageResult = await self.fetcher.read(account, profile, self.gate(account, previous))
+        except CheckFailed as exc:
+            # The one place where "could not check" becomes a problem reading.
+            reading.problem, reading.detail = Problem(exc.problem), str(exc)
+            screenshot = getattr(exc, "screenshot", None)
+            if isinstance(exc, NeedsHuman):
+                self.store.pause(account.name, str(exc.problem), self.clock())
+        except MonitorError as exc:  # e.g. no browser: the daemon keeps running and says so
+            reading.problem, reading.detail = Problem.BROWSER_ERROR, str(exc)
+        except Exception as exc:  # a page, the site or the browser must never kill the daemon
+            log.exception("%s: unexpected error during check", account.name)
+            reading.problem, reading.detail = Problem.BROWSER_ERROR, f"{type(exc).__name__}: {exc}"[:200]
+        else:
+            reading.status, reading.rule = result.match.status, result.match.rule or None
+            reading.matched = result.match.evidence[:300]
+            reading.url, reading.title = result.snap.url, result.snap.title
+            reading.signed_in, reading.orders = result.signed_in, result.snap.orders
+            screenshot = result.screenshot
+        reading.duration_ms = int((time.monotonic() - t0) * 1000)
+        if screenshot:
+            reading.screenshot = str(self._save_screenshot(account.name, reading, screenshot))
+        self.commit(reading)
+        return reading
+
+    def commit(self, reading: Reading) -> Decision:
+        """Store the reading, the new state, its transitions and its outbox rows in one transaction."""
+        now = reading.at
+        with self.store.tx() as conn:
+            previous = self.store.state(reading.account)
+            decision = decide(previous, reading, now, self.config.schedule)
+            reading_id = self.store.insert_reading(conn, reading)
+            self.store.put_state(conn, decision.state)
+            for t in decision.transitions:
+                conn.execute(
+                    "INSERT INTO transitions (account, at, kind, from_status, to_status, reading_id)"
+                    " VALUES (?, ?, ?, ?, ?, ?)",
+                    (reading.account, now, str(t.kind), t.from_status, t.to_status, reading_id),
+                )
+            self._queue(conn, decision.alerts, reading.screenshot, now)
+        self._log_edges(previous, decision, reading)
+        return decision
+
+    def remind(self) -> list[Alert]:
+        """Queue reminders that are due even when no check ran (e.g. checks keep failing)."""
+        now = self.clock()
+        queued: list[Alert] = []
+        for account in self.config.accounts:
+            with self.store.tx() as conn:
+                state = self.store.state(account.name)
+                alerts = reminders(state, now, self.config.schedule)
+                if alerts:
+                    self.store.put_state(conn, state)
+                    self._queue(conn, alerts, None, now)
+                    queued += alerts
+        return queued
+
+    def _queue(self, conn: object, alerts: list[Alert], screenshot: str | None, now: float) -> None:
+        for alert in alerts:
+            account = self.config.account(alert.account) if alert.account else None
+            for row in outbox_rows(self.config, alert, account, screenshot, now):
+                self.store.enqueue(conn, row)  # type: ignore[arg-type]
+
+    def _log_edges(self, previous: AccountState, decision: Decision, reading: Reading) -> None:
+        """Log on edges only: a change, a problem starting, a recovery; never every poll."""
+        name = reading.account
+        if reading.problem and previous.problem is None:
+            log.warning("%s: cannot check: %s (%s)", name, reading.problem, reading.detail)
+        elif reading.status and previous.problem is not None:
+            log.info("%s: checks recovered after %d failure(s)", name, previous.problem_count)
+        for t in decision.transitions:
+            if t.kind not in ("checks_failing", "checks_recovered", "needs_human"):
+                log.info("%s: %s -> %s", name, t.from_status or "(first reading)", t.to_status)
+        for alert in decision.alerts:
+            log.info("%s: alert %s (%s) queued", name, alert.kind, alert.severity)
+
+    def _save_screenshot(self, account: str, reading: Reading, png: bytes) -> Path:
+        stamp = datetime.fromtimestamp(reading.at, UTC).strftime("%Y%m%dT%H%M%S")
+        folder = ensure_private_dir(ensure_private_dir(self.config.data_dir / "screenshots") / account)
+        path = folder / f"{stamp}-{reading.outcome or 'check'}.png"
+        write_private(path, png)
+        return path

@@ -1,0 +1,192 @@
+"""Read a page's visible text and classify it with a site profile's ordered rules."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from monitor.models import Match, Snapshot, Status
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+    from monitor.profiles import Profile, Rule
+
+_SPACE = re.compile(r"\s+")
+_CJK = r"\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
+_CJK_GAP = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")
+
+
+def normalise(text: str) -> str:
+    """NFKC, one space for any run of white space, none between CJK characters."""
+    text = _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+    return _CJK_GAP.sub("", text)
+
+
+class Matcher:
+    """A test on a snapshot; subclasses declare `kind` and implement `match`."""
+
+    kind: ClassVar[str] = ""
+    registry: ClassVar[dict[str, type[Matcher]]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        Matcher.registry[cls.kind] = cls
+
+    def __init__(self, value: Any, region: str) -> None:
+        self.value = value
+        self.region = region
+
+    def match(self, snap: Snapshot) -> str | None:
+        """The evidence when the snapshot matches, else None."""
+        raise NotImplementedError
+
+
+class TextMatcher(Matcher):
+    """Regular expressions (any language) searched in the region's visible, normalised text."""
+
+    kind = "text"
+
+    def __init__(self, value: list[str], region: str) -> None:
+        super().__init__(value, region)
+        self.patterns = [re.compile(normalise(p), re.IGNORECASE) for p in value]
+
+    def match(self, snap: Snapshot) -> str | None:
+        """The matched words with a little context."""
+        text = snap.regions.get(self.region, "")
+        for pattern in self.patterns:
+            found = pattern.search(text)
+            if found:
+                start, end = max(0, found.start() - 30), min(len(text), found.end() + 30)
+                return text[start:end]
+        return None
+
+
+class SelectorMatcher(Matcher):
+    """A CSS selector with at least one visible element inside the region."""
+
+    kind = "selector"
+
+    def match(self, snap: Snapshot) -> str | None:
+        """The element's text, or the selector when it has none."""
+        found = snap.selectors.get(selector_key(self.region, self.value))
+        if found is None:
+            return None
+        return found or self.value
+
+
+class UrlMatcher(Matcher):
+    """A regular expression searched in the final URL (after redirects)."""
+
+    kind = "url"
+
+    def __init__(self, value: str, region: str) -> None:
+        super().__init__(value, region)
+        self.pattern = re.compile(value)
+
+    def match(self, snap: Snapshot) -> str | None:
+        """The URL itself."""
+        return snap.url if self.pattern.search(snap.url) else None
+
+
+def selector_key(region: str, selector: str) -> str:
+    """How a (region, selector) pair is keyed in Snapshot.selectors."""
+    return selector if region == "body" else f"{region} >> {selector}"
+
+
+def detect(profile: Profile, snap: Snapshot) -> Match:
+    """The first rule whose matchers all match; none matched is Status.UNKNOWN."""
+    for rule in profile.rules:
+        evidence = match_rule(rule, snap)
+        if evidence is not None:
+            return Match(rule.name, rule.status, rule.problem, evidence)
+    return Match("", Status.UNKNOWN, None, snap.regions.get("body", "")[:200])
+
+
+def match_rule(rule: Rule, snap: Snapshot) -> str | None:
+    """Evidence when every matcher of `rule` matches, else None."""
+    evidence: list[str] = []
+    for matcher in rule.matchers:
+        found = matcher.match(snap)
+        if found is None:
+            return None
+        evidence.append(found)
+    return " | ".join(evidence)
+
+
+# Runs in the page. innerText is the browser's own notion of rendered text: it leaves out
+# display:none, visibility:hidden, <script>, <style> and <template>. It does not enter shadow
+# roots, so open shadow roots are walked and their visible text appended.
+_EXTRACT_JS = """
+(_html, [regions, selectors, ordersSel]) => {
+  const visible = (el) => {
+    if (getComputedStyle(el).display === "contents") return true;
+    return el.checkVisibility ? el.checkVisibility({checkVisibilityCSS: true})
+                              : el.getClientRects().length > 0;
+  };
+  const shadowText = (root, out) => {
+    for (const el of root.querySelectorAll("*")) {
+      if (!el.shadowRoot) continue;
+      for (const child of el.shadowRoot.children) {
+        if (!["STYLE", "SCRIPT", "TEMPLATE"].includes(child.tagName) && visible(child)) {
+          out.push(child.innerText);
+        }
+      }
+      shadowText(el.shadowRoot, out);
+    }
+  };
+  const roots = {};
+  const text = {};
+  for (const [name, sels] of Object.entries(regions)) {
+    const found = [];
+    for (const sel of sels) {
+      for (const el of document.querySelectorAll(sel)) {
+        if (!found.some((f) => f.contains(el))) found.push(el);
+      }
+      if (found.length) break;
+    }
+    roots[name] = found;
+    const parts = [];
+    for (const el of found) { parts.push(el.innerText); shadowText(el, parts); }
+    text[name] = parts.join("\\n");
+  }
+  const hits = {};
+  for (const [key, region, sel] of selectors) {
+    hits[key] = null;
+    for (const root of roots[region] || []) {
+      const el = [...root.querySelectorAll(sel)].find(visible);
+      if (el) { hits[key] = (el.innerText || "").trim().slice(0, 200); break; }
+    }
+  }
+  const orders = ordersSel ? [...document.querySelectorAll(ordersSel)].filter(visible)
+    .slice(0, 10).map((el) => el.innerText) : [];
+  return {text, hits, orders, title: document.title, url: location.href};
+}
+"""
+
+
+async def snapshot(page: Page, profile: Profile, timeout_ms: float, http_status: int | None = None) -> Snapshot:
+    """Read the page's title, URL, visible text per region and visible selectors."""
+    regions = {"body": ["body"], **profile.regions}
+    selectors = [
+        [selector_key(m.region, m.value), m.region, m.value]
+        for rule in profile.rules
+        for m in rule.matchers
+        if isinstance(m, SelectorMatcher)
+    ]
+    args = [regions, selectors, profile.orders]
+    raw = await page.locator("html").evaluate(_EXTRACT_JS, args, timeout=timeout_ms)
+    return Snapshot(
+        url=raw["url"],
+        title=raw["title"],
+        regions={name: normalise(text) for name, text in raw["text"].items()},
+        selectors=raw["hits"],
+        http_status=http_status,
+        orders=[normalise(o) for o in raw["orders"]],
+    )
+
+
+def is_status(match: Match) -> bool:
+    """True when the match is a real account status (the page shows a signed-in account)."""
+    return match.status in (Status.OK, Status.LOCKED, Status.UNDER_REVIEW)

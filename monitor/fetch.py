@@ -1,0 +1,270 @@
+"""Reading an account in the browser: saved session, sign-in when needed, status pages."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urlsplit
+
+from playwright.async_api import BrowserContext, Page
+from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from monitor.browser import BrowserManager, ordinary_user_agent
+from monitor.config import Account, BrowserOptions
+from monitor.detect import detect, is_status, snapshot
+from monitor.errors import (
+    BrowserFailed,
+    ChallengeRequired,
+    CheckFailed,
+    LoginRejected,
+    SignedOut,
+    Unreachable,
+)
+from monitor.models import Match, Problem, Snapshot, Status
+from monitor.profiles import Profile
+from monitor.store import write_private
+from monitor.totp import totp
+
+
+@dataclass
+class PageResult:
+    """What the browser saw: the deciding match, its page, and whether a sign-in happened."""
+
+    match: Match
+    snap: Snapshot
+    signed_in: bool
+    screenshot: bytes | None = None
+
+
+@dataclass
+class Gate:
+    """What the coordinator allows and wants for one check."""
+
+    may_sign_in: Callable[[], str | None]  # None: allowed; else the reason it is not
+    record_signin: Callable[[str], None]
+    want_screenshot: Callable[[Match], bool]
+
+
+class Fetcher(Protocol):
+    """Reads one account; raises CheckFailed subclasses when it cannot."""
+
+    async def read(self, account: Account, profile: Profile, gate: Gate) -> PageResult:
+        """Read the account's status pages."""
+        ...
+
+    async def close(self) -> None:
+        """Release the browser."""
+        ...
+
+
+class SessionFiles:
+    """Playwright storage state per account: 0600, atomic, the previous good one kept."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path(self, account: str) -> Path:
+        """Where `account`'s session lives."""
+        return self.directory / f"{account}.json"
+
+    def load(self, account: str) -> dict | None:
+        """The saved session, falling back to the previous one if the newest is unreadable."""
+        for candidate in (self.path(account), self.path(account).with_suffix(".json.prev")):
+            try:
+                data = json.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if isinstance(data, dict) and "cookies" in data:
+                return data
+        return None
+
+    def save(self, account: str, state: dict) -> bool:
+        """Write the session if it changed; returns True when written."""
+        path = self.path(account)
+        data = json.dumps(state, sort_keys=True).encode()
+        with contextlib.suppress(OSError):
+            if path.read_bytes() == data:
+                return False
+        if path.exists():
+            write_private(path.with_suffix(".json.prev"), path.read_bytes())
+        write_private(path, data)
+        return True
+
+    def forget(self, account: str) -> None:
+        """Remove a session (e.g. the site rejected it)."""
+        for p in (self.path(account), self.path(account).with_suffix(".json.prev")):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line[:200]
+
+
+class PlaywrightFetcher:
+    """The real Fetcher: one browser shared by all checks, a fresh context per check."""
+
+    def __init__(self, options: BrowserOptions, sessions: SessionFiles, manager: BrowserManager | None = None) -> None:
+        self.options = options
+        self.sessions = sessions
+        self.owns_manager = manager is None
+        self.manager = manager or BrowserManager(
+            options.executable_path, options.headless, options.recycle_after, options.timeout_s * 1000
+        )
+        self.timeout_ms = options.timeout_s * 1000
+
+    async def close(self) -> None:
+        """Close the browser (unless it was lent by the caller)."""
+        if self.owns_manager:
+            await self.manager.close()
+
+    async def read(self, account: Account, profile: Profile, gate: Gate) -> PageResult:
+        """Open the status pages with the saved session, signing in only when signed out."""
+        browser = await self.manager.acquire()
+        context: BrowserContext | None = None
+        timed_out = False
+        closing: list[asyncio.Future[None]] = []
+
+        def on_watchdog() -> None:
+            # A check that overruns is stopped by closing its context (the in-flight call then
+            # fails by itself) and the browser is relaunched next time, in case it hung.
+            nonlocal timed_out
+            timed_out = True
+            self.manager.mark_broken()
+            if context is not None:
+                closing.append(asyncio.ensure_future(context.close()))
+
+        watchdog = asyncio.get_running_loop().call_later(self.options.check_timeout_s, on_watchdog)
+        page: Page | None = None
+        try:
+            context = await browser.new_context(
+                storage_state=self.sessions.load(account.name),
+                locale=account.locale or profile.locale,
+                timezone_id=account.timezone or profile.timezone,
+                user_agent=ordinary_user_agent(browser),
+                viewport={"width": 1280, "height": 900},
+            )
+            context.set_default_timeout(self.timeout_ms)
+            context.set_default_navigation_timeout(self.timeout_ms)
+            page = await context.new_page()
+            return await self._read(page, context, account, profile, gate)
+        except CheckFailed as exc:
+            if page is not None and gate.want_screenshot(Match("", None, exc_problem(exc), "")):
+                exc.screenshot = await self._screenshot(page)  # type: ignore[attr-defined]
+            raise
+        except PlaywrightTimeout as exc:
+            if timed_out:
+                raise Unreachable(f"check timed out after {self.options.check_timeout_s:g} s") from exc
+            raise Unreachable(f"timed out: {_first_line(exc)}") from exc
+        except PlaywrightError as exc:
+            message = _first_line(exc)
+            if timed_out:
+                raise Unreachable(f"check timed out after {self.options.check_timeout_s:g} s") from exc
+            if "net::ERR_" in message or "NS_ERROR" in message:
+                raise Unreachable(message) from exc
+            self.manager.mark_broken()
+            raise BrowserFailed(message) from exc
+        finally:
+            watchdog.cancel()
+            if context is not None:
+                with contextlib.suppress(Exception):
+                    await context.close()
+            self.manager.release()
+
+    async def _read(
+        self, page: Page, context: BrowserContext, account: Account, profile: Profile, gate: Gate
+    ) -> PageResult:
+        signed_in = False
+        result: PageResult | None = None
+        for path in profile.pages:
+            match, snap = await self._open(page, account.base_url + path, profile)
+            if match.problem == Problem.LOGGED_OUT and not signed_in:
+                reason = gate.may_sign_in()
+                if reason:
+                    raise SignedOut(reason)
+                match, snap = await self._sign_in(page, account, profile, gate)
+                signed_in = True
+                if not (is_status(match) and urlsplit(page.url).path == urlsplit(path).path):
+                    # The site did not land on this page after signing in: open it again.
+                    match, snap = await self._open(page, account.base_url + path, profile)
+                if match.problem == Problem.LOGGED_OUT:
+                    raise SignedOut("still signed out right after signing in")
+            raise_for(match)
+            if result is None or (result.match.status == Status.OK and match.status != Status.OK):
+                # Across several pages the first that is not ok decides.
+                result = PageResult(match, snap, signed_in)
+        assert result is not None
+        result.signed_in = signed_in
+        if is_status(result.match):
+            # Saved only from a page that proves the account is signed in.
+            self.sessions.save(account.name, await context.storage_state())
+        if gate.want_screenshot(result.match):
+            result.screenshot = await self._screenshot(page)
+        return result
+
+    async def _open(self, page: Page, url: str, profile: Profile) -> tuple[Match, Snapshot]:
+        response = await page.goto(url, wait_until="domcontentloaded", timeout=self.timeout_ms)
+        return await self._settle(page, profile, response.status if response else None)
+
+    async def _settle(self, page: Page, profile: Profile, http_status: int | None) -> tuple[Match, Snapshot]:
+        """Read the page; while no rule matches, re-read until the profile's settle time is spent."""
+        if http_status is not None and (http_status >= 500 or http_status == 429):
+            raise Unreachable(f"HTTP {http_status} from {page.url}")
+        deadline = time.monotonic() + profile.settle_ms / 1000
+        while True:
+            snap = await snapshot(page, profile, self.timeout_ms, http_status)
+            match = detect(profile, snap)
+            if match.status != Status.UNKNOWN or time.monotonic() >= deadline:
+                return match, snap
+            await page.wait_for_timeout(200)
+
+    async def _sign_in(self, page: Page, account: Account, profile: Profile, gate: Gate) -> tuple[Match, Snapshot]:
+        if account.password is None:
+            raise SignedOut("signed out and no password configured; sign in with `monitor login`")
+        gate.record_signin("attempt")
+        s = profile.signin
+        await page.goto(account.base_url + s.url, wait_until="domcontentloaded", timeout=self.timeout_ms)
+        await page.fill(s.username, account.username, timeout=self.timeout_ms)
+        await page.fill(s.password, account.password.reveal(), timeout=self.timeout_ms)
+        async with page.expect_navigation(wait_until="domcontentloaded", timeout=self.timeout_ms):
+            await page.click(s.submit, timeout=self.timeout_ms)
+        if s.otp is not None and re.search(s.otp.url, page.url):
+            if account.totp_secret is None:
+                raise ChallengeRequired("the site asks for a one-time code and no totp_secret is configured")
+            await page.fill(s.otp.field, totp(account.totp_secret.reveal()), timeout=self.timeout_ms)
+            async with page.expect_navigation(wait_until="domcontentloaded", timeout=self.timeout_ms):
+                await page.click(s.otp.submit, timeout=self.timeout_ms)
+        match, snap = await self._settle(page, profile, None)
+        if match.problem == Problem.LOGGED_OUT:
+            raise LoginRejected("the sign-in form came back after submitting the password")
+        raise_for(match)
+        return match, snap
+
+    async def _screenshot(self, page: Page) -> bytes | None:
+        try:
+            return await page.screenshot(timeout=min(self.timeout_ms, 10_000))
+        except PlaywrightError:
+            return None
+
+
+def exc_problem(exc: CheckFailed) -> Problem:
+    """The Problem a CheckFailed stands for."""
+    return Problem(exc.problem)
+
+
+def raise_for(match: Match) -> None:
+    """Turn a page that shows a problem into the matching exception."""
+    if match.problem == Problem.LOGIN_REJECTED:
+        raise LoginRejected(f"the site rejected the sign-in ({match.rule}: {match.evidence[:80]})")
+    if match.problem == Problem.CHALLENGE:
+        raise ChallengeRequired(f"the site asks for a human check ({match.rule}: {match.evidence[:80]})")

@@ -1,0 +1,421 @@
+"""Messages for each alert in the owner's language, and their durable delivery through Apprise."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import apprise
+
+from monitor.config import Account, Channel, Config
+from monitor.models import AlertKind, Severity
+from monitor.store import OutboxRow, Store
+
+log = logging.getLogger("monitor.notify")
+
+NOTIFY_TYPE = {
+    Severity.INFO: apprise.NotifyType.INFO,
+    Severity.SUCCESS: apprise.NotifyType.SUCCESS,
+    Severity.WARNING: apprise.NotifyType.WARNING,
+    Severity.URGENT: apprise.NotifyType.FAILURE,
+}
+
+PROBLEM_TEXT = {
+    "en": {
+        "logged_out": "signed out and cannot sign in automatically",
+        "login_rejected": "the site rejected the password",
+        "challenge": "the site asks for a CAPTCHA, one-time code or identity check",
+        "unreachable": "the site cannot be reached",
+        "browser_error": "the browser failed",
+    },
+    "ja": {
+        "logged_out": "ログアウトしており、自動ログインできません",
+        "login_rejected": "パスワードが拒否されました",
+        "challenge": "画像認証・ワンタイムパスワード・本人確認を求められています",
+        "unreachable": "サイトに接続できません",
+        "browser_error": "ブラウザでエラーが発生しました",
+    },
+}
+
+# Title and body per alert kind and language. Tokens are documented in docs/notifications.md.
+MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
+    "en": {
+        AlertKind.LOCKED: (
+            "🔒 {account}: account locked",
+            "{site} has locked the account {username}. While it is locked nothing works: no orders, "
+            "no order history.\n\nWhat to do:\n"
+            "1. Sign in at {base_url} and attach a supporting document, for example a billing statement "
+            "that shows the card's last 4 digits.\n"
+            "2. Keep your phone reachable: customer service may call to confirm it is you.\n\n"
+            'Seen: "{matched}" at {url} ({time}).',
+        ),
+        AlertKind.UNDER_REVIEW: (
+            "📄 {account}: documents received, under review",
+            "The retailer is reviewing the information you provided and promises to contact you within "
+            "24 hours.\nAnswer calls from unknown numbers: customer service may phone to confirm it is you "
+            'and lift the lock on the spot.\n\nSeen: "{matched}" at {url} ({time}).',
+        ),
+        AlertKind.RESTORED: (
+            "✅ {account}: account restored",
+            "The lock has been lifted and the account works again. Orders that were held should now "
+            "complete with their original date and amount.{orders}\n\nSeen at {url} ({time}).",
+        ),
+        AlertKind.REVIEW_OVERDUE: (
+            "⏰ {account}: still under review after {hours} h",
+            "The 24-hour promise has passed with no change. Contact the retailer's customer service, and "
+            "keep answering calls from unknown numbers.",
+        ),
+        AlertKind.STILL_LOCKED: (
+            "🔒 {account}: still locked after {hours} h",
+            "The account is still locked. Have the supporting documents been submitted? Sign in at "
+            "{base_url} and attach a billing statement showing the card's last 4 digits.",
+        ),
+        AlertKind.UNKNOWN_PAGE: (
+            "❓ {account}: page not recognised",
+            'The account page matches no rule of the site profile "{profile}": the site may have changed '
+            "its layout, or the account is in a state nobody described. Check the account by hand (screenshot "
+            "attached) and update the profile.\n\nPage: {url} ({time}).",
+        ),
+        AlertKind.CHECKS_FAILING: (
+            "⚠️ {account}: cannot check the account",
+            "The last {count} checks failed: {problem} since {since}.\nDetail: {detail}\n"
+            "Until this recovers, silence does not mean all is well.",
+        ),
+        AlertKind.CHECKS_RECOVERED: (
+            "👍 {account}: checks recovered",
+            "The monitor can read the account again (it could not since {since}).",
+        ),
+        AlertKind.NEEDS_HUMAN: (
+            "🙋 {account}: needs you, sign in by hand",
+            "{problem}: {detail}\nAutomated sign-ins for this account are paused so that the monitor never "
+            "gets the account locked. Sign in by hand with `monitor login {account}` (this resumes them), "
+            "or run `monitor resume {account}`.",
+        ),
+        AlertKind.NO_SUCCESS: (
+            "⚠️ account-monitor: no successful check for {minutes} min",
+            "No account could be checked for {minutes} minutes. Look at the monitor's log "
+            "(journalctl -u account-monitor).",
+        ),
+        AlertKind.TEST: (
+            "🔔 account-monitor test",
+            'This is a test message from account-monitor to the channel "{channel}". If you can read '
+            "this, alerts will reach you here.",
+        ),
+    },
+    "ja": {
+        AlertKind.LOCKED: (
+            "🔒 {account}: アカウントがロックされました",
+            "{username} のアカウントがロックされました。ロック中は注文も注文履歴の確認もできません。\n\n"
+            "対処方法:\n"
+            "1. {base_url} にログインし、確認書類（例: カード番号の下4桁が記載された請求明細書）を添付してください。\n"
+            "2. 本人確認の電話がかかってくることがあります。電話に出られるようにしておいてください。\n\n"
+            "検出: 「{matched}」 {url}（{time}）",
+        ),
+        AlertKind.UNDER_REVIEW: (
+            "📄 {account}: 書類を受け付けました（確認中）",
+            "ご提供いただいた情報を確認中で、24時間以内に連絡があるとのことです。\n"
+            "知らない番号からの電話にも出てください。カスタマーサービスから本人確認の電話があり、"
+            "その場でロックが解除されることがあります。\n\n検出: 「{matched}」 {url}（{time}）",
+        ),
+        AlertKind.RESTORED: (
+            "✅ {account}: アカウントが復旧しました",
+            "ロックが解除され、アカウントが使えるようになりました。保留中だった注文は元の日付と金額で"
+            "完了するはずです。{orders}\n\n確認: {url}（{time}）",
+        ),
+        AlertKind.REVIEW_OVERDUE: (
+            "⏰ {account}: 確認中のまま{hours}時間が経過",
+            "「24時間以内に連絡」の期限を過ぎましたが、状況は変わっていません。カスタマーサービスに"
+            "問い合わせ、知らない番号からの電話にも引き続き出てください。",
+        ),
+        AlertKind.STILL_LOCKED: (
+            "🔒 {account}: ロックが{hours}時間続いています",
+            "アカウントはまだロックされています。確認書類は提出しましたか？ {base_url} にログインし、"
+            "カード番号の下4桁が記載された請求明細書を添付してください。",
+        ),
+        AlertKind.UNKNOWN_PAGE: (
+            "❓ {account}: ページを判定できません",
+            "アカウントのページがサイトプロファイル「{profile}」のどのルールにも一致しません。"
+            "サイトのデザインが変わったか、想定外の状態です。スクリーンショットを確認し、"
+            "手動でアカウントを確認してください。\n\nページ: {url}（{time}）",
+        ),
+        AlertKind.CHECKS_FAILING: (
+            "⚠️ {account}: アカウントを確認できません",
+            "直近{count}回の確認に失敗しました: {problem}（{since}から）。\n詳細: {detail}\n"
+            "復旧するまで、通知がないことは「問題なし」を意味しません。",
+        ),
+        AlertKind.CHECKS_RECOVERED: (
+            "👍 {account}: 確認が復旧しました",
+            "再びアカウントを確認できるようになりました（{since}から確認できていませんでした）。",
+        ),
+        AlertKind.NEEDS_HUMAN: (
+            "🙋 {account}: 手動でのログインが必要です",
+            "{problem}: {detail}\nアカウントがロックされないよう、このアカウントの自動ログインを停止しました。"
+            "`monitor login {account}` で手動ログインする（自動ログインも再開されます）か、"
+            "`monitor resume {account}` を実行してください。",
+        ),
+        AlertKind.NO_SUCCESS: (
+            "⚠️ account-monitor: {minutes}分間確認に成功していません",
+            "{minutes}分間、どのアカウントも確認できていません。ログを確認してください"
+            "（journalctl -u account-monitor）。",
+        ),
+        AlertKind.TEST: (
+            "🔔 account-monitor テスト",
+            "account-monitor からチャンネル「{channel}」へのテスト通知です。これが届いていれば、通知はここに届きます。",
+        ),
+    },
+}
+
+
+class _Tokens(dict[str, Any]):
+    """format_map helper: an unknown token stays as written instead of failing."""
+
+    def __missing__(self, key: str) -> str:
+        return "{" + key + "}"
+
+
+def language(account: Account | None, profile_locale: str | None = None) -> str:
+    """ "ja" or "en", from the account's locale or its profile's."""
+    loc = (account.locale if account and account.locale else None) or profile_locale or "en"
+    return "ja" if loc.lower().startswith("ja") else "en"
+
+
+def _when(ts: Any, lang: str) -> str:
+    if not isinstance(ts, int | float):
+        return "?"
+    moment = datetime.fromtimestamp(ts, UTC).astimezone()
+    return moment.strftime("%Y-%m-%d %H:%M %Z") if lang == "en" else moment.strftime("%Y年%m月%d日 %H:%M")
+
+
+def render(
+    kind: AlertKind, facts: dict[str, Any], account: Account | None, config: Config, lang: str
+) -> tuple[str, str]:
+    """Title and body for one alert, honouring [templates] overrides."""
+    from monitor.profiles import load_profile  # only for the site name in the message
+
+    site = ""
+    if account is not None:
+        try:
+            site = load_profile(account.profile, config.path.parent).description or account.profile
+        except Exception:
+            site = account.profile
+    orders = facts.get("orders") or []
+    order_lines = ""
+    if orders:
+        head = "\n\n最近の注文:" if lang == "ja" else "\n\nRecent orders:"
+        order_lines = head + "".join(f"\n- {o}" for o in orders[:5])
+    problem = facts.get("problem")
+    tokens = _Tokens(
+        account=account.name if account else "",
+        username=account.username if account else "",
+        base_url=account.base_url if account else "",
+        profile=account.profile if account else "",
+        site=site or ("The site" if lang == "en" else "サイト"),
+        matched=(facts.get("matched") or "").strip()[:160],
+        url=facts.get("url") or "",
+        time=_when(facts.get("at", time.time()), lang),
+        since=_when(facts.get("since"), lang),
+        hours=facts.get("hours", ""),
+        count=facts.get("count", ""),
+        detail=facts.get("detail") or "",
+        problem=PROBLEM_TEXT[lang].get(str(problem), str(problem or "")),
+        minutes=facts.get("minutes", ""),
+        channel=facts.get("channel", ""),
+        status=facts.get("to") or facts.get("status") or "",
+        orders=order_lines,
+    )
+    title, body = MESSAGES[lang][kind]
+    override = config.templates.get(str(kind), {})
+    suffix = "_ja" if lang == "ja" else ""
+    title = override.get(f"title{suffix}", override.get("title", title))
+    body = override.get(f"body{suffix}", override.get("body", body))
+    return title.format_map(tokens), body.format_map(tokens)
+
+
+def wants(channel: Channel, severity: Severity, account: str | None) -> bool:
+    """Whether `channel` takes an alert of this severity for this account."""
+    if severity.rank < Severity(channel.min_severity).rank:
+        return False
+    return not channel.accounts or account is None or account in channel.accounts
+
+
+def outbox_rows(
+    config: Config, alert: Any, account: Account | None, screenshot: str | None, now: float
+) -> list[dict[str, Any]]:
+    """One outbox row per channel that wants this alert, with its message rendered."""
+    lang = language(account)
+    facts = {"at": now, **alert.facts}
+    title, body = render(alert.kind, facts, account, config, lang)
+    return [
+        {
+            "account": alert.account or None,
+            "kind": str(alert.kind),
+            "severity": str(alert.severity),
+            "channel": channel.name,
+            "title": title,
+            "body": body,
+            "attachment": screenshot,
+            "created_at": now,
+        }
+        for channel in config.channels
+        if wants(channel, alert.severity, alert.account or None)
+    ]
+
+
+def secret_parts(url: str) -> list[str]:
+    """Pieces of an Apprise URL that may be credentials: user, password, path and query values."""
+    parts = urlsplit(url)
+    pieces = [parts.username or "", parts.password or "", parts.hostname or ""]
+    pieces += [p for p in parts.path.split("/") if p]
+    pieces += [v for _k, v in parse_qsl(parts.query)]
+    return sorted({p for p in pieces if len(p) >= 4}, key=len, reverse=True)
+
+
+def mask(text: str, secrets: list[str]) -> str:
+    """Replace every secret piece in `text` with ***."""
+    for piece in secrets:
+        text = text.replace(piece, "***")
+    return text
+
+
+@dataclass
+class SendResult:
+    """The real result of one send to one channel."""
+
+    ok: bool
+    error: str | None = None
+
+
+AppriseFactory = Callable[[Channel], Any]
+
+
+def make_apprise(channel: Channel) -> apprise.Apprise:
+    """The real Apprise object for a channel (one per channel so that its own result is known)."""
+    ap = apprise.Apprise()
+    if channel.config_file:
+        cfg = apprise.AppriseConfig()
+        cfg.add(channel.config_file)
+        ap.add(cfg)
+    else:
+        assert channel.url is not None
+        ap.add(channel.url.reveal())
+    return ap
+
+
+class Notifier:
+    """Sends outbox rows; each channel has its own Apprise object and its own worker."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        factory: AppriseFactory = make_apprise,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.factory = factory
+        self.clock = clock
+        self._apprise: dict[str, Any] = {}
+        self._busy: dict[str, asyncio.Task[None]] = {}
+        self.base_backoff_s = 10.0
+        self.max_backoff_s = 3600.0
+
+    def channel(self, name: str) -> Channel | None:
+        """The configured channel called `name`."""
+        return next((c for c in self.config.channels if c.name == name), None)
+
+    def _secrets(self, channel: Channel) -> list[str]:
+        return secret_parts(channel.url.reveal()) if channel.url else []
+
+    def send_now(
+        self, channel: Channel, title: str, body: str, severity: Severity, attachment: str | None = None
+    ) -> SendResult:
+        """Send one message synchronously and report the channel's real result."""
+        ap = self._apprise.get(channel.name)
+        if ap is None:
+            ap = self._apprise[channel.name] = self.factory(channel)
+        try:
+            result = ap.notify(
+                body=body, title=title, notify_type=NOTIFY_TYPE[severity], attach=attachment if attachment else None
+            )
+        except Exception as exc:  # a notifier must never take the daemon down
+            return SendResult(False, mask(f"{type(exc).__name__}: {exc}", self._secrets(channel))[:300])
+        if bool(result):
+            return SendResult(True)
+        errors = [e.message for e in getattr(result, "logs", list)() if e.level in ("WARNING", "ERROR")]
+        text = "; ".join(dict.fromkeys(errors)) or "Apprise reported a failure"
+        return SendResult(False, mask(text, self._secrets(channel))[:300])
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before the next try: exponential from 10 s to 1 h, with +-20% jitter."""
+        base = min(self.base_backoff_s * 2 ** max(attempts - 1, 0), self.max_backoff_s)
+        return base * random.uniform(0.8, 1.2)
+
+    async def _deliver_channel(self, name: str) -> None:
+        channel = self.channel(name)
+        max_age = self.config.schedule.outbox_max_age_h * 3600
+        while True:
+            now = self.clock()
+            rows = [r for r in self.store.due(now) if r.channel == name]
+            if not rows:
+                return
+            for row in rows:
+                if channel is None or now - row.created_at > max_age:
+                    why = "channel no longer configured" if channel is None else "too old, given up"
+                    self.store.record_attempt(row.id, False, why, now, give_up=True)
+                    log.error("alert %d (%s, %s) to %s given up: %s", row.id, row.account, row.kind, name, why)
+                    continue
+                result = await asyncio.to_thread(
+                    self.send_now, channel, row.title, row.body, Severity(row.severity), _existing(row.attachment)
+                )
+                now = self.clock()
+                if result.ok:
+                    self.store.record_attempt(row.id, True, None, now)
+                    if row.attempts:
+                        log.info("channel %s: delivered alert %d after %d retries", name, row.id, row.attempts)
+                    continue
+                delay = self.backoff(row.attempts + 1)
+                self.store.record_attempt(row.id, False, result.error, now, next_at=now + delay)
+                if row.attempts == 0:
+                    log.warning("channel %s: delivery failed (%s); retrying with backoff", name, result.error)
+                return  # keep this channel's order; the rest wait for the retry
+
+    def kick(self) -> list[asyncio.Task[None]]:
+        """Start a worker for every channel with due rows that has none running; returns the running ones."""
+        now = self.clock()
+        for name in {r.channel for r in self.store.due(now)}:
+            task = self._busy.get(name)
+            if task is None or task.done():
+                self._busy[name] = asyncio.ensure_future(self._deliver_channel(name))
+        return [t for t in self._busy.values() if not t.done()]
+
+    async def drain(self, timeout: float = 60.0) -> None:
+        """Deliver everything due now and wait for it (bounded)."""
+        tasks = self.kick()
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
+
+def _existing(path: str | None) -> str | None:
+    """An attachment only if its file is still there (retention may have removed it)."""
+    return path if path and os.path.exists(path) else None
+
+
+def describe(row: OutboxRow) -> str:
+    """One line about an outbox row for `monitor outbox`."""
+    created = datetime.fromtimestamp(row.created_at, UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    nxt = datetime.fromtimestamp(row.next_attempt_at, UTC).astimezone().strftime("%H:%M:%S")
+    error = f" last error: {row.last_error}" if row.last_error else ""
+    when = f" next try {nxt}" if row.state == "pending" else ""
+    return (
+        f"#{row.id} {row.state} {created} {row.account or '-'} {row.kind} -> {row.channel}"
+        f" attempts={row.attempts}{when}{error}"
+    )

@@ -1,0 +1,197 @@
+"""The check engine in a real Chromium against the mock retailer over real HTTP."""
+
+from __future__ import annotations
+
+import os
+import signal
+import stat
+
+import pytest
+
+from monitor.models import Problem, Status
+from tests.conftest import Control
+
+pytestmark = pytest.mark.browser
+
+STATES = {"active": Status.OK, "locked": Status.LOCKED, "under_review": Status.UNDER_REVIEW}
+
+
+@pytest.mark.parametrize("locale", ["en", "ja"])
+@pytest.mark.parametrize("state", list(STATES))
+def test_every_state_in_both_locales(rig, control: Control, monkeypatch, state: str, locale: str) -> None:
+    control.patch("alice@example.com", state=state, locale=locale)
+    r = rig([entry("alice", monkeypatch)])
+    reading = r.check("alice")
+    assert reading.problem is None, reading.detail
+    assert reading.status == STATES[state]
+    assert reading.signed_in is True
+    assert reading.url.endswith("/account")
+
+
+def entry(name: str, monkeypatch, **extra):
+    from tests.conftest import account_entry
+
+    return account_entry(name, monkeypatch, **extra)
+
+
+@pytest.mark.parametrize("state", ["active", "locked", "under_review"])
+def test_layout_variant_reads_the_same(rig, control: Control, monkeypatch, state: str) -> None:
+    control.patch("hanako@example.jp", state=state, misbehaviour={"layout": "variant"})
+    assert rig([entry("hanako", monkeypatch)]).check("hanako").status == STATES[state]
+
+
+def test_late_banner_is_waited_for(rig, control: Control, monkeypatch) -> None:
+    control.event("alice@example.com", "lock")
+    control.misbehave("alice@example.com", late_banner_ms=1500)
+    reading = rig([entry("alice", monkeypatch)]).check("alice")
+    assert reading.status == Status.LOCKED and reading.rule == "locked"
+
+
+def test_maintenance_page_is_unknown_with_screenshot(rig, control: Control, monkeypatch) -> None:
+    r = rig([entry("alice", monkeypatch)])
+    assert r.check("alice").status == Status.OK
+    control.site(maintenance=True)
+    reading = r.check("alice")
+    assert reading.status == Status.UNKNOWN and reading.problem is None
+    assert reading.screenshot and open(reading.screenshot, "rb").read(4) == b"\x89PNG"
+
+
+def test_saved_session_is_reused_for_ten_checks(rig, control: Control, monkeypatch) -> None:
+    r = rig([entry("alice", monkeypatch)])
+    readings = [r.check("alice") for _ in range(10)]
+    assert [x.status for x in readings] == [Status.OK] * 10
+    assert [x.signed_in for x in readings] == [True] + [False] * 9
+    acct = control.account("alice@example.com")
+    assert acct["signin_count"] == 1
+    assert "HeadlessChrome" not in acct["last_user_agent"] and "Chrome/" in acct["last_user_agent"]
+
+
+def test_session_expiry_signs_in_exactly_once_more(rig, control: Control, monkeypatch) -> None:
+    r = rig([entry("alice", monkeypatch)])
+    r.check("alice")
+    control.misbehave("alice@example.com", expire_session=True)
+    again = r.check("alice")
+    assert again.status == Status.OK and again.signed_in is True
+    assert r.check("alice").signed_in is False
+    assert control.account("alice@example.com")["signin_count"] == 2
+
+
+def test_session_file_is_private(rig, control: Control, monkeypatch) -> None:
+    r = rig([entry("alice", monkeypatch)])
+    r.check("alice")
+    sessions = r.config.data_dir / "sessions"
+    assert stat.S_IMODE(os.stat(sessions / "alice.json").st_mode) == 0o600
+    assert stat.S_IMODE(os.stat(sessions).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(r.config.data_dir).st_mode) == 0o700
+    assert stat.S_IMODE(os.stat(r.config.data_dir / "monitor.db").st_mode) == 0o600
+
+
+def test_wrong_password_is_rejected_and_never_retried(rig, control: Control, monkeypatch) -> None:
+    e = entry("alice", monkeypatch)
+    monkeypatch.setenv(e["password"]["env"], "not-the-password")
+    r = rig([e])
+    first = r.check("alice")
+    assert first.problem == Problem.LOGIN_REJECTED
+    later = [r.check("alice") for _ in range(3)]
+    assert all(x.problem == Problem.LOGGED_OUT and "paused" in (x.detail or "") for x in later)
+    assert control.account("alice@example.com")["signin_attempts"] == 1
+    assert r.store.state("alice").paused_reason == "login_rejected"
+    assert "not-the-password" not in repr(r.config.account("alice"))
+
+
+def test_captcha_pauses_signins_until_resumed(rig, control: Control, monkeypatch) -> None:
+    control.misbehave("alice@example.com", captcha=True)
+    r = rig([entry("alice", monkeypatch)])
+    assert r.check("alice").problem == Problem.CHALLENGE
+    assert r.check("alice").problem == Problem.LOGGED_OUT
+    assert control.account("alice@example.com")["signin_attempts"] == 1
+    control.misbehave("alice@example.com", captcha=False)  # a person solved it by hand
+    assert r.store.resume("alice") is True
+    reading = r.check("alice")
+    assert reading.status == Status.OK and reading.signed_in
+
+
+def test_one_time_code_with_secret(rig, control: Control, monkeypatch) -> None:
+    monkeypatch.setenv("TEST_TOTP", "JBSWY3DPEHPK3PXP")
+    r = rig([entry("otp", monkeypatch, totp_secret={"env": "TEST_TOTP"})])
+    reading = r.check("otp")
+    assert reading.status == Status.OK and reading.signed_in
+    assert control.account("otp@example.com")["signin_count"] == 1
+
+
+def test_one_time_code_without_secret_is_a_challenge(rig, control: Control, monkeypatch) -> None:
+    r = rig([entry("otp", monkeypatch)])
+    reading = r.check("otp")
+    assert reading.problem == Problem.CHALLENGE
+    assert "one-time code" in reading.detail
+    assert control.account("otp@example.com")["signin_count"] == 0
+
+
+@pytest.mark.parametrize("code", [500, 503])
+def test_server_errors_are_unreachable(rig, control: Control, monkeypatch, code: int) -> None:
+    r = rig([entry("alice", monkeypatch)])
+    r.check("alice")
+    control.misbehave("alice@example.com", error=code)
+    reading = r.check("alice")
+    assert reading.problem == Problem.UNREACHABLE and f"HTTP {code}" in reading.detail
+    assert r.store.state("alice").status == Status.OK  # a problem never changes the status
+
+
+def test_timeout_is_unreachable(rig, control: Control, monkeypatch) -> None:
+    control.site(slow_ms=4000)
+    reading = rig([entry("alice", monkeypatch)], timeout_s=1).check("alice")
+    assert reading.problem == Problem.UNREACHABLE and "imeout" in reading.detail
+
+
+def test_refused_connection_is_unreachable(rig, monkeypatch) -> None:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again when the block ends: nothing listens there
+    reading = rig([entry("alice", monkeypatch, base_url=f"http://127.0.0.1:{port}")]).check("alice")
+    assert reading.problem == Problem.UNREACHABLE and "ERR_CONNECTION_REFUSED" in reading.detail
+
+
+def _chromium_descendants() -> set[int]:
+    """PIDs of Chromium processes below this test process."""
+    children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+            with open(f"/proc/{pid}/comm") as fh:
+                names[int(pid)] = fh.read().strip()
+        except OSError:
+            continue
+        children.setdefault(int(fields[1]), []).append(int(pid))
+    found, todo = set(), [os.getpid()]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            todo.append(child)
+            if "chrom" in names.get(child, ""):
+                found.add(child)
+    return found
+
+
+def test_browser_killed_between_checks_is_relaunched(aio, retailer, control: Control, tmp_path, monkeypatch) -> None:
+    from monitor.browser import BrowserManager
+    from tests.conftest import Rig, write_config
+
+    before = _chromium_descendants()
+    manager = BrowserManager()
+    try:
+        r = Rig(aio, manager, write_config(tmp_path, retailer.url, [entry("alice", monkeypatch)]))
+        assert r.check("alice").status == Status.OK
+        ours = _chromium_descendants() - before
+        assert ours, "the browser's processes were not found"
+        for pid in ours:
+            os.kill(pid, signal.SIGKILL)
+        reading = r.check("alice")
+        if reading.problem == Problem.BROWSER_ERROR:  # the kill raced the check: the next one must work
+            reading = r.check("alice")
+        assert reading.status == Status.OK and reading.signed_in is False
+        assert manager.launches == 2
+    finally:
+        aio.run(manager.close())
