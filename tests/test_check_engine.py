@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import stat
+from pathlib import Path
 
 import pytest
 
@@ -53,7 +54,7 @@ def test_maintenance_page_is_unknown_with_screenshot(rig, control: Control, monk
     control.site(maintenance=True)
     reading = r.check("alice")
     assert reading.status == Status.UNKNOWN and reading.problem is None
-    assert reading.screenshot and open(reading.screenshot, "rb").read(4) == b"\x89PNG"
+    assert reading.screenshot and Path(reading.screenshot).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_saved_session_is_reused_for_ten_checks(rig, control: Control, monkeypatch) -> None:
