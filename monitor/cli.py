@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import sys
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -369,7 +368,7 @@ async def _try_profile(profile, target: str, storage_state: str | None) -> str: 
     from playwright.async_api import async_playwright
 
     from monitor.browser import launch, ordinary_user_agent
-    from monitor.detect import detect, snapshot
+    from monitor.detect import read_page
 
     async with async_playwright() as pw:
         browser, _ = await launch(pw)
@@ -382,13 +381,7 @@ async def _try_profile(profile, target: str, storage_state: str | None) -> str: 
         else:
             html = Path(target).read_text(encoding="utf-8")
             await page.set_content(html, wait_until="domcontentloaded", timeout=30_000)
-        deadline = time.monotonic() + profile.settle_ms / 1000
-        while True:
-            snap = await snapshot(page, profile, 30_000)
-            match = detect(profile, snap)
-            if match.status != "unknown" or time.monotonic() > deadline:
-                break
-            await page.wait_for_timeout(200)
+        match, snap = await read_page(page, profile, 30_000)
         await browser.close()
     lines = [f"url: {snap.url}", f"title: {snap.title}"]
     lines += [f"region {name}: {text[:300]}" for name, text in snap.regions.items()]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 import unicodedata
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -185,6 +186,20 @@ async def snapshot(page: Page, profile: Profile, timeout_ms: float, http_status:
         http_status=http_status,
         orders=[normalise(o) for o in raw["orders"]],
     )
+
+
+async def read_page(
+    page: Page, profile: Profile, timeout_ms: float, http_status: int | None = None
+) -> tuple[Match, Snapshot]:
+    """Snapshot and classify; while no rule matches, re-read until the profile's settle time is spent."""
+    deadline = time.monotonic() + profile.settle_ms / 1000
+    while True:
+        snap = await snapshot(page, profile, timeout_ms, http_status)
+        match = detect(profile, snap)
+        if match.status != Status.UNKNOWN or time.monotonic() >= deadline:
+            return match, snap
+        # Content rendered late by script: poll (a cheap evaluate) rather than sleep blindly.
+        await page.wait_for_timeout(200)
 
 
 def is_status(match: Match) -> bool:

@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import json
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from monitor.browser import BrowserManager, ordinary_user_agent
 from monitor.config import Account, BrowserOptions
-from monitor.detect import detect, is_status, snapshot
+from monitor.detect import is_status, read_page
 from monitor.errors import (
     BrowserFailed,
     ChallengeRequired,
@@ -220,13 +219,7 @@ class PlaywrightFetcher:
         """Read the page; while no rule matches, re-read until the profile's settle time is spent."""
         if http_status is not None and (http_status >= 500 or http_status == 429):
             raise Unreachable(f"HTTP {http_status} from {page.url}")
-        deadline = time.monotonic() + profile.settle_ms / 1000
-        while True:
-            snap = await snapshot(page, profile, self.timeout_ms, http_status)
-            match = detect(profile, snap)
-            if match.status != Status.UNKNOWN or time.monotonic() >= deadline:
-                return match, snap
-            await page.wait_for_timeout(200)
+        return await read_page(page, profile, self.timeout_ms, http_status)
 
     async def _sign_in(self, page: Page, account: Account, profile: Profile, gate: Gate) -> tuple[Match, Snapshot]:
         if account.password is None:

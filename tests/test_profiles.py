@@ -1,0 +1,67 @@
+"""Site profiles: the shipped one loads; a broken one names the file and the rule."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from monitor.errors import ConfigError
+from monitor.models import Problem, Status
+from monitor.profiles import load_profile, shipped
+
+SHIPPED = (Path(__file__).parents[1] / "monitor" / "profiles" / "mock-retailer.toml").read_text(encoding="utf-8")
+
+
+def test_shipped_profile_loads() -> None:
+    assert "mock-retailer" in shipped()
+    profile = load_profile("mock-retailer")
+    assert profile.pages == ("/account",)
+    outcomes = {r.status or r.problem for r in profile.rules}
+    assert {Status.OK, Status.LOCKED, Status.UNDER_REVIEW, Problem.LOGGED_OUT, Problem.CHALLENGE} <= outcomes
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('status = "locked"', 'status = "frozen"', "rule 'locked'.status: must be one of ok, locked, under_review"),
+        (
+            'name = "locked"\nstatus = "locked"',
+            'name = "locked"\nstatus = "locked"\nproblem = "challenge"',
+            "rule 'locked': give exactly one of status, problem",
+        ),
+        (
+            'text = ["Your account has been locked"',
+            'text = ["Your account (has been"',
+            "rule 'locked'.text: bad regular expression",
+        ),
+        (
+            'region = "main"\ntext = ["Your account has been locked"',
+            'region = "sidebar"\ntext = ["Your account has been locked"',
+            "rule 'locked'.region: unknown region 'sidebar'",
+        ),
+        (
+            'name = "locked"\nstatus = "locked"',
+            'name = "locked"\nstatus = "locked"\ncolour = "red"',
+            "rule 'locked'.colour: unknown key",
+        ),
+        ('pages = ["/account"]', 'pages = ["account"]', "pages: must be a list of paths"),
+        ('username = "input[name=email]"\n', "", "signin.username: missing"),
+    ],
+    ids=["bad-status", "status-and-problem", "bad-regex", "unknown-region", "unknown-key", "bad-pages", "no-username"],
+)
+def test_broken_profile_names_file_and_rule(tmp_path: Path, old: str, new: str, message: str) -> None:
+    assert old in SHIPPED
+    path = tmp_path / "broken.toml"
+    path.write_text(SHIPPED.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_profile(str(path))
+    assert str(err.value).startswith(f"profile {path}: ")
+    assert message in str(err.value)
+
+
+def test_rule_without_matchers(tmp_path: Path) -> None:
+    path = tmp_path / "empty-rule.toml"
+    path.write_text(SHIPPED + '\n[[rules]]\nname = "nothing"\nstatus = "ok"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"rule 'nothing': needs at least one matcher \(text, selector, url\)"):
+        load_profile(str(path))
