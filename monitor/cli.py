@@ -323,17 +323,24 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
-@command(lambda p: p.add_argument("--all", action="store_true", help="include sent rows"))
-def cmd_outbox(args: argparse.Namespace) -> int:
-    """List pending and given-up alerts (with --all, sent ones too).
+def _outbox_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--all", action="store_true", help="include sent rows")
+    p.add_argument("--send", action="store_true", help="try to deliver due rows now, then list")
 
-    Example: monitor outbox
+
+@command(_outbox_args)
+def cmd_outbox(args: argparse.Namespace) -> int:
+    """List pending and given-up alerts (with --all, sent ones too); --send delivers due ones now.
+
+    Example: monitor outbox --send
     """
-    from monitor.notify import describe
+    from monitor.notify import Notifier, describe
     from monitor.store import Store
 
-    cfg = _config(args, secrets=False)
+    cfg = _config(args, secrets=args.send)  # sending needs channel URLs that may be secrets
     store = Store.open(cfg.data_dir)
+    if args.send:
+        asyncio.run(Notifier(cfg, store).drain(timeout=120))
     states = ("pending", "given_up", "sent") if args.all else ("pending", "given_up")
     rows = store.outbox(states)
     store.close()

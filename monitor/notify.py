@@ -368,6 +368,8 @@ class Notifier:
             if not rows:
                 return
             for row in rows:
+                if not self.store.claim(row.id, now):
+                    continue  # another process took it
                 if channel is None or now - row.created_at > max_age:
                     why = "channel no longer configured" if channel is None else "too old, given up"
                     self.store.record_attempt(row.id, False, why, now, give_up=True)
@@ -386,7 +388,7 @@ class Notifier:
                 self.store.record_attempt(row.id, False, result.error, now, next_at=now + delay)
                 if row.attempts == 0:
                     log.warning("channel %s: delivery failed (%s); retrying with backoff", name, result.error)
-                return  # keep this channel's order; the rest wait for the retry
+                return  # this channel is failing: its other rows are tried on the next pass
 
     def kick(self) -> list[asyncio.Task[None]]:
         """Start a worker for every channel with due rows that has none running; returns the running ones."""

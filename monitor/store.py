@@ -358,6 +358,15 @@ class Store:
         )
         return [OutboxRow(**dict(r)) for r in rows]
 
+    def claim(self, row_id: int, now: float, lease_s: float = 120.0) -> bool:
+        """Take a due row for sending; another process (or a crash) cannot send it again within the lease."""
+        with self.tx() as conn:
+            cur = conn.execute(
+                "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND state = 'pending' AND next_attempt_at <= ?",
+                (now + lease_s, row_id, now),
+            )
+        return cur.rowcount == 1
+
     def record_attempt(
         self, row_id: int, ok: bool, error: str | None, now: float, next_at: float | None = None, give_up: bool = False
     ) -> None:

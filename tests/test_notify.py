@@ -1,0 +1,376 @@
+"""Alerts through real Apprise to real receivers on loopback: SMTP (aiosmtpd), ntfy and JSON push."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from monitor import config as configmod
+from monitor.coordinator import Coordinator
+from monitor.models import Reading, Severity, Status
+from monitor.notify import Notifier, mask, secret_parts, wants
+from monitor.store import Store
+from tests.receivers import PushReceiver, SmtpReceiver
+
+PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpReceiver]:
+    receiver = SmtpReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def push() -> Iterator[PushReceiver]:
+    receiver = PushReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+class Clock:
+    """Time that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def make_config(tmp_path: Path, channels: list[dict[str, Any]], locale: str = "en", extra: str = "") -> Path:
+    lines = [
+        f'data_dir = "{tmp_path / "data"}"',
+        extra,
+        "[[accounts]]",
+        'name = "shop"',
+        'profile = "mock-retailer"',
+        'base_url = "http://127.0.0.1:9"',
+        'username = "hanako@example.jp"' if locale == "ja" else 'username = "alice@example.com"',
+        f'locale = "{"ja-JP" if locale == "ja" else "en-US"}"',
+    ]
+    for ch in channels:
+        lines.append("[[channels]]")
+        lines += [f"{k} = {json.dumps(v)}" for k, v in ch.items()]
+    path = tmp_path / "monitor.toml"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+class Env:
+    """Config, store, coordinator and notifier sharing one controlled clock."""
+
+    def __init__(self, path: Path) -> None:
+        self.config = configmod.load(path)
+        self.store = Store.open(self.config.data_dir)
+        self.clock = Clock()
+        self.coordinator = Coordinator(self.config, self.store, clock=self.clock)
+        self.notifier = Notifier(self.config, self.store, clock=self.clock)
+
+    def lock(self, status: Status = Status.LOCKED, screenshot: bool = True) -> None:
+        shot = None
+        if screenshot:
+            shot = self.config.data_dir / "shot.png"
+            shot.write_bytes(PNG)
+        self.coordinator.commit(
+            Reading(
+                account="shop",
+                status=status,
+                rule="locked",
+                at=self.clock(),
+                matched="Your account has been locked",
+                url="http://127.0.0.1:9/account",
+                screenshot=str(shot) if shot else None,
+            )
+        )
+
+    def deliver(self, aio: Any) -> None:
+        aio.run(self.notifier.drain(timeout=30))
+
+    def rows(self, *states: str) -> list[Any]:
+        return self.store.outbox(states or ("pending", "given_up", "sent"))
+
+
+def test_locked_alert_reaches_mail_ntfy_and_json(aio, tmp_path, smtp, push) -> None:
+    env = Env(
+        make_config(
+            tmp_path,
+            [
+                {"name": "mail", "url": smtp.url()},
+                {"name": "phone", "url": push.ntfy_url()},
+                {"name": "hook", "url": push.json_url()},
+            ],
+        )
+    )
+    env.lock()
+    assert [r.state for r in env.rows()] == ["pending"] * 3  # committed before any send
+    env.deliver(aio)
+    assert [r.state for r in env.rows()] == ["sent"] * 3
+    (mail,) = smtp.messages
+    assert mail["Subject"] == "🔒 shop: account locked"
+    text = mail.get_body(("plain", "html")).get_content()
+    assert "billing statement" in text and "Keep your phone reachable" in text
+    assert [a.get_filename() for a in mail.iter_attachments()] == ["shot.png"]
+    ntfy = next(p for p in push.received if p.path.startswith("/alerts"))
+    assert "account+locked" in ntfy.path and ntfy.body == PNG  # ntfy carries the screenshot as the body
+    hook = next(p for p in push.received if p.path == "/hook")
+    assert hook.json["title"] == "🔒 shop: account locked" and hook.json["type"] == "failure"
+    assert "attach a supporting document" in hook.json["message"]
+    assert hook.json["attachments"][0]["mimetype"] == "image/png"
+
+
+def test_japanese_arrives_intact_in_mail_and_push(aio, tmp_path, smtp, push) -> None:
+    env = Env(
+        make_config(
+            tmp_path, [{"name": "mail", "url": smtp.url()}, {"name": "hook", "url": push.json_url()}], locale="ja"
+        )
+    )
+    env.lock(Status.UNDER_REVIEW, screenshot=False)
+    env.deliver(aio)
+    (mail,) = smtp.messages
+    assert mail["Subject"] == "📄 shop: 書類を受け付けました（確認中）"
+    assert "知らない番号からの電話にも出てください" in mail.get_body(("plain", "html")).get_content()
+    (hook,) = push.received
+    assert hook.json["title"] == "📄 shop: 書類を受け付けました（確認中）"
+    assert "24時間以内に連絡があるとのことです" in hook.json["message"]
+    assert hook.json["type"] == "warning"
+
+
+def test_receiver_500_keeps_row_then_delivers_exactly_once(aio, tmp_path, push) -> None:
+    env = Env(make_config(tmp_path, [{"name": "hook", "url": push.json_url()}]))
+    push.status = 500
+    env.lock()
+    env.deliver(aio)
+    (row,) = env.rows()
+    assert row.state == "pending" and row.attempts == 1 and row.next_attempt_at > env.clock()
+    assert env.store.attempts(row.id)[0]["ok"] == 0
+    push.status = 200
+    env.deliver(aio)  # backoff not over: nothing is sent yet
+    assert push.received == []
+    env.clock.advance(3600)
+    env.deliver(aio)
+    env.clock.advance(3600)
+    env.deliver(aio)
+    assert len(push.received) == 1
+    (row,) = env.rows()
+    assert row.state == "sent" and [a["ok"] for a in env.store.attempts(row.id)] == [0, 1]
+
+
+def test_receiver_down_then_back(aio, tmp_path, push) -> None:
+    env = Env(make_config(tmp_path, [{"name": "phone", "url": push.ntfy_url()}]))
+    push.stop()
+    env.lock()
+    env.deliver(aio)
+    env.clock.advance(30)
+    env.deliver(aio)
+    assert env.rows("pending")[0].attempts >= 1
+    push.start()
+    env.clock.advance(7200)
+    env.deliver(aio)
+    env.deliver(aio)
+    assert len(push.received) == 1 and env.rows("sent")
+
+
+def test_smtp_refusal_is_a_failure_and_retried(aio, tmp_path, smtp) -> None:
+    env = Env(make_config(tmp_path, [{"name": "mail", "url": smtp.url()}]))
+    smtp.refuse = True
+    env.lock()
+    env.deliver(aio)
+    assert env.rows("pending")[0].last_error
+    smtp.refuse = False
+    env.clock.advance(3600)
+    env.deliver(aio)
+    assert len(smtp.messages) == 1
+
+
+def test_one_failing_channel_does_not_hold_back_another(aio, tmp_path, smtp, push) -> None:
+    env = Env(make_config(tmp_path, [{"name": "hook", "url": push.json_url()}, {"name": "mail", "url": smtp.url()}]))
+    push.stop()
+    env.lock()
+    env.deliver(aio)
+    states = {r.channel: r.state for r in env.rows()}
+    assert states == {"hook": "pending", "mail": "sent"} and len(smtp.messages) == 1
+
+
+def test_rows_too_old_are_given_up_and_listed(aio, tmp_path, push) -> None:
+    path = make_config(tmp_path, [{"name": "hook", "url": push.json_url()}], extra='[schedule]\noutbox_max_age = "2h"')
+    env = Env(path)
+    push.stop()
+    env.lock()
+    env.deliver(aio)
+    env.clock.advance(3 * 3600)
+    env.deliver(aio)
+    (row,) = env.rows()
+    assert row.state == "given_up"
+    out = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(path), "outbox"], capture_output=True, text=True, timeout=60
+    ).stdout
+    assert "given_up" in out and "shop locked -> hook" in out
+
+
+def test_commit_then_crash_is_delivered_once_after_restart(tmp_path, push) -> None:
+    path = make_config(tmp_path, [{"name": "hook", "url": push.json_url()}])
+    script = (
+        "import os, sys\n"
+        "from monitor import config\nfrom monitor.coordinator import Coordinator\n"
+        "from monitor.models import Reading, Status\nfrom monitor.store import Store\n"
+        f"cfg = config.load(__import__('pathlib').Path({str(path)!r}))\n"
+        "c = Coordinator(cfg, Store.open(cfg.data_dir))\n"
+        "c.commit(Reading(account='shop', status=Status.LOCKED, at=__import__('time').time()))\n"
+        "os._exit(0)  # killed after the commit, before any send\n"
+    )
+    assert subprocess.run([sys.executable, "-c", script], timeout=60).returncode == 0
+    assert push.received == []
+    for _ in range(2):
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor", "--config", str(path), "outbox", "--send"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 0, done.stderr
+    assert len(push.received) == 1 and push.received[0].json["title"] == "🔒 shop: account locked"
+    assert "outbox is empty" in done.stdout
+
+
+def test_notify_test_reports_each_channels_real_result(tmp_path, smtp, push) -> None:
+    refusing = PushReceiver().start()
+    refusing.status = 403
+    try:
+        path = make_config(
+            tmp_path,
+            [
+                {"name": "good", "url": push.json_url()},
+                {"name": "forbidden", "url": refusing.json_url()},
+                {"name": "mail", "url": smtp.url()},
+            ],
+        )
+        smtp.refuse = True
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor", "--config", str(path), "notify-test"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        refusing.stop()
+    lines = done.stdout.strip().splitlines()
+    assert done.returncode == 1
+    assert lines[0] == "good: delivered"
+    assert lines[1].startswith("forbidden: FAILED") and "403" in lines[1]
+    assert lines[2].startswith("mail: FAILED")
+    assert push.received[0].json["title"] == "🔔 account-monitor test"
+
+
+def test_credentials_in_urls_never_leak(aio, tmp_path, push, caplog) -> None:
+    token = "tk_SuperSecret_9f8e7d"
+    url = f"json://bot:{token}@127.0.0.1:{push.port}/hook/{token}"
+    path = make_config(tmp_path, [{"name": "hook", "url": url}])
+    env = Env(path)
+    assert token not in repr(env.config.channels[0])
+    push.stop()
+    env.lock()
+    env.deliver(aio)
+    env.store.close()
+    for file in (env.config.data_dir).rglob("*"):
+        if file.is_file():
+            assert token.encode() not in file.read_bytes(), file
+    assert token not in caplog.text
+    out = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(path), "outbox"], capture_output=True, text=True, timeout=60
+    )
+    assert token not in out.stdout + out.stderr and "pending" in out.stdout
+
+
+def test_mask_and_secret_parts() -> None:
+    url = "pover://user_key_abc@token_xyz123?priority=high&device=phone"
+    pieces = secret_parts(url)
+    assert "user_key_abc" in pieces and "token_xyz123" in pieces
+    assert mask(f"failed at {url}", pieces).count("***") >= 2
+
+
+def test_channel_filters(tmp_path) -> None:
+    cfg = configmod.load(
+        make_config(
+            tmp_path,
+            [
+                {"name": "all", "url": "json://127.0.0.1:9/x"},
+                {"name": "urgent", "url": "json://127.0.0.1:9/y", "min_severity": "urgent"},
+                {"name": "other", "url": "json://127.0.0.1:9/z", "accounts": ["someone-else"]},
+            ],
+        )
+    )
+    chans = {c.name: c for c in cfg.channels}
+    assert wants(chans["all"], Severity.INFO, "shop")
+    assert not wants(chans["urgent"], Severity.WARNING, "shop") and wants(chans["urgent"], Severity.URGENT, "shop")
+    assert not wants(chans["other"], Severity.URGENT, "shop")
+
+
+def test_template_override(aio, tmp_path, push) -> None:
+    extra = '[templates.locked]\ntitle = "LOCK {account} ({username})"\nbody_ja = "ロック {account}"'
+    env = Env(make_config(tmp_path, [{"name": "hook", "url": push.json_url()}], extra=extra))
+    env.lock(screenshot=False)
+    env.deliver(aio)
+    assert push.received[0].json["title"] == "LOCK shop (alice@example.com)"
+    assert "billing statement" in push.received[0].json["message"]  # only the title was overridden in English
+
+
+def test_database_and_files_are_private(tmp_path) -> None:
+    env = Env(make_config(tmp_path, []))
+    env.lock()
+    assert oct(os.stat(env.config.data_dir / "monitor.db").st_mode & 0o777) == "0o600"
+    assert env.store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert env.store.conn.execute("PRAGMA user_version").fetchone()[0] >= 1
+
+
+@pytest.mark.browser
+def test_monitor_check_records_and_alerts_once(tmp_path, retailer, control, push, monkeypatch) -> None:
+    """The whole path: real Chromium reads the lock, the CLI records it and the push arrives once."""
+    monkeypatch.setenv("SHOP_PW", "sakura-2021")
+    path = tmp_path / "monitor.toml"
+    path.write_text(
+        f'data_dir = "{tmp_path / "data"}"\n[[accounts]]\nname = "shop"\nprofile = "mock-retailer"\n'
+        f'base_url = "{retailer.url}"\nusername = "hanako@example.jp"\npassword = {{ env = "SHOP_PW" }}\n'
+        f'locale = "ja-JP"\n[[channels]]\nname = "hook"\nurl = "{push.json_url()}"\n',
+        encoding="utf-8",
+    )
+
+    def check() -> dict[str, Any]:
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor", "--config", str(path), "check", "--json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "sakura-2021" not in done.stdout + done.stderr
+        return json.loads(done.stdout)
+
+    assert check()["status"] == "ok"
+    assert push.received == []  # a first reading of ok alerts nobody
+    control.event("hanako@example.jp", "lock")
+    first = check()
+    assert first["status"] == "locked" and first["evidence"]["screenshot"]
+    assert check()["status"] == "locked"
+    (alert,) = push.received
+    assert alert.json["title"] == "🔒 shop: アカウントがロックされました"
+    assert "請求明細書" in alert.json["message"] and alert.json["attachments"][0]["mimetype"] == "image/png"
+    history = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(path), "history", "shop"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    assert "ok -> locked" in history and "アカウントがロックされています" in history
