@@ -27,7 +27,7 @@ class _Collect:
         self.sink = sink
         self.refuse = refuse
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 (aiosmtpd API)
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         if self.refuse[0]:
             return "554 5.7.1 Message rejected"
         self.sink.append(email.message_from_bytes(envelope.content, policy=email.policy.default))  # type: ignore[arg-type]
@@ -102,7 +102,7 @@ class PushReceiver:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_POST = do_PUT = _handle  # noqa: N815 (http.server API)
+            do_POST = do_PUT = _handle
 
             def log_message(self, *args: Any) -> None:
                 pass
