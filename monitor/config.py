@@ -97,6 +97,8 @@ class Schedule:
     heartbeat_url: Secret | None = None
     retention_days: float = 30.0
     outbox_max_age_h: float = 48.0
+    retry_min_s: float = 10.0  # first delivery retry; doubles each time
+    retry_max_s: float = 3600.0
 
 
 @dataclass
@@ -405,6 +407,8 @@ def _schedule(r: _Reader, data: dict[str, Any]) -> Schedule:
             "heartbeat_url",
             "retention_days",
             "outbox_max_age",
+            "retry_min",
+            "retry_max",
         },
     )
     w = "schedule"
@@ -434,6 +438,8 @@ def _schedule(r: _Reader, data: dict[str, Any]) -> Schedule:
         heartbeat_url=heartbeat,
         retention_days=r.number(s, "retention_days", w, 30, 1, 3650),
         outbox_max_age_h=r.duration(s, "outbox_max_age", w, 48 * 3600) / 3600,
+        retry_min_s=r.duration(s, "retry_min", w, 10),
+        retry_max_s=r.duration(s, "retry_max", w, 3600),
     )
 
 

@@ -120,7 +120,7 @@ class Coordinator:
                     " VALUES (?, ?, ?, ?, ?, ?)",
                     (reading.account, now, str(t.kind), t.from_status, t.to_status, reading_id),
                 )
-            self._queue(conn, decision.alerts, reading.screenshot, now)
+            self.queue(conn, decision.alerts, reading.screenshot, now)
         self._log_edges(previous, decision, reading)
         return decision
 
@@ -134,11 +134,11 @@ class Coordinator:
                 alerts = reminders(state, now, self.config.schedule)
                 if alerts:
                     self.store.put_state(conn, state)
-                    self._queue(conn, alerts, None, now)
+                    self.queue(conn, alerts, None, now)
                     queued += alerts
         return queued
 
-    def _queue(self, conn: object, alerts: list[Alert], screenshot: str | None, now: float) -> None:
+    def queue(self, conn: object, alerts: list[Alert], screenshot: str | None, now: float) -> None:
         for alert in alerts:
             account = self.config.account(alert.account) if alert.account else None
             for row in outbox_rows(self.config, alert, account, screenshot, now):

@@ -325,8 +325,10 @@ class Notifier:
         self.clock = clock
         self._apprise: dict[str, Any] = {}
         self._busy: dict[str, asyncio.Task[None]] = {}
-        self.base_backoff_s = 10.0
-        self.max_backoff_s = 3600.0
+
+    def forget_channels(self) -> None:
+        """Drop cached Apprise objects (after a config reload)."""
+        self._apprise.clear()
 
     def channel(self, name: str) -> Channel | None:
         """The configured channel called `name`."""
@@ -356,7 +358,8 @@ class Notifier:
 
     def backoff(self, attempts: int) -> float:
         """Seconds before the next try: exponential from 10 s to 1 h, with +-20% jitter."""
-        base = min(self.base_backoff_s * 2 ** max(attempts - 1, 0), self.max_backoff_s)
+        rules = self.config.schedule
+        base = min(rules.retry_min_s * 2 ** max(attempts - 1, 0), rules.retry_max_s)
         return base * random.uniform(0.8, 1.2)
 
     async def _deliver_channel(self, name: str) -> None:
