@@ -1,0 +1,297 @@
+"""`monitor run` as a real subprocess against the mock retailer, with a real push receiver."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from fixtures.receiver import PushReceiver
+from tests.conftest import PASSWORDS, Control
+
+pytestmark = pytest.mark.browser
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def marked_pids(marker: str) -> list[int]:
+    """Processes (the daemon, its Playwright driver, Chromium) carrying this test's marker."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                if marker.encode() in fh.read():
+                    found.append(int(pid))
+        except OSError:
+            continue
+    return found
+
+
+class Daemon:
+    """A `monitor run` subprocess with its config, log file and receiver."""
+
+    def __init__(self, tmp_path: Path, shop_url: str, receiver: PushReceiver) -> None:
+        self.tmp_path = tmp_path
+        self.shop_url = shop_url
+        self.receiver = receiver
+        self.config = tmp_path / "monitor.toml"
+        self.data = tmp_path / "data"
+        self.marker = f"MONITOR_TEST_MARKER={uuid.uuid4().hex}"
+        self.proc: subprocess.Popen[str] | None = None
+        self.log_path = tmp_path / "daemon.log"
+        self.runs = 0
+
+    def write(self, accounts: list[tuple[str, str]], extra: str = "") -> None:
+        """accounts: (name, seeded account key) pairs; 1-2 s intervals."""
+        lines = [
+            f'data_dir = "{self.data}"',
+            '[schedule]\ninterval = "1.5s"\nalert_interval = "1.5s"\nretry_min = "1s"\nretry_max = "2s"',
+            extra,
+        ]
+        for name, key in accounts:
+            email = PASSWORDS[key][0]
+            locale = "ja-JP" if email.endswith(".jp") else "en-US"
+            lines.append(
+                f'[[accounts]]\nname = "{name}"\nprofile = "mock-retailer"\nbase_url = "{self.shop_url}"\n'
+                f'username = "{email}"\npassword = {{ env = "PW_{key.upper()}" }}\nlocale = "{locale}"'
+            )
+        lines.append(f'[[channels]]\nname = "phone"\nurl = "{self.receiver.json_url()}"')
+        self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {**os.environ, **extra}
+        key, value = self.marker.split("=")
+        env[key] = value
+        for k, (_email, pw) in PASSWORDS.items():
+            env[f"PW_{k.upper()}"] = pw
+        return env
+
+    def start(self, *args: str, wait: bool = True, **env: str) -> subprocess.Popen[str]:
+        self.runs += 1
+        log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 (the daemon writes it)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "monitor", "--config", str(self.config), "run", *args],
+            env=self.env(**env),
+            stdout=log,
+            stderr=log,
+            text=True,
+        )
+        if wait:
+            wait_until(lambda: self.log().count("started: watching") >= self.runs, 30, "the daemon to start")
+        return self.proc
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8") if self.log_path.exists() else ""
+
+    def stop(self, timeout: float = 20) -> int:
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def titles(self) -> list[str]:
+        return [(p.json or {}).get("title", "") for p in self.receiver.received]
+
+    def cleanup(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+        for pid in marked_pids(self.marker):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def receiver() -> Iterator[PushReceiver]:
+    r = PushReceiver().start()
+    yield r
+    r.stop()
+
+
+@pytest.fixture
+def daemon(tmp_path, retailer, receiver) -> Iterator[Daemon]:
+    d = Daemon(tmp_path, retailer.url, receiver)
+    yield d
+    d.cleanup()
+
+
+def wait_views(control: Control, email: str, at_least: int = 1) -> None:
+    wait_until(lambda: control.account(email)["page_views"] >= at_least, 30, f"a check of {email}")
+
+
+@pytest.mark.parametrize(
+    ("key", "titles"),
+    [
+        (
+            "alice",
+            ["🔒 shop: account locked", "📄 shop: documents received, under review", "✅ shop: account restored"],
+        ),
+        (
+            "hanako",
+            [
+                "🔒 shop: アカウントがロックされました",
+                "📄 shop: 書類を受け付けました（確認中）",
+                "✅ shop: アカウントが復旧しました",
+            ],
+        ),
+    ],
+    ids=["en", "ja"],
+)
+def test_whole_story_each_alert_exactly_once(daemon: Daemon, control: Control, key: str, titles: list[str]) -> None:
+    email = PASSWORDS[key][0]
+    daemon.write([("shop", key)])
+    daemon.start()
+    wait_views(control, email)
+    for step, title in zip(["lock", "submit_documents", "approve"], titles, strict=True):
+        before = control.account(email)["page_views"]
+        control.event(email, step)
+        wait_until(lambda t=title: t in daemon.titles(), 20, title)
+        wait_views(control, email, before + 2)
+    time.sleep(3)  # more checks happen; nothing may arrive twice
+    assert daemon.titles() == titles
+    assert "ギフトカード" in daemon.receiver.received[-1].json["message"] or key == "alice"
+    assert control.account(email)["signin_count"] == 1
+    assert daemon.stop() == 0
+    log = daemon.log()
+    assert PASSWORDS[key][1] not in log and "Traceback" not in log
+
+
+def test_sigterm_during_a_check_exits_cleanly(daemon: Daemon, control: Control) -> None:
+    daemon.write([("shop", "alice")])
+    daemon.start()
+    wait_views(control, "alice@example.com")
+    control.site(slow_ms=5000)  # the next check hangs in the middle of a page load
+    time.sleep(2.5)
+    start = time.monotonic()
+    assert daemon.stop(timeout=20) == 0
+    assert time.monotonic() - start < 15
+    wait_until(lambda: not marked_pids(daemon.marker), 5, "every Chromium process to be gone")
+    db = sqlite3.connect(daemon.data / "monitor.db")
+    assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert db.execute("SELECT status FROM account_state WHERE account = 'shop'").fetchone()[0] == "ok"
+    db.close()
+
+
+def test_second_instance_is_refused(daemon: Daemon) -> None:
+    daemon.write([("shop", "alice")])
+    daemon.start()
+    second = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(daemon.config), "run"],
+        env=daemon.env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert second.returncode == 2
+    assert "another monitor is already running on" in second.stderr and str(daemon.data) in second.stderr
+    assert daemon.proc is not None and daemon.proc.poll() is None
+
+
+def test_kill_9_with_a_pending_alert_delivers_once_after_restart(daemon: Daemon, control: Control) -> None:
+    daemon.write([("shop", "alice")])
+    daemon.receiver.stop()
+    daemon.start()
+    wait_views(control, "alice@example.com")
+    control.event("alice@example.com", "lock")
+    db_path = daemon.data / "monitor.db"
+
+    def pending_tried() -> bool:
+        with sqlite3.connect(db_path) as db:
+            row = db.execute("SELECT state, attempts FROM outbox").fetchone()
+        return bool(row and row[0] == "pending" and row[1] >= 1)
+
+    wait_until(pending_tried, 30, "a pending alert with a failed attempt")
+    assert daemon.proc is not None
+    daemon.proc.kill()
+    daemon.proc.wait(10)
+    daemon.cleanup()
+    daemon.receiver.start()
+    daemon.start()
+    wait_until(lambda: daemon.titles(), 30, "the alert after the restart")
+    time.sleep(3)
+    assert daemon.titles() == ["🔒 shop: account locked"]
+    assert daemon.stop() == 0
+
+
+def test_sighup_adds_an_account_and_refuses_a_bad_config(daemon: Daemon, control: Control) -> None:
+    daemon.write([("shop", "alice")])
+    daemon.start()
+    wait_views(control, "alice@example.com")
+    good = daemon.config.read_text()
+    daemon.config.write_text(good + "\n[[accounts]]\nname = broken\n")
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "config reload refused" in daemon.log(), 10, "the refusal")
+    assert daemon.proc.poll() is None
+    control.event("hanako@example.jp", "lock")
+    daemon.write([("shop", "alice"), ("shop-jp", "hanako")])
+    daemon.proc.send_signal(signal.SIGHUP)
+    wait_until(lambda: "🔒 shop-jp: アカウントがロックされました" in daemon.titles(), 30, "the new account's alert")
+    assert "added ['shop-jp']" in daemon.log()
+    assert daemon.stop() == 0
+
+
+def test_receiver_down_for_a_while(daemon: Daemon, control: Control) -> None:
+    daemon.write([("shop", "alice")])
+    daemon.receiver.stop()
+    daemon.start()
+    wait_views(control, "alice@example.com")
+    control.event("alice@example.com", "lock")
+    wait_until(lambda: "delivery failed" in daemon.log(), 30, "a failed delivery")
+    time.sleep(3)
+    control.event("alice@example.com", "submit_documents")
+    time.sleep(3)
+    daemon.receiver.start()
+    wait_until(lambda: len(daemon.titles()) >= 2, 30, "both alerts after the receiver came back")
+    time.sleep(2)
+    assert daemon.titles() == ["🔒 shop: account locked", "📄 shop: documents received, under review"]
+    assert daemon.stop() == 0
+
+
+def test_systemd_notify_ready_watchdog_stopping(daemon: Daemon, tmp_path: Path) -> None:
+    path = str(tmp_path / "notify.sock")
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(path)
+    sock.settimeout(30)
+    try:
+        daemon.write([("shop", "alice")])
+        daemon.start(NOTIFY_SOCKET=path, WATCHDOG_USEC="1500000")
+        seen: list[str] = []
+        while not any("WATCHDOG=1" in m for m in seen):
+            seen.append(sock.recv(4096).decode())
+        assert seen[0].startswith("READY=1")
+        daemon.stop()
+        while not any("STOPPING=1" in m for m in seen):
+            seen.append(sock.recv(4096).decode())
+    finally:
+        sock.close()
+
+
+def test_log_json_lines(daemon: Daemon, control: Control) -> None:
+    daemon.write([("shop", "alice")])
+    daemon.start("--log-json")
+    wait_views(control, "alice@example.com")
+    wait_until(lambda: "(first reading) -> ok" in daemon.log(), 20, "the first reading in the log")
+    assert daemon.stop() == 0
+    records = [json.loads(line) for line in daemon.log().splitlines() if line.strip()]
+    assert {"ts", "level", "logger", "msg"} <= set(records[0])
+    assert any(r["msg"] == "shop: (first reading) -> ok" for r in records)
