@@ -331,7 +331,10 @@ class Daemon:
             if account.enabled:
                 self.schedule(account, first=True)
         self.scheduler.add_job(self.deliver, "interval", seconds=2, id="deliver", name="deliver outbox")
-        self.scheduler.add_job(self.housekeeping, "interval", seconds=30, id="housekeeping", name="reminders")
+        shortest = min([a.interval_s or self.config.schedule.interval_s for a in self.config.accounts] or [30.0])
+        self.scheduler.add_job(
+            self.housekeeping, "interval", seconds=max(1.0, min(30.0, shortest)), id="housekeeping", name="reminders"
+        )
         self.scheduler.add_job(
             self.retention,
             "interval",

@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +66,9 @@ class Fetcher(Protocol):
         ...
 
 
+SESSION_REFRESH_S = 600.0
+
+
 class SessionFiles:
     """Playwright storage state per account: 0600, atomic, the previous good one kept."""
 
@@ -85,12 +90,20 @@ class SessionFiles:
                 return data
         return None
 
+    def age(self, account: str) -> float:
+        """Seconds since the session was last written (infinite when there is none)."""
+        try:
+            return time.time() - self.path(account).stat().st_mtime
+        except OSError:
+            return float("inf")
+
     def save(self, account: str, state: dict) -> bool:
         """Write the session if it changed; returns True when written."""
         path = self.path(account)
         data = json.dumps(state, sort_keys=True).encode()
         with contextlib.suppress(OSError):
             if path.read_bytes() == data:
+                os.utime(path)  # checked just now: counts as fresh
                 return False
         if path.exists():
             write_private(path.with_suffix(".json.prev"), path.read_bytes())
@@ -204,8 +217,9 @@ class PlaywrightFetcher:
                 result = PageResult(match, snap, signed_in)
         assert result is not None
         result.signed_in = signed_in
-        if is_status(result.match):
-            # Saved only from a page that proves the account is signed in.
+        if is_status(result.match) and (signed_in or self.sessions.age(account.name) > SESSION_REFRESH_S):
+            # Saved only from a page that proves the account is signed in; between sign-ins only now and
+            # then, to keep cookies the site rolls forward without paying for it on every check.
             self.sessions.save(account.name, await context.storage_state())
         if gate.want_screenshot(result.match):
             result.screenshot = await self._screenshot(page)

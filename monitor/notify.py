@@ -363,35 +363,33 @@ class Notifier:
         return base * random.uniform(0.8, 1.2)
 
     async def _deliver_channel(self, name: str) -> None:
+        """Send this channel's rows oldest first; on a failure stop until the head row's retry is due."""
         channel = self.channel(name)
         max_age = self.config.schedule.outbox_max_age_h * 3600
         while True:
             now = self.clock()
-            rows = [r for r in self.store.due(now) if r.channel == name]
-            if not rows:
-                return
-            for row in rows:
-                if not self.store.claim(row.id, now):
-                    continue  # another process took it
-                if channel is None or now - row.created_at > max_age:
-                    why = "channel no longer configured" if channel is None else "too old, given up"
-                    self.store.record_attempt(row.id, False, why, now, give_up=True)
-                    log.error("alert %d (%s, %s) to %s given up: %s", row.id, row.account, row.kind, name, why)
-                    continue
-                result = await asyncio.to_thread(
-                    self.send_now, channel, row.title, row.body, Severity(row.severity), _existing(row.attachment)
+            row = self.store.head(name)
+            if row is None or row.next_attempt_at > now or not self.store.claim(row.id, now):
+                return  # nothing due, or another process is sending it
+            if channel is None or now - row.created_at > max_age:
+                why = "channel no longer configured" if channel is None else "too old, given up"
+                self.store.record_attempt(row.id, False, why, now, give_up=True)
+                log.error("alert %d (%s, %s) to %s given up: %s", row.id, row.account, row.kind, name, why)
+                continue
+            result = await asyncio.to_thread(
+                self.send_now, channel, row.title, row.body, Severity(row.severity), _existing(row.attachment)
+            )
+            now = self.clock()
+            if not result.ok:
+                self.store.record_attempt(
+                    row.id, False, result.error, now, next_at=now + self.backoff(row.attempts + 1)
                 )
-                now = self.clock()
-                if result.ok:
-                    self.store.record_attempt(row.id, True, None, now)
-                    if row.attempts:
-                        log.info("channel %s: delivered alert %d after %d retries", name, row.id, row.attempts)
-                    continue
-                delay = self.backoff(row.attempts + 1)
-                self.store.record_attempt(row.id, False, result.error, now, next_at=now + delay)
                 if row.attempts == 0:
                     log.warning("channel %s: delivery failed (%s); retrying with backoff", name, result.error)
-                return  # this channel is failing: its other rows are tried on the next pass
+                return
+            self.store.record_attempt(row.id, True, None, now)
+            if row.attempts:
+                log.info("channel %s: delivered alert %d after %d failed attempt(s)", name, row.id, row.attempts)
 
     def kick(self) -> list[asyncio.Task[None]]:
         """Start a worker for every channel with due rows that has none running; returns the running ones."""

@@ -349,12 +349,19 @@ class Store:
         )
         return [OutboxRow(**dict(r)) for r in rows]
 
-    def due(self, now: float, limit: int = 100) -> list[OutboxRow]:
-        """Pending rows whose next attempt is due."""
+    def head(self, channel: str) -> OutboxRow | None:
+        """The oldest pending row of a channel: a channel delivers in order, so only it may go next."""
+        row = self.conn.execute(
+            "SELECT * FROM outbox WHERE state = 'pending' AND channel = ? ORDER BY id LIMIT 1", (channel,)
+        ).fetchone()
+        return OutboxRow(**dict(row)) if row else None
+
+    def due(self, now: float) -> list[OutboxRow]:
+        """The head row of each channel, where its next attempt is due."""
         rows = self.conn.execute(
-            "SELECT * FROM outbox WHERE state = 'pending' AND next_attempt_at <= ? ORDER BY next_attempt_at, id"
-            " LIMIT ?",
-            (now, limit),
+            "SELECT * FROM outbox WHERE id IN (SELECT MIN(id) FROM outbox WHERE state = 'pending' GROUP BY channel)"
+            " AND next_attempt_at <= ? ORDER BY id",
+            (now,),
         )
         return [OutboxRow(**dict(r)) for r in rows]
 

@@ -196,3 +196,16 @@ def test_browser_killed_between_checks_is_relaunched(aio, retailer, control: Con
         assert manager.launches == 2
     finally:
         aio.run(manager.close())
+
+
+def test_browser_is_recycled_every_n_checks(aio, retailer, tmp_path, monkeypatch) -> None:
+    from monitor.browser import BrowserManager
+    from tests.conftest import Rig, write_config
+
+    manager = BrowserManager(recycle_after=2)
+    try:
+        r = Rig(aio, manager, write_config(tmp_path, retailer.url, [entry("alice", monkeypatch)]))
+        assert [r.check("alice").status for _ in range(5)] == [Status.OK] * 5
+        assert manager.launches == 3
+    finally:
+        aio.run(manager.close())

@@ -295,3 +295,23 @@ def test_log_json_lines(daemon: Daemon, control: Control) -> None:
     records = [json.loads(line) for line in daemon.log().splitlines() if line.strip()]
     assert {"ts", "level", "logger", "msg"} <= set(records[0])
     assert any(r["msg"] == "shop: (first reading) -> ok" for r in records)
+
+
+def test_heartbeat_and_no_success_self_alert(daemon: Daemon, control: Control) -> None:
+    hb = PushReceiver().start()
+    try:
+        daemon.write(
+            [("shop", "alice")],
+            extra=f'heartbeat_url = "http://127.0.0.1:{hb.port}/ping"\nstale_after_intervals = 2\nproblem_confirm = 2',
+        )
+        daemon.start()
+        wait_until(lambda: any(p.path == "/ping" for p in hb.received), 30, "a heartbeat ping")
+        control.site(error=503)
+        wait_until(lambda: "⚠️ shop: cannot check the account" in daemon.titles(), 30, "the checks-failing alert")
+        wait_until(lambda: any("no successful check" in t for t in daemon.titles()), 30, "the self-alert")
+        control.site(error=None)
+        wait_until(lambda: "👍 shop: checks recovered" in daemon.titles(), 30, "the recovery alert")
+        assert daemon.stop() == 0
+        assert "cannot check: unreachable" in daemon.log() and "checks succeed again" in daemon.log()
+    finally:
+        hb.stop()

@@ -55,12 +55,20 @@ def test_login_by_hand_then_checks_reuse_the_session(
                 break
             time.sleep(0.1)
         assert window, "no browser window showed the sign-in page"
-        _x(display, "windowfocus", "--sync", window)
-        _x(display, "type", "--delay", "15", "alice@example.com")
-        _x(display, "key", "Tab")
-        _x(display, "type", "--delay", "15", "correct-horse")
-        _x(display, "key", "Return")
-        out, _ = proc.communicate(timeout=60)
+        out = ""
+        for _attempt in range(3):  # a loaded machine may take a moment before the field has focus
+            time.sleep(1)
+            _x(display, "windowfocus", "--sync", window)
+            _x(display, "key", "ctrl+a")
+            _x(display, "type", "--delay", "15", "alice@example.com")
+            _x(display, "key", "Tab")
+            _x(display, "type", "--delay", "15", "correct-horse")
+            _x(display, "key", "Return")
+            try:
+                out, _ = proc.communicate(timeout=20)
+                break
+            except subprocess.TimeoutExpired:
+                continue
         assert proc.returncode == 0, out
         assert "session saved" in out and "correct-horse" not in out
     finally:
