@@ -123,6 +123,7 @@ def write_config(folder: Path, url: str, emails: list[str], schedule: str = "", 
         os.environ[f"BENCH_PW_{n}"] = f"password-{n}"
     if channel:
         lines.append(f'[[channels]]\nname = "phone"\nurl = "{channel}"')
+    folder.mkdir(parents=True, exist_ok=True)
     path = folder / "monitor.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path

@@ -23,8 +23,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SYSTEM_CHROMIUMS = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+# Chromium's headless shell (Debian: chromium-headless-shell) is what Playwright itself runs for
+# headless work: measured here at a third of the CPU of the full browser per check (docs/benchmarks.md).
+HEADLESS_SHELLS = ("chromium-headless-shell",)
 FIX_HINT = (
-    "install one: `playwright install chromium`, or on Debian/Ubuntu `sudo apt-get install -y chromium`, "
+    "install one: `playwright install chromium`, or on Debian/Ubuntu "
+    "`sudo apt-get install -y chromium chromium-headless-shell`, "
     "or set [browser] executable_path in the config"
 )
 
@@ -37,7 +41,7 @@ class Candidate:
     path: str | None
 
 
-def candidates(pw: Playwright, configured: str | None = None) -> list[Candidate]:
+def candidates(pw: Playwright, configured: str | None = None, headless: bool = True) -> list[Candidate]:
     """Where to look, in order: configured path, Playwright's bundled Chromium, system Chromium."""
     found: list[Candidate] = []
     if configured:
@@ -46,7 +50,7 @@ def candidates(pw: Playwright, configured: str | None = None) -> list[Candidate]
     bundled = pw.chromium.executable_path
     if bundled and os.access(bundled, os.X_OK):
         found.append(Candidate("Playwright's bundled Chromium", None))
-    for name in SYSTEM_CHROMIUMS:
+    for name in (HEADLESS_SHELLS if headless else ()) + SYSTEM_CHROMIUMS:
         path = shutil.which(name)
         if path:
             found.append(Candidate(f"system {name}", path))
@@ -58,7 +62,7 @@ async def launch(
 ) -> tuple[Browser, Candidate]:
     """Launch the first Chromium that starts, or raise BrowserNotFound naming every attempt."""
     tried: list[str] = []
-    for cand in candidates(pw, configured):
+    for cand in candidates(pw, configured, headless):
         if cand.path is not None and not os.access(cand.path, os.X_OK):
             tried.append(f"{cand.source} {cand.path} (not an executable file)")
             continue
@@ -72,7 +76,8 @@ async def launch(
             continue
         return browser, cand
     if not tried:
-        tried.append(f"Playwright's bundled Chromium (not installed), {', '.join(SYSTEM_CHROMIUMS)} (not on PATH)")
+        names = (HEADLESS_SHELLS if headless else ()) + SYSTEM_CHROMIUMS
+        tried.append(f"Playwright's bundled Chromium (not installed), {', '.join(names)} (not on PATH)")
     raise BrowserNotFound(f"no usable Chromium: tried {'; '.join(tried)}; {FIX_HINT}")
 
 
