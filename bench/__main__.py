@@ -84,16 +84,21 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / TICK
 
 
-def rss_mb(pids: list[int]) -> float:
-    """Resident memory of these processes, in MB (shared pages counted per process, as `ps` does)."""
-    total = 0
+def memory_mb(pids: list[int]) -> tuple[float, float]:
+    """(PSS, RSS) of these processes in MB. PSS shares each shared page among its users, so the sum is
+    the tree's real footprint; summed RSS counts Chromium's shared libraries once per process."""
+    pss = rss = 0
     for pid in pids:
         try:
-            with open(f"/proc/{pid}/statm") as fh:
-                total += int(fh.read().split()[1]) * PAGE
+            with open(f"/proc/{pid}/smaps_rollup") as fh:
+                for line in fh:
+                    if line.startswith("Pss:"):
+                        pss += int(line.split()[1]) * 1024
+                    elif line.startswith("Rss:"):
+                        rss += int(line.split()[1]) * 1024
         except (OSError, IndexError, ValueError):
             continue
-    return total / 1e6
+    return pss / 1e6, rss / 1e6
 
 
 def control(url: str, path: str, method: str = "POST", body: Any = None) -> Any:
@@ -268,7 +273,8 @@ def memory(url: str, folder: Path, checks: int) -> dict[str, Any]:
         deadline = time.monotonic() + max(120, checks * 0.6)
         while time.monotonic() < deadline:
             done = readings(db) - base_checks
-            samples.append((done, rss_mb(tree(proc.pid))))
+            pss, rss = memory_mb(tree(proc.pid))
+            samples.append((done, pss, rss))
             if done >= checks:
                 break
             time.sleep(0.25)

@@ -388,7 +388,7 @@ async def _try_profile(profile, target: str, storage_state: str | None) -> str: 
         else:
             html = Path(target).read_text(encoding="utf-8")
             await page.set_content(html, wait_until="domcontentloaded", timeout=30_000)
-        match, snap = await read_page(page, profile, 30_000)
+        match, snap = await read_page(page, profile)
         await browser.close()
     lines = [f"url: {snap.url}", f"title: {snap.title}"]
     lines += [f"region {name}: {text[:300]}" for name, text in snap.regions.items()]

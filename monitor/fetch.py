@@ -233,7 +233,7 @@ class PlaywrightFetcher:
         """Read the page; while no rule matches, re-read until the profile's settle time is spent."""
         if http_status is not None and (http_status >= 500 or http_status == 429):
             raise Unreachable(f"HTTP {http_status} from {page.url}")
-        return await read_page(page, profile, self.timeout_ms, http_status)
+        return await read_page(page, profile, http_status)
 
     async def _sign_in(self, page: Page, account: Account, profile: Profile, gate: Gate) -> tuple[Match, Snapshot]:
         if account.password is None:

@@ -39,7 +39,7 @@ async def login(config: Config, account: Account, wait_s: float) -> bool:
         done = False
         while time.monotonic() < deadline and not page.is_closed():
             try:
-                match = detect(profile, await snapshot(page, profile, 5_000))
+                match = detect(profile, await snapshot(page, profile))
             except PlaywrightError:
                 match = None  # mid-navigation: try again
             if match is not None and is_status(match):

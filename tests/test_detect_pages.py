@@ -26,7 +26,7 @@ def test_saved_page_reading(aio, chromium, case: dict[str, Any]) -> None:
         try:
             page = await context.new_page()
             await page.set_content(html, wait_until="domcontentloaded", timeout=10_000)
-            match, _ = await read_page(page, profile, 10_000)
+            match, _ = await read_page(page, profile)
             return match
         finally:
             await context.close()
