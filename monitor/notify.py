@@ -305,7 +305,7 @@ def make_apprise(channel: Channel) -> apprise.Apprise:
         ap.add(cfg)
     else:
         assert channel.url is not None
-        ap.add(channel.url.reveal())
+        ap.add(channel.url.reveal(), tag=channel.tags or None)
     return ap
 
 
@@ -346,7 +346,11 @@ class Notifier:
             ap = self._apprise[channel.name] = self.factory(channel)
         try:
             result = ap.notify(
-                body=body, title=title, notify_type=NOTIFY_TYPE[severity], attach=attachment if attachment else None
+                tag=channel.tags or apprise.common.MATCH_ALL_TAG,
+                body=body,
+                title=title,
+                notify_type=NOTIFY_TYPE[severity],
+                attach=attachment if attachment else None,
             )
         except Exception as exc:  # a notifier must never take the daemon down
             return SendResult(False, mask(f"{type(exc).__name__}: {exc}", self._secrets(channel))[:300])

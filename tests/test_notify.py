@@ -374,3 +374,14 @@ def test_monitor_check_records_and_alerts_once(tmp_path, retailer, control, push
         timeout=60,
     ).stdout
     assert "ok -> locked" in history and "アカウントがロックされています" in history
+
+
+def test_config_file_channel_with_tags(aio, tmp_path, push) -> None:
+    (tmp_path / "apprise.yml").write_text(
+        f"urls:\n  - {push.json_url('family')}:\n      tag: family\n  - {push.json_url('work')}:\n      tag: work\n",
+        encoding="utf-8",
+    )
+    env = Env(make_config(tmp_path, [{"name": "home", "config_file": "apprise.yml", "tags": ["family"]}]))
+    env.lock(screenshot=False)
+    env.deliver(aio)
+    assert [p.path for p in push.received] == ["/family"]
