@@ -288,10 +288,13 @@ def memory(url: str, folder: Path, checks: int) -> dict[str, Any]:
     return {
         "checks": total,
         "samples": len(samples),
-        "rss_first_tenth_mb": first,
-        "rss_last_tenth_mb": last,
+        "pss_first_tenth_mb": first,
+        "pss_last_tenth_mb": last,
         "rss_growth_pct": (last - first) / first * 100,
         "rss_peak_mb": max(s[1] for s in samples),
+        "summed_rss_peak_mb": max(s[2] for s in samples),
+        # PSS (MB) by checks done, every tenth of the run: shows a leak as a slope, a recycle as a dip
+        "pss_by_checks": [[samples[i][0], round(samples[i][1])] for i in range(0, len(samples), tenth)],
         "signins_per_1000": extra_signins / max(total, 1) * 1000,
     }
 
@@ -374,7 +377,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="a few iterations of each (CI: keeps them working)")
     parser.add_argument("--out", default=str(HERE / "results.json"), help="where to write the results")
+    parser.add_argument("--show", action="store_true", help="only print the table of an existing results file")
     args = parser.parse_args()
+    if args.show:
+        print(table(json.loads(Path(args.out).read_text(encoding="utf-8"))))
+        return 0
     quick = args.quick
     n_accounts = 20 if quick else 200
     retailer = subprocess.Popen(
