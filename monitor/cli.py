@@ -19,10 +19,10 @@ from monitor import config as configmod
 from monitor.errors import ConfigError, MonitorError
 
 Command = Callable[[argparse.Namespace], int]
-COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], None]]] = {}
+COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], object]]] = {}
 
 
-def command(setup: Callable[[argparse.ArgumentParser], None] = lambda p: None) -> Callable[[Command], Command]:
+def command(setup: Callable[[argparse.ArgumentParser], object] = lambda p: None) -> Callable[[Command], Command]:
     """Register a CLI command; its docstring is its help text."""
 
     def register(func: Command) -> Command:

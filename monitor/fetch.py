@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 from urllib.parse import urlsplit
 
-from playwright.async_api import BrowserContext, Page
+from playwright.async_api import BrowserContext, Page, StorageState
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -79,7 +79,7 @@ class SessionFiles:
         """Where `account`'s session lives."""
         return self.directory / f"{account}.json"
 
-    def load(self, account: str) -> dict | None:
+    def load(self, account: str) -> StorageState | None:
         """The saved session, falling back to the previous one if the newest is unreadable."""
         for candidate in (self.path(account), self.path(account).with_suffix(".json.prev")):
             try:
@@ -87,7 +87,7 @@ class SessionFiles:
             except (OSError, ValueError):
                 continue
             if isinstance(data, dict) and "cookies" in data:
-                return data
+                return cast(StorageState, data)
         return None
 
     def age(self, account: str) -> float:
@@ -97,7 +97,7 @@ class SessionFiles:
         except OSError:
             return float("inf")
 
-    def save(self, account: str, state: dict) -> bool:
+    def save(self, account: str, state: StorageState) -> bool:
         """Write the session if it changed; returns True when written."""
         path = self.path(account)
         data = json.dumps(state, sort_keys=True).encode()

@@ -55,5 +55,5 @@ async def login(config: Config, account: Account, wait_s: float) -> bool:
     store = Store.open(config.data_dir)
     store.resume(account.name)
     store.close()
-    print(f"{account.name}: signed in ({match.status}); session saved, automated sign-ins resumed")
+    print(f"{account.name}: signed in; session saved, automated sign-ins resumed")
     return True

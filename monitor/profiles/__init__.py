@@ -151,7 +151,13 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
             _str(o, "submit", path, "signin.otp"),
         )
         _regex(otp.url, path, "signin.otp.url")
-    signin = SignIn(*(_str(s, k, path, "signin") for k in ("url", "username", "password", "submit")), otp=otp)
+    signin = SignIn(
+        url=_str(s, "url", path, "signin"),
+        username=_str(s, "username", path, "signin"),
+        password=_str(s, "password", path, "signin"),
+        submit=_str(s, "submit", path, "signin"),
+        otp=otp,
+    )
 
     pages = data.get("pages")
     if not isinstance(pages, list) or not pages or not all(isinstance(p, str) and p.startswith("/") for p in pages):
