@@ -10,6 +10,8 @@ import asyncio
 import json
 import logging
 import os
+import shutil
+import subprocess
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -138,6 +140,11 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(f"monitor: {exc}", file=sys.stderr)
         return 1
     print(f"browser: {found}")
+    if shutil.which("fc-list"):
+        ja = subprocess.run(["fc-list", ":lang=ja"], capture_output=True, text=True, timeout=30).stdout.strip()
+        if not ja:
+            print("fonts: no Japanese font installed; screenshots of Japanese pages will show empty boxes "
+                  "(Debian: sudo apt-get install -y fonts-ipafont-gothic)")
     return 0
 
 
