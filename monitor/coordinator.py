@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -86,7 +87,7 @@ class Coordinator:
         except CheckFailed as exc:
             # The one place where "could not check" becomes a problem reading.
             reading.problem, reading.detail = Problem(exc.problem), str(exc)
-            screenshot = getattr(exc, "screenshot", None)
+            screenshot = exc.screenshot
             if isinstance(exc, NeedsHuman):
                 self.store.pause(account.name, str(exc.problem), self.clock())
         except MonitorError as exc:  # e.g. no browser: the daemon keeps running and says so
@@ -138,11 +139,12 @@ class Coordinator:
                     queued += alerts
         return queued
 
-    def queue(self, conn: object, alerts: list[Alert], screenshot: str | None, now: float) -> None:
+    def queue(self, conn: sqlite3.Connection, alerts: list[Alert], screenshot: str | None, now: float) -> None:
+        """Add one outbox row per alert and interested channel, inside the caller's transaction."""
         for alert in alerts:
             account = self.config.account(alert.account) if alert.account else None
             for row in outbox_rows(self.config, alert, account, screenshot, now):
-                self.store.enqueue(conn, row)  # type: ignore[arg-type]
+                self.store.enqueue(conn, row)
 
     def _log_edges(self, previous: AccountState, decision: Decision, reading: Reading) -> None:
         """Log on edges only: a change, a problem starting, a recovery; never every poll."""

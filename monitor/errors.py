@@ -31,6 +31,7 @@ class CheckFailed(MonitorError):
     """A check could not read the account's status."""
 
     problem = "browser_error"
+    screenshot: bytes | None = None  # the page as it was, when there was one
 
 
 class NeedsHuman(CheckFailed):

@@ -172,7 +172,7 @@ class PlaywrightFetcher:
             return await self._read(page, context, account, profile, gate)
         except CheckFailed as exc:
             if page is not None and gate.want_screenshot(Match("", None, exc_problem(exc), "")):
-                exc.screenshot = await self._screenshot(page)  # type: ignore[attr-defined]
+                exc.screenshot = await self._screenshot(page)
             raise
         except PlaywrightTimeout as exc:
             if timed_out:

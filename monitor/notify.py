@@ -16,6 +16,7 @@ from urllib.parse import parse_qsl, urlsplit
 import apprise
 
 from monitor.config import Account, Channel, Config
+from monitor.decide import Alert
 from monitor.models import AlertKind, Severity
 from monitor.store import OutboxRow, Store
 
@@ -247,7 +248,7 @@ def wants(channel: Channel, severity: Severity, account: str | None) -> bool:
 
 
 def outbox_rows(
-    config: Config, alert: Any, account: Account | None, screenshot: str | None, now: float
+    config: Config, alert: Alert, account: Account | None, screenshot: str | None, now: float
 ) -> list[dict[str, Any]]:
     """One outbox row per channel that wants this alert, with its message rendered."""
     lang = language(account)
