@@ -143,8 +143,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if shutil.which("fc-list"):
         ja = subprocess.run(["fc-list", ":lang=ja"], capture_output=True, text=True, timeout=30).stdout.strip()
         if not ja:
-            print("fonts: no Japanese font installed; screenshots of Japanese pages will show empty boxes "
-                  "(Debian: sudo apt-get install -y fonts-ipafont-gothic)")
+            print(
+                "fonts: no Japanese font installed; screenshots of Japanese pages will show empty boxes "
+                "(Debian: sudo apt-get install -y fonts-ipafont-gothic)"
+            )
     return 0
 
 

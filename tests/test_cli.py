@@ -41,3 +41,29 @@ def test_status_and_history_need_no_secrets(tmp_path, monkeypatch) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "shop" in out.stdout and "locked" in out.stdout
+
+
+def test_run_with_a_bad_config_exits_2_before_starting(tmp_path) -> None:
+    path = make_config(tmp_path, [])
+    path.write_text(path.read_text() + "[schedule]\ninterval = -5\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(path), "run"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    (line,) = done.stderr.strip().splitlines()
+    assert f"{path}: schedule.interval: must be positive" in line
+    assert not (tmp_path / "data" / "monitor.lock").exists()  # nothing of a daemon was started
+
+
+def test_retention_keeps_readings_of_transitions(tmp_path) -> None:
+    from monitor import config as configmod
+    from monitor.store import Store
+
+    cfg = configmod.load(make_config(tmp_path, []))
+    store = Store.open(cfg.data_dir)
+    coordinator = Coordinator(cfg, store)
+    for at, status in [(1000.0, Status.OK), (2000.0, Status.OK), (3000.0, Status.LOCKED), (9000.0, Status.LOCKED)]:
+        coordinator.commit(Reading(account="shop", status=status, at=at))
+    assert store.prune(before=5000.0) == 1  # the second ok reading; the first and the lock made transitions
+    assert [r["at"] for r in store.readings("shop")] == [9000.0, 3000.0, 1000.0]
+    assert len(store.transitions("shop")) == 2
