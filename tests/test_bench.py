@@ -24,6 +24,7 @@ KEYS = [
 
 
 @pytest.mark.browser
+@pytest.mark.timeout(900)
 def test_quick_bench_writes_results(tmp_path) -> None:
     out = tmp_path / "results.json"
     done = subprocess.run(
