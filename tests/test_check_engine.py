@@ -209,3 +209,15 @@ def test_browser_is_recycled_every_n_checks(aio, retailer, tmp_path, monkeypatch
         assert manager.launches == 3
     finally:
         aio.run(manager.close())
+
+
+def test_signin_budget_is_kept_across_runs(rig, control: Control, monkeypatch) -> None:
+    r = rig([entry("alice", monkeypatch, signin_budget=2)])
+    assert r.check("alice").signed_in
+    control.misbehave("alice@example.com", expire_session=True)
+    assert r.check("alice").signed_in  # the second and last sign-in of the day
+    control.misbehave("alice@example.com", expire_session=True)
+    again = rig([entry("alice", monkeypatch, signin_budget=2)])  # a new process reads the same data dir
+    reading = again.check("alice")
+    assert reading.problem == Problem.LOGGED_OUT and "budget is used up (2 of 2 in 24 h)" in reading.detail
+    assert control.account("alice@example.com")["signin_count"] == 2
