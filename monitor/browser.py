@@ -123,7 +123,20 @@ class BrowserManager:
             if stale:
                 await self._drop()
             if self._browser is None:
-                self._browser, _ = await launch(self._pw, self.executable_path, self.headless, self.launch_timeout_ms)
+                try:
+                    self._browser, _ = await launch(
+                        self._pw, self.executable_path, self.headless, self.launch_timeout_ms
+                    )
+                except BrowserNotFound:
+                    if not self.launches:
+                        raise  # it never worked: a set-up problem, reported as such
+                    # It worked before, so Playwright's driver itself may be gone (e.g. killed for memory);
+                    # a browser it launched still looks connected. Start a new driver and try once more.
+                    await self._stop_driver()
+                    self._pw = await async_playwright().start()
+                    self._browser, _ = await launch(
+                        self._pw, self.executable_path, self.headless, self.launch_timeout_ms
+                    )
                 self._browser.on("disconnected", lambda _b: self.mark_broken())
                 self.launches += 1
                 self._uses = 0
@@ -148,11 +161,14 @@ class BrowserManager:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(asyncio.shield(browser.close()), timeout=10)
 
+    async def _stop_driver(self) -> None:
+        pw, self._pw = self._pw, None
+        if pw is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(pw.stop()), timeout=10)
+
     async def close(self) -> None:
         """Close the browser and stop Playwright (which ends any browser process left over)."""
         async with self._lock:
             await self._drop()
-            if self._pw is not None:
-                pw, self._pw = self._pw, None
-                with contextlib.suppress(Exception):
-                    await asyncio.wait_for(asyncio.shield(pw.stop()), timeout=10)
+            await self._stop_driver()

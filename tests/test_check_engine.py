@@ -221,3 +221,37 @@ def test_signin_budget_is_kept_across_runs(rig, control: Control, monkeypatch) -
     reading = again.check("alice")
     assert reading.problem == Problem.LOGGED_OUT and "budget is used up (2 of 2 in 24 h)" in reading.detail
     assert control.account("alice@example.com")["signin_count"] == 2
+
+
+def test_playwright_driver_killed_is_restarted(aio, retailer, tmp_path, monkeypatch) -> None:
+    from monitor.browser import BrowserManager
+    from tests.conftest import Rig, write_config
+
+    def node_children() -> set[int]:
+        found = set()
+        for pid in filter(str.isdigit, os.listdir("/proc")):
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                with open(f"/proc/{pid}/comm") as fh:
+                    comm = fh.read().strip()
+            except OSError:
+                continue
+            if ppid == os.getpid() and comm.startswith("node"):
+                found.add(int(pid))
+        return found
+
+    before = node_children()
+    manager = BrowserManager()
+    try:
+        r = Rig(aio, manager, write_config(tmp_path, retailer.url, [entry("alice", monkeypatch)]))
+        assert r.check("alice").status == Status.OK
+        drivers = node_children() - before
+        assert drivers, "the Playwright driver process was not found"
+        for pid in drivers:
+            os.kill(pid, signal.SIGKILL)
+        readings = [r.check("alice") for _ in range(2)]
+        assert readings[-1].status == Status.OK, readings  # at most one check is lost to the crash
+        assert manager.launches == 2
+    finally:
+        aio.run(manager.close())
