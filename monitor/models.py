@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from dataclasses import dataclass, field
 
 
 class Status(enum.StrEnum):
@@ -100,10 +99,3 @@ class Reading:
     def outcome(self) -> str:
         """The status or problem as one word."""
         return str(self.problem or self.status or "")
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict."""
-        data = asdict(self)
-        data["status"] = str(self.status) if self.status else None
-        data["problem"] = str(self.problem) if self.problem else None
-        return data

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import time
@@ -416,8 +415,3 @@ def _statements(sql: str) -> Iterator[str]:
             pending = ""
     if pending.strip():
         yield pending
-
-
-def dumps(value: Any) -> str:
-    """Compact JSON for logs and --json output."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)

@@ -154,25 +154,32 @@ def test_refused_connection_is_unreachable(rig, monkeypatch) -> None:
     assert reading.problem == Problem.UNREACHABLE and "ERR_CONNECTION_REFUSED" in reading.detail
 
 
-def _chromium_descendants() -> set[int]:
-    """PIDs of Chromium processes below this test process."""
-    children: dict[int, list[int]] = {}
-    names: dict[int, str] = {}
+def _processes() -> list[tuple[int, int, str]]:
+    """(pid, parent pid, command name) of every process."""
+    found = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             with open(f"/proc/{pid}/stat") as fh:
-                fields = fh.read().rsplit(")", 1)[1].split()
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
             with open(f"/proc/{pid}/comm") as fh:
-                names[int(pid)] = fh.read().strip()
+                found.append((int(pid), ppid, fh.read().strip()))
         except OSError:
             continue
-        children.setdefault(int(fields[1]), []).append(int(pid))
-    found, todo = set(), [os.getpid()]
+    return found
+
+
+def _chromium_descendants() -> set[int]:
+    """PIDs of Chromium processes below this test process."""
+    procs = _processes()
+    found: set[int] = set()
+    todo = [os.getpid()]
     while todo:
-        for child in children.get(todo.pop(), []):
-            todo.append(child)
-            if "chrom" in names.get(child, ""):
-                found.add(child)
+        parent = todo.pop()
+        for pid, ppid, comm in procs:
+            if ppid == parent:
+                todo.append(pid)
+                if "chrom" in comm:
+                    found.add(pid)
     return found
 
 
@@ -228,18 +235,7 @@ def test_playwright_driver_killed_is_restarted(aio, retailer, tmp_path, monkeypa
     from tests.conftest import Rig, write_config
 
     def node_children() -> set[int]:
-        found = set()
-        for pid in filter(str.isdigit, os.listdir("/proc")):
-            try:
-                with open(f"/proc/{pid}/stat") as fh:
-                    ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-                with open(f"/proc/{pid}/comm") as fh:
-                    comm = fh.read().strip()
-            except OSError:
-                continue
-            if ppid == os.getpid() and comm.startswith("node"):
-                found.add(int(pid))
-        return found
+        return {pid for pid, ppid, comm in _processes() if ppid == os.getpid() and comm.startswith("node")}
 
     before = node_children()
     manager = BrowserManager()
