@@ -200,7 +200,8 @@ class Daemon:
             id=f"check:{account.name}",
             name=f"check {account.name}",
             replace_existing=True,
-            misfire_grace_time=max(30, int(self.interval(account))),
+            # The configured interval, not the state-dependent one: no database read just for the grace.
+            misfire_grace_time=max(30, int(account.interval_s or self.config.schedule.interval_s)),
         )
 
     async def run_check(self, name: str) -> None:

@@ -154,6 +154,24 @@ def test_refused_connection_is_unreachable(rig, monkeypatch) -> None:
     assert reading.problem == Problem.UNREACHABLE and "ERR_CONNECTION_REFUSED" in reading.detail
 
 
+@pytest.fixture
+def own_browser(aio, retailer, tmp_path, monkeypatch):
+    """A Rig on a browser of its own (these tests kill or recycle it): own_browser(**manager_options)."""
+    from monitor.browser import BrowserManager
+    from tests.conftest import Rig, write_config
+
+    managers: list[BrowserManager] = []
+
+    def make(**options):
+        managers.append(BrowserManager(**options))
+        config = write_config(tmp_path, retailer.url, [entry("alice", monkeypatch)])
+        return Rig(aio, managers[-1], config), managers[-1]
+
+    yield make
+    for manager in managers:
+        aio.run(manager.close())
+
+
 def _processes() -> list[tuple[int, int, str]]:
     """(pid, parent pid, command name) of every process."""
     found = []
@@ -183,39 +201,25 @@ def _chromium_descendants() -> set[int]:
     return found
 
 
-def test_browser_killed_between_checks_is_relaunched(aio, retailer, control: Control, tmp_path, monkeypatch) -> None:
-    from monitor.browser import BrowserManager
-    from tests.conftest import Rig, write_config
-
+def test_browser_killed_between_checks_is_relaunched(own_browser) -> None:
     before = _chromium_descendants()
-    manager = BrowserManager()
-    try:
-        r = Rig(aio, manager, write_config(tmp_path, retailer.url, [entry("alice", monkeypatch)]))
-        assert r.check("alice").status == Status.OK
-        ours = _chromium_descendants() - before
-        assert ours, "the browser's processes were not found"
-        for pid in ours:
-            os.kill(pid, signal.SIGKILL)
+    r, manager = own_browser()
+    assert r.check("alice").status == Status.OK
+    ours = _chromium_descendants() - before
+    assert ours, "the browser's processes were not found"
+    for pid in ours:
+        os.kill(pid, signal.SIGKILL)
+    reading = r.check("alice")
+    if reading.problem == Problem.BROWSER_ERROR:  # the kill raced the check: the next one must work
         reading = r.check("alice")
-        if reading.problem == Problem.BROWSER_ERROR:  # the kill raced the check: the next one must work
-            reading = r.check("alice")
-        assert reading.status == Status.OK and reading.signed_in is False
-        assert manager.launches == 2
-    finally:
-        aio.run(manager.close())
+    assert reading.status == Status.OK and reading.signed_in is False
+    assert manager.launches == 2
 
 
-def test_browser_is_recycled_every_n_checks(aio, retailer, tmp_path, monkeypatch) -> None:
-    from monitor.browser import BrowserManager
-    from tests.conftest import Rig, write_config
-
-    manager = BrowserManager(recycle_after=2)
-    try:
-        r = Rig(aio, manager, write_config(tmp_path, retailer.url, [entry("alice", monkeypatch)]))
-        assert [r.check("alice").status for _ in range(5)] == [Status.OK] * 5
-        assert manager.launches == 3
-    finally:
-        aio.run(manager.close())
+def test_browser_is_recycled_every_n_checks(own_browser) -> None:
+    r, manager = own_browser(recycle_after=2)
+    assert [r.check("alice").status for _ in range(5)] == [Status.OK] * 5
+    assert manager.launches == 3
 
 
 def test_signin_budget_is_kept_across_runs(rig, control: Control, monkeypatch) -> None:
@@ -230,24 +234,17 @@ def test_signin_budget_is_kept_across_runs(rig, control: Control, monkeypatch) -
     assert control.account("alice@example.com")["signin_count"] == 2
 
 
-def test_playwright_driver_killed_is_restarted(aio, retailer, tmp_path, monkeypatch) -> None:
-    from monitor.browser import BrowserManager
-    from tests.conftest import Rig, write_config
-
+def test_playwright_driver_killed_is_restarted(own_browser) -> None:
     def node_children() -> set[int]:
         return {pid for pid, ppid, comm in _processes() if ppid == os.getpid() and comm.startswith("node")}
 
     before = node_children()
-    manager = BrowserManager()
-    try:
-        r = Rig(aio, manager, write_config(tmp_path, retailer.url, [entry("alice", monkeypatch)]))
-        assert r.check("alice").status == Status.OK
-        drivers = node_children() - before
-        assert drivers, "the Playwright driver process was not found"
-        for pid in drivers:
-            os.kill(pid, signal.SIGKILL)
-        readings = [r.check("alice") for _ in range(2)]
-        assert readings[-1].status == Status.OK, readings  # at most one check is lost to the crash
-        assert manager.launches == 2
-    finally:
-        aio.run(manager.close())
+    r, manager = own_browser()
+    assert r.check("alice").status == Status.OK
+    drivers = node_children() - before
+    assert drivers, "the Playwright driver process was not found"
+    for pid in drivers:
+        os.kill(pid, signal.SIGKILL)
+    readings = [r.check("alice") for _ in range(2)]
+    assert readings[-1].status == Status.OK, readings  # at most one check is lost to the crash
+    assert manager.launches == 2
