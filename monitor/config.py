@@ -14,6 +14,7 @@ import platformdirs
 
 from monitor.errors import ConfigError
 from monitor.models import AlertKind, Severity
+from monitor.text import Advice, parse_advice, template_problem
 
 DEFAULT_NAME = "monitor.toml"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
@@ -65,6 +66,7 @@ class Account:
     signin_budget: int = 3  # automated sign-ins per 24 h
     interval_s: float | None = None  # overrides [schedule] interval
     enabled: bool = True
+    advice: Advice = field(default_factory=dict)  # overrides the profile's advice per alert kind
 
 
 @dataclass
@@ -308,6 +310,7 @@ def parse(data: dict[str, Any], path: Path, resolve_secrets: bool = True) -> Con
                 "signin_budget",
                 "interval",
                 "enabled",
+                "advice",
             },
         )
         name = r.get(a, "name", where, str)
@@ -337,6 +340,7 @@ def parse(data: dict[str, Any], path: Path, resolve_secrets: bool = True) -> Con
                 signin_budget=int(r.number(a, "signin_budget", where, 3, 0, 100)),
                 interval_s=r.duration(a, "interval", where, 0) if "interval" in a else None,
                 enabled=r.get(a, "enabled", where, bool, True),
+                advice=parse_advice(a["advice"], r.fail, f"{where}.advice") if "advice" in a else {},
             )
         )
     return Config(
@@ -450,6 +454,10 @@ def _templates(r: _Reader, data: dict[str, Any]) -> dict[str, dict[str, str]]:
         where = f"templates.{kind}"
         spec = r.table(spec, where, {"title", "body", "title_ja", "body_ja"})
         out[kind] = {k: r.get(spec, k, where, str) for k in spec}
+        for key, text in out[kind].items():
+            problem = template_problem(text)
+            if problem:
+                raise r.fail(f"{where}.{key}", problem)
     return out
 
 

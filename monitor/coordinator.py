@@ -100,6 +100,7 @@ class Coordinator:
             reading.matched = result.match.evidence[:300]
             reading.url, reading.title = result.snap.url, result.snap.title
             reading.signed_in, reading.orders = result.signed_in, result.snap.orders
+            reading.instructions = result.snap.regions.get("instructions") or None
             screenshot = result.screenshot
         reading.duration_ms = int((time.monotonic() - t0) * 1000)
         if screenshot:

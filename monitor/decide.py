@@ -161,6 +161,7 @@ def _facts(reading: Reading, before: Status | None) -> dict[str, Any]:
         "matched": reading.matched,
         "url": reading.url,
         "orders": reading.orders,
+        "instructions": reading.instructions,
     }
 
 

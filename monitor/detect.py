@@ -8,6 +8,7 @@ import unicodedata
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from monitor.models import Match, Snapshot, Status
+from monitor.text import clean
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -20,8 +21,8 @@ _CJK_GAP = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")
 
 
 def normalise(text: str) -> str:
-    """NFKC, one space for any run of white space, none between CJK characters."""
-    text = _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+    """Escapes and control characters out, NFKC, one space for any run of white space, none between CJK."""
+    text = _SPACE.sub(" ", unicodedata.normalize("NFKC", clean(text))).strip()
     return _CJK_GAP.sub("", text)
 
 
@@ -182,7 +183,7 @@ async def snapshot(page: Page, profile: Profile, http_status: int | None = None)
     raw = await page.evaluate(_EXTRACT_JS, args)
     return Snapshot(
         url=raw["url"],
-        title=raw["title"],
+        title=clean(raw["title"]),
         regions={name: normalise(text) for name, text in raw["text"].items()},
         selectors=raw["hits"],
         http_status=http_status,

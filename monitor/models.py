@@ -93,6 +93,7 @@ class Reading:
     duration_ms: int = 0
     screenshot: str | None = None
     orders: list[str] = field(default_factory=list)
+    instructions: str | None = None  # the page's own "what to do" (the profile's `instructions` region)
     at: float = 0.0
 
     @property

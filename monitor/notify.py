@@ -19,6 +19,7 @@ from monitor.config import Account, Channel, Config
 from monitor.decide import Alert
 from monitor.models import AlertKind, Severity
 from monitor.store import OutboxRow, Store
+from monitor.text import Advice, clean, one_line
 
 log = logging.getLogger("monitor.notify")
 
@@ -52,17 +53,11 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         AlertKind.LOCKED: (
             "🔒 {account}: account locked",
             "{site} has locked the account {username}. While it is locked nothing works: no orders, "
-            "no order history.\n\nWhat to do:\n"
-            "1. Sign in at {base_url} and attach a supporting document, for example a billing statement "
-            "that shows the card's last 4 digits.\n"
-            "2. Keep your phone reachable: customer service may call to confirm it is you.\n\n"
-            'Seen: "{matched}" at {url} ({time}).',
+            'no order history.\n\nWhat to do:\n{advice}\n\nSeen: "{matched}" at {url} ({time}).',
         ),
         AlertKind.UNDER_REVIEW: (
             "📄 {account}: documents received, under review",
-            "The retailer is reviewing the information you provided and promises to contact you within "
-            "24 hours.\nAnswer calls from unknown numbers: customer service may phone to confirm it is you "
-            'and lift the lock on the spot.\n\nSeen: "{matched}" at {url} ({time}).',
+            '{advice}\n\nSeen: "{matched}" at {url} ({time}).',
         ),
         AlertKind.RESTORED: (
             "✅ {account}: account restored",
@@ -71,13 +66,11 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         ),
         AlertKind.REVIEW_OVERDUE: (
             "⏰ {account}: still under review after {hours} h",
-            "The 24-hour promise has passed with no change. Contact the retailer's customer service, and "
-            "keep answering calls from unknown numbers.",
+            "The account has been under review for {hours} h with no change. {advice}",
         ),
         AlertKind.STILL_LOCKED: (
             "🔒 {account}: still locked after {hours} h",
-            "The account is still locked. Have the supporting documents been submitted? Sign in at "
-            "{base_url} and attach a billing statement showing the card's last 4 digits.",
+            "The account is still locked. {advice}",
         ),
         AlertKind.UNKNOWN_PAGE: (
             "❓ {account}: page not recognised",
@@ -97,8 +90,7 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         AlertKind.NEEDS_HUMAN: (
             "🙋 {account}: needs you, sign in by hand",
             "{problem}: {detail}\nAutomated sign-ins for this account are paused so that the monitor never "
-            "gets the account locked. Sign in by hand with `monitor login {account}` (this resumes them), "
-            "or run `monitor resume {account}`.",
+            "gets the account locked.\n\nWhat to do:\n{advice}",
         ),
         AlertKind.NO_SUCCESS: (
             "⚠️ account-monitor: no successful check for {minutes} min",
@@ -115,16 +107,11 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         AlertKind.LOCKED: (
             "🔒 {account}: アカウントがロックされました",
             "{username} のアカウントがロックされました。ロック中は注文も注文履歴の確認もできません。\n\n"
-            "対処方法:\n"
-            "1. {base_url} にログインし、確認書類（例: カード番号の下4桁が記載された請求明細書）を添付してください。\n"
-            "2. 本人確認の電話がかかってくることがあります。電話に出られるようにしておいてください。\n\n"
-            "検出: 「{matched}」 {url}（{time}）",
+            "対処方法:\n{advice}\n\n検出: 「{matched}」 {url}（{time}）",
         ),
         AlertKind.UNDER_REVIEW: (
             "📄 {account}: 書類を受け付けました（確認中）",
-            "ご提供いただいた情報を確認中で、24時間以内に連絡があるとのことです。\n"
-            "知らない番号からの電話にも出てください。カスタマーサービスから本人確認の電話があり、"
-            "その場でロックが解除されることがあります。\n\n検出: 「{matched}」 {url}（{time}）",
+            "{advice}\n\n検出: 「{matched}」 {url}（{time}）",
         ),
         AlertKind.RESTORED: (
             "✅ {account}: アカウントが復旧しました",
@@ -133,13 +120,11 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         ),
         AlertKind.REVIEW_OVERDUE: (
             "⏰ {account}: 確認中のまま{hours}時間が経過",
-            "「24時間以内に連絡」の期限を過ぎましたが、状況は変わっていません。カスタマーサービスに"
-            "問い合わせ、知らない番号からの電話にも引き続き出てください。",
+            "確認中のまま{hours}時間が経過し、状況は変わっていません。{advice}",
         ),
         AlertKind.STILL_LOCKED: (
             "🔒 {account}: ロックが{hours}時間続いています",
-            "アカウントはまだロックされています。確認書類は提出しましたか？ {base_url} にログインし、"
-            "カード番号の下4桁が記載された請求明細書を添付してください。",
+            "アカウントはまだロックされています。{advice}",
         ),
         AlertKind.UNKNOWN_PAGE: (
             "❓ {account}: ページを判定できません",
@@ -158,9 +143,8 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         ),
         AlertKind.NEEDS_HUMAN: (
             "🙋 {account}: 手動でのログインが必要です",
-            "{problem}: {detail}\nアカウントがロックされないよう、このアカウントの自動ログインを停止しました。"
-            "`monitor login {account}` で手動ログインする（自動ログインも再開されます）か、"
-            "`monitor resume {account}` を実行してください。",
+            "{problem}: {detail}\nアカウントがロックされないよう、このアカウントの自動ログインを停止しました。\n\n"
+            "対処方法:\n{advice}",
         ),
         AlertKind.NO_SUCCESS: (
             "⚠️ account-monitor: {minutes}分間確認に成功していません",
@@ -175,11 +159,65 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 
-class _Tokens(dict[str, Any]):
-    """format_map helper: an unknown token stays as written instead of failing."""
-
-    def __missing__(self, key: str) -> str:
-        return "{" + key + "}"
+# What to do when the profile and the account give no advice: quote the page's own instruction when the
+# profile marks where it is (an `instructions` region), else neutral words that fit any site.
+QUOTED_ADVICE = {
+    "en": {
+        AlertKind.LOCKED: 'The site says: "{instructions}"\nSign in at {base_url} and do what it asks.',
+        AlertKind.UNDER_REVIEW: 'The site is reviewing the account. It says: "{instructions}"',
+    },
+    "ja": {
+        AlertKind.LOCKED: "サイトの案内: 「{instructions}」\n{base_url} にログインし、案内に従ってください。",
+        AlertKind.UNDER_REVIEW: "アカウントは確認中です。サイトの案内: 「{instructions}」",
+    },
+}
+NEUTRAL_ADVICE = {
+    "en": {
+        AlertKind.LOCKED: "Sign in at {base_url} and follow the instructions on the page.",
+        AlertKind.UNDER_REVIEW: "The site is reviewing the account. Sign in at {base_url} now and then to see "
+        "whether it asks for anything more, and answer the retailer when it contacts you.",
+        AlertKind.STILL_LOCKED: "Have you done what the site asks? Sign in at {base_url} and follow the "
+        "instructions on the page.",
+        AlertKind.REVIEW_OVERDUE: "Sign in at {base_url} to see whether the site asks for anything more, or "
+        "contact its customer service.",
+    },
+    "ja": {
+        AlertKind.LOCKED: "{base_url} にログインし、ページの案内に従ってください。",
+        AlertKind.UNDER_REVIEW: "アカウントは確認中です。ときどき {base_url} にログインして追加の依頼がないか確認し、"
+        "サイトから連絡があれば応じてください。",
+        AlertKind.STILL_LOCKED: "サイトの依頼に対応しましたか？ {base_url} にログインし、"
+        "ページの案内に従ってください。",
+        AlertKind.REVIEW_OVERDUE: "{base_url} にログインして追加の依頼がないか確認するか、カスタマーサービスに"
+        "問い合わせてください。",
+    },
+}
+# "Needs you": what the owner does about each problem that pauses automated sign-ins.
+HUMAN_ADVICE = {
+    "en": {
+        "login_rejected": "1. Check the password: sign in at {base_url} by hand with the password the monitor "
+        "uses. If it has changed, update the secret the account's `password` points to.\n"
+        "2. Then run `monitor resume {account}` so that the monitor signs in again.",
+        "challenge": "1. Run `monitor login {account}` on a machine with a display, sign in and answer the "
+        "site's check (the CAPTCHA characters or the one-time code) in the window that opens: the session is "
+        "saved and automated sign-ins resume.\n"
+        "2. No display? Sign in at {base_url} in your own browser, answer the check there, then run "
+        "`monitor resume {account}`.\n"
+        "3. If the site asks for a one-time code at every sign-in, add the account's `totp_secret` so that "
+        "the monitor can answer it.",
+    },
+    "ja": {
+        "login_rejected": "1. パスワードを確認してください: 監視に設定しているパスワードで {base_url} に手動で"
+        "ログインできるか試し、変更していた場合はアカウントの `password` が指す秘密情報を更新してください。\n"
+        "2. その後 `monitor resume {account}` を実行すると、自動ログインが再開されます。",
+        "challenge": "1. 画面のあるマシンで `monitor login {account}` を実行し、開いたウィンドウでログインして"
+        "画像認証の文字やワンタイムパスワードを入力してください（セッションが保存され、自動ログインも再開されます）。\n"
+        "2. 画面がない場合は、ご自身のブラウザで {base_url} にログインして確認に答えてから、"
+        "`monitor resume {account}` を実行してください。\n"
+        "3. ログインのたびにワンタイムパスワードを求められる場合は、アカウントに `totp_secret` を設定してください。",
+    },
+}
+# A reminder with no advice of its own uses the advice for the status it reminds of.
+ADVICE_FALLBACK = {AlertKind.STILL_LOCKED: AlertKind.LOCKED, AlertKind.REVIEW_OVERDUE: AlertKind.UNDER_REVIEW}
 
 
 def language(account: Account | None, profile_locale: str | None = None) -> str:
@@ -195,49 +233,101 @@ def _when(ts: Any, lang: str) -> str:
     return moment.strftime("%Y-%m-%d %H:%M %Z") if lang == "en" else moment.strftime("%Y年%m月%d日 %H:%M")
 
 
+def _pick(advice: Advice, kinds: list[str], lang: str) -> str | None:
+    """The first advice text for these kinds, in `lang` if written in it, else in the other language."""
+    for kind in kinds:
+        texts = advice.get(kind)
+        if texts:
+            return texts.get(lang) or texts.get("en") or next(iter(texts.values()))
+    return None
+
+
+def advice(kind: AlertKind, facts: dict[str, Any], account: Account | None, site: Advice, lang: str) -> str:
+    """What to do about this alert: the account's advice, the profile's, the page's own words, or neutral."""
+    if kind == AlertKind.NEEDS_HUMAN:
+        return HUMAN_ADVICE[lang].get(str(facts.get("problem")), "")
+    kinds = [str(kind)] + ([str(ADVICE_FALLBACK[kind])] if kind in ADVICE_FALLBACK else [])
+    chosen = _pick(account.advice if account else {}, kinds, lang) or _pick(site, kinds, lang)
+    if chosen:
+        return chosen
+    if facts.get("instructions") and kind in QUOTED_ADVICE[lang]:
+        return QUOTED_ADVICE[lang][kind]
+    return NEUTRAL_ADVICE[lang].get(kind, "")
+
+
 def render(
-    kind: AlertKind, facts: dict[str, Any], account: Account | None, config: Config, lang: str
+    kind: AlertKind,
+    facts: dict[str, Any],
+    account: Account | None,
+    config: Config,
+    lang: str,
+    templates: dict[str, dict[str, str]] | None = None,
 ) -> tuple[str, str]:
-    """Title and body for one alert, honouring [templates] overrides."""
-    from monitor.profiles import load_profile  # only for the site name in the message
+    """Title and body for one alert, honouring [templates] overrides (`config.templates` by default)."""
+    from monitor.profiles import load_profile  # only for the site name and advice in the message
 
     site = ""
+    site_advice: Advice = {}
     if account is not None:
         try:
-            site = load_profile(account.profile, config.path.parent).description or account.profile
+            profile = load_profile(account.profile, config.path.parent)
+            site, site_advice = profile.description or profile.name, profile.advice
         except Exception:
             site = account.profile
     orders = facts.get("orders") or []
     order_lines = ""
     if orders:
         head = "\n\n最近の注文:" if lang == "ja" else "\n\nRecent orders:"
-        order_lines = head + "".join(f"\n- {o}" for o in orders[:5])
+        order_lines = head + "".join(f"\n- {one_line(str(o), 200)}" for o in orders[:5])
     problem = facts.get("problem")
-    tokens = _Tokens(
+    tokens: dict[str, Any] = dict(
         account=account.name if account else "",
         username=account.username if account else "",
         base_url=account.base_url if account else "",
         profile=account.profile if account else "",
         site=site or ("The site" if lang == "en" else "サイト"),
-        matched=(facts.get("matched") or "").strip()[:160],
+        matched=one_line(facts.get("matched") or "", 160),
         url=facts.get("url") or "",
         time=_when(facts.get("at", time.time()), lang),
         since=_when(facts.get("since"), lang),
         hours=facts.get("hours", ""),
         count=facts.get("count", ""),
-        detail=facts.get("detail") or "",
+        detail=one_line(facts.get("detail") or "", 300),
         problem=PROBLEM_TEXT[lang].get(str(problem), str(problem or "")),
         minutes=facts.get("minutes", ""),
         channel=facts.get("channel", ""),
         status=facts.get("to") or facts.get("status") or "",
         orders=order_lines,
+        instructions=one_line(facts.get("instructions") or "", 300),
+        advice="",
     )
+    # Page text reaches a message only through these tokens: no escapes or control characters in it.
+    tokens = {k: clean(v) if isinstance(v, str) else v for k, v in tokens.items()}
+    tokens["advice"] = advice(kind, facts, account, site_advice, lang).format_map(tokens)
     title, body = MESSAGES[lang][kind]
-    override = config.templates.get(str(kind), {})
+    override = (config.templates if templates is None else templates).get(str(kind), {})
     suffix = "_ja" if lang == "ja" else ""
     title = override.get(f"title{suffix}", override.get("title", title))
     body = override.get(f"body{suffix}", override.get("body", body))
     return title.format_map(tokens), body.format_map(tokens)
+
+
+def render_safe(
+    kind: AlertKind, facts: dict[str, Any], account: Account | None, config: Config, lang: str
+) -> tuple[str, str]:
+    """Like `render`, but never raises: a template that fails gives the built-in message, and that a plain one."""
+    try:
+        return render(kind, facts, account, config, lang)
+    except Exception as exc:  # an alert must be queued whatever a template does
+        log.error("templates.%s: cannot render (%s: %s); sending the built-in message", kind, type(exc).__name__, exc)
+    try:
+        title, body = render(kind, facts, account, config, lang, templates={})
+        return title, f"{body}\n\n(Your [templates.{kind}] could not be used: see the monitor's log.)"
+    except Exception:
+        log.exception("cannot render the built-in %s message; sending a plain one", kind)
+    name = account.name if account else "account-monitor"
+    what = clean(str(facts.get("to") or facts.get("problem") or facts.get("status") or ""))
+    return f"{name}: {kind}", f"account-monitor alert {kind} for {name}: {what}".rstrip(": ")
 
 
 def wants(channel: Channel, severity: Severity, account: str | None) -> bool:
@@ -253,7 +343,7 @@ def outbox_rows(
     """One outbox row per channel that wants this alert, with its message rendered."""
     lang = language(account)
     facts = {"at": now, **alert.facts}
-    title, body = render(alert.kind, facts, account, config, lang)
+    title, body = render_safe(alert.kind, facts, account, config, lang)
     return [
         {
             "account": alert.account or None,
@@ -351,6 +441,8 @@ class Notifier:
                 body=body,
                 title=title,
                 notify_type=NOTIFY_TYPE[severity],
+                # Plain text: Apprise escapes it (and turns new lines into <br/>) for any HTML body it makes.
+                body_format=apprise.NotifyFormat.TEXT,
                 attach=attachment if attachment else None,
             )
         except Exception as exc:  # a notifier must never take the daemon down

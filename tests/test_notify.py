@@ -15,9 +15,10 @@ import pytest
 
 from monitor import config as configmod
 from monitor.coordinator import Coordinator
-from monitor.models import Reading, Severity, Status
+from monitor.models import Problem, Reading, Severity, Status
 from monitor.notify import Notifier, mask, secret_parts, wants
 from monitor.store import Store
+from tests.conftest import PASSWORDS, account_entry
 from tests.receivers import PushReceiver, SmtpReceiver
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
@@ -50,7 +51,9 @@ class Clock:
         self.now += seconds
 
 
-def make_config(tmp_path: Path, channels: list[dict[str, Any]], locale: str = "en", extra: str = "") -> Path:
+def make_config(
+    tmp_path: Path, channels: list[dict[str, Any]], locale: str = "en", extra: str = "", account: str = ""
+) -> Path:
     lines = [
         f'data_dir = "{tmp_path / "data"}"',
         extra,
@@ -60,6 +63,7 @@ def make_config(tmp_path: Path, channels: list[dict[str, Any]], locale: str = "e
         'base_url = "http://127.0.0.1:9"',
         'username = "hanako@example.jp"' if locale == "ja" else 'username = "alice@example.com"',
         f'locale = "{"ja-JP" if locale == "ja" else "en-US"}"',
+        account,
     ]
     for ch in channels:
         lines.append("[[channels]]")
@@ -385,3 +389,160 @@ def test_config_file_channel_with_tags(aio, tmp_path, push) -> None:
     env.lock(screenshot=False)
     env.deliver(aio)
     assert [p.path for p in push.received] == ["/family"]
+
+
+def test_template_typo_is_refused_at_load_with_one_line(tmp_path) -> None:
+    """A typo in [templates] stops every command with exit 2 and one line naming the file and key."""
+    for extra, account, key in (
+        ('[templates.locked]\nbody = "{acount} is locked"', "", "templates.locked.body"),
+        ('[templates.locked]\ntitle_ja = "{account ロック"', "", "templates.locked.title_ja"),
+        ('[templates.restored]\nbody = "{hours:.1f}"', "", "templates.restored.body"),
+        ("", '[accounts.advice]\nlocked = "Sign in at {base}"', "accounts[0] (shop).advice.locked.en"),
+    ):
+        path = make_config(tmp_path, [], extra=extra, account=account)
+        done = subprocess.run(
+            [sys.executable, "-m", "monitor", "--config", str(path), "outbox"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert done.returncode == 2, done.stdout
+        (line,) = done.stderr.strip().splitlines()
+        assert str(path) in line and key in line
+
+
+def test_failing_template_still_commits_the_reading_and_a_fallback_alert(aio, tmp_path, push, caplog) -> None:
+    """A template that raises while rendering never rolls back the reading or loses the lock alert."""
+    env = Env(make_config(tmp_path, [{"name": "hook", "url": push.json_url()}]))
+    # A template that got past the load check (e.g. edited in memory by a reload) and raises at render.
+    env.config.templates = {"locked": {"body": "{hours:.1f} h"}}
+    env.lock(screenshot=False)
+    assert env.store.conn.execute("SELECT count(*) FROM readings").fetchone()[0] == 1
+    assert env.store.state("shop").status == Status.LOCKED
+    env.deliver(aio)
+    (hook,) = push.received
+    assert hook.json["title"] == "🔒 shop: account locked"
+    assert "billing statement" in hook.json["message"] and "[templates.locked]" in hook.json["message"]
+    assert "templates.locked: cannot render" in caplog.text
+
+
+def _needs_human(aio: Any, env: Env, problem: Problem, detail: str) -> str:
+    env.coordinator.commit(Reading(account="shop", problem=problem, detail=detail, at=env.clock()))
+    env.deliver(aio)
+    return str(env.rows("sent")[-1].body)
+
+
+def test_rejected_password_alert_says_check_the_password_then_resume(aio, tmp_path, push) -> None:
+    """The "needs you" alert for a rejected password says what to check and how to resume, en and ja."""
+    detail = "the site rejected the sign-in (wrong-password: Your password is incorrect.)"
+    for lang in ("en", "ja"):
+        (tmp_path / lang).mkdir()
+        env = Env(make_config(tmp_path / lang, [{"name": "hook", "url": push.json_url()}], locale=lang))
+        body = _needs_human(aio, env, Problem.LOGIN_REJECTED, detail)
+        if lang == "en":
+            assert "Check the password" in body and "http://127.0.0.1:9" in body
+        else:
+            assert "パスワードを確認してください" in body
+        assert body.index("`monitor resume shop`") > body.index("password")
+        env.store.close()
+
+
+def test_challenge_alert_says_how_to_get_past_it(aio, tmp_path, push) -> None:
+    """A CAPTCHA or one-time code alert says to sign in by hand, answer the check, and resume."""
+    env = Env(make_config(tmp_path, [{"name": "hook", "url": push.json_url()}]))
+    body = _needs_human(aio, env, Problem.CHALLENGE, "the site asks for a human check (captcha: Enter the characters)")
+    assert "`monitor login shop`" in body and "CAPTCHA characters or the one-time code" in body
+    assert "`monitor resume shop`" in body and "totp_secret" in body
+
+
+# A profile for the mock retailer that gives no advice but marks where the page's own instruction is.
+PLAIN_PROFILE = """
+name = "plain-shop"
+pages = ["/account"]
+[regions]
+main = ["main", "[role=main]"]
+{instructions}
+[signin]
+url = "/signin?return=/account"
+username = "input[name=email]"
+password = "input[name=password]"
+submit = "form#signin button[type=submit]"
+[[rules]]
+name = "signin-form"
+problem = "logged_out"
+selector = "form#signin"
+[[rules]]
+name = "locked"
+status = "locked"
+region = "main"
+text = ["Your account has been locked", "アカウントがロックされています"]
+[[rules]]
+name = "home"
+status = "ok"
+region = "main"
+text = ["Gift card balance", "ギフトカード残高"]
+"""
+
+
+def plain_profile(tmp_path: Path, instructions: bool = True) -> str:
+    """Write PLAIN_PROFILE next to the config; returns its name relative to the config."""
+    region = 'instructions = [".alert-lock p", ".nt-box div"]' if instructions else ""
+    (tmp_path / "plain-shop.toml").write_text(PLAIN_PROFILE.replace("{instructions}", region), encoding="utf-8")
+    return "plain-shop.toml"
+
+
+@pytest.mark.browser
+def test_lock_alert_quotes_the_pages_own_instruction(aio, rig, control, push, monkeypatch, tmp_path) -> None:
+    """No advice in the profile: the lock alert quotes what the page asks for (a photo ID), en and ja."""
+    profile = plain_profile(tmp_path)
+    r = rig(
+        [
+            account_entry("alice", monkeypatch, profile=profile),
+            account_entry("hanako", monkeypatch, profile=profile, locale="ja-JP"),
+        ],
+        extra=f'[[channels]]\nname = "hook"\nurl = "{push.json_url()}"',
+    )
+    notes = {
+        "alice": "To unlock it, upload a photo ID (passport or driver's license).",
+        "hanako": "ロックを解除するには、顔写真付きの身分証明書をアップロードしてください。",
+    }
+    for name, note in notes.items():
+        email = PASSWORDS[name][0]
+        control.event(email, "lock")
+        control.misbehave(email, banner_note=note)
+        assert r.check(name).status == Status.LOCKED
+    aio.run(Notifier(r.config, r.store).drain(timeout=30))
+    messages = {p.json["title"].split(":")[0][2:]: p.json["message"] for p in push.received}
+    assert 'The site says: "' in messages["alice"] and notes["alice"] in messages["alice"]
+    assert "サイトの案内: 「" in messages["hanako"] and notes["hanako"] in messages["hanako"]
+    for message in messages.values():
+        assert "billing statement" not in message and "請求明細書" not in message
+
+
+def test_account_advice_overrides_profile_and_page(aio, tmp_path, push) -> None:
+    """An account's own advice wins over the profile's and over the page's quoted instruction, in ja too."""
+    advice = '[accounts.advice.locked]\nen = "Bring your passport to the store."\nja = "パスポートを持って来店して。"'
+    for lang in ("en", "ja"):
+        (tmp_path / lang).mkdir()
+        env = Env(make_config(tmp_path / lang, [{"name": "hook", "url": push.json_url()}], lang, account=advice))
+        env.coordinator.commit(
+            Reading(account="shop", status=Status.LOCKED, at=env.clock(), instructions="Upload a photo ID.")
+        )
+        env.deliver(aio)
+        body = env.rows("sent")[0].body
+        assert ("Bring your passport" if lang == "en" else "パスポートを持って来店") in body
+        assert "billing statement" not in body and "請求明細書" not in body and "photo ID" not in body
+        env.store.close()
+
+
+def test_site_without_advice_or_instructions_gets_neutral_advice(aio, tmp_path, push) -> None:
+    """No advice anywhere and nothing marked on the page: neutral words, never the story's billing statement."""
+    path = make_config(tmp_path, [{"name": "hook", "url": push.json_url()}])
+    profile = plain_profile(tmp_path, instructions=False)
+    path.write_text(path.read_text().replace('"mock-retailer"', f'"{profile}"'), encoding="utf-8")
+    env = Env(path)
+    env.lock(screenshot=False)
+    env.deliver(aio)
+    body = env.rows("sent")[0].body
+    assert "Sign in at http://127.0.0.1:9 and follow the instructions on the page." in body
+    assert "billing statement" not in body

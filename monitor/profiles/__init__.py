@@ -12,6 +12,7 @@ from typing import Any
 from monitor.detect import Matcher
 from monitor.errors import ConfigError
 from monitor.models import Problem, Status
+from monitor.text import Advice, parse_advice
 
 SHIPPED = Path(__file__).parent
 OUTCOMES = [str(s) for s in (Status.OK, Status.LOCKED, Status.UNDER_REVIEW)]
@@ -63,6 +64,7 @@ class Profile:
     settle_ms: int = 5000  # how long to wait for a late-rendered page to match a rule
     description: str = ""
     orders: str | None = None  # CSS selector of order lines, listed when an account is restored
+    advice: Advice = field(default_factory=dict)  # what to do, per alert kind and language
 
 
 def shipped() -> list[str]:
@@ -129,7 +131,19 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
     """Validate a parsed profile document."""
     _only(
         data,
-        {"name", "description", "locale", "timezone", "settle_ms", "regions", "signin", "pages", "rules", "orders"},
+        {
+            "name",
+            "description",
+            "locale",
+            "timezone",
+            "settle_ms",
+            "regions",
+            "signin",
+            "pages",
+            "rules",
+            "orders",
+            "advice",
+        },
         path,
         "",
     )
@@ -221,6 +235,7 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
         settle_ms=settle,
         description=str(data.get("description", "")),
         orders=_str(data, "orders", path, "") if "orders" in data else None,
+        advice=parse_advice(data["advice"], lambda where, msg: _fail(path, where, msg)) if "advice" in data else {},
     )
 
 
