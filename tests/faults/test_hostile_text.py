@@ -1,0 +1,75 @@
+"""Hostile page text (markup, ANSI escapes, control characters) reaching mail, push and `history`."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from monitor.models import Status
+from monitor.notify import Notifier
+from tests.conftest import PASSWORDS, account_entry
+from tests.receivers import PushReceiver, SmtpReceiver
+
+# Shown by the page as literal text: a tag, a colour escape, a terminal-title escape, a bell, a bidi override.
+HOSTILE = "<b>BOLD</b> \x1b[31mRED\x1b[0m \x1b]0;pwned\x07\x07\u202e!"
+CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpReceiver]:
+    receiver = SmtpReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def push() -> Iterator[PushReceiver]:
+    receiver = PushReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.mark.browser
+def test_hostile_lock_banner_is_escaped_and_stripped_everywhere(aio, rig, control, smtp, push, monkeypatch) -> None:
+    """Mail HTML shows the page's markup as text, keeps paragraphs, and no body or history line carries escapes."""
+    channels = [
+        ("plain-mail", smtp.url()),
+        ("html-mail", smtp.url("html@example.com") + "&format=html"),  # the owner asked Apprise for HTML mail
+        ("hook", push.json_url()),
+    ]
+    extra = "\n".join(f'[[channels]]\nname = "{name}"\nurl = "{url}"' for name, url in channels)
+    r = rig([account_entry("alice", monkeypatch)], extra=extra)
+    email = PASSWORDS["alice"][0]
+    control.event(email, "lock")
+    control.misbehave(email, banner_note=HOSTILE)
+    reading = r.check("alice")
+    assert reading.status == Status.LOCKED and "<b>BOLD</b> RED" in (reading.matched or "")
+    aio.run(Notifier(r.config, r.store).drain(timeout=30))
+
+    mails = {str(m["To"]): m for m in smtp.messages}
+    html = mails["html@example.com"].get_body(("html",)).get_content()
+    assert "&lt;b&gt;BOLD&lt;/b&gt;" in html and "<b>" not in html
+    assert re.search(r"digits\.<br/>2\.", html) and "<br/><br/>What" in html  # paragraphs stay apart
+    plain = mails["owner@example.com"].get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "\n\nWhat to do:\n1. " in plain and "<b>BOLD</b>" in plain  # plain text shows it as text
+    bodies = [plain, html, mails["html@example.com"].get_body(("plain",)).get_content()]
+    (hook,) = push.received
+    bodies += [hook.json["title"], hook.json["message"], *[str(m["Subject"]) for m in smtp.messages]]
+    for body in bodies:
+        assert not CONTROL.search(body.replace("\n", "").replace("\r", "").replace("\t", "")), repr(body)
+    assert "pwned" not in hook.json["message"]
+
+    stored = r.store.conn.execute("SELECT matched, title FROM readings").fetchall()
+    assert stored and not any(CONTROL.search(str(v)) for row in stored for v in row)
+    history = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(r.config.path), "history", "alice"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert history.returncode == 0 and "<b>BOLD</b> RED" in history.stdout
+    assert not CONTROL.search(history.stdout.replace("\n", ""))
