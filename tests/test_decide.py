@@ -184,3 +184,13 @@ def test_transitions_record_status_edges() -> None:
     assert [(t.kind, t.from_status, t.to_status) for t in d1.transitions] == [("status", None, "ok")]
     assert [(t.kind, t.from_status, t.to_status) for t in d2.transitions] == [(A.LOCKED, "ok", "locked")]
     assert d2.state.status_since == T0 + 1
+
+
+def test_lock_and_review_alerts_carry_the_pages_instruction() -> None:
+    """The page's own "what to do" travels with the alert, so the message can quote it."""
+    state = AccountState("shop", status=OK)
+    for status in (LOCKED, REVIEW):
+        reading = Reading("shop", status=status, instructions="Upload a photo ID.")
+        decision = decide(state, reading, T0, RULES)
+        assert [a.facts["instructions"] for a in decision.alerts] == ["Upload a photo ID."]
+        state = decision.state
