@@ -225,8 +225,7 @@ def test_a_channel_url_from_env_is_checked_when_resolved(tmp_path) -> None:
     done = cli(path, "notify-test", env=without("SHOP_PW") | {"HOOK_URL": "ntfy://"})
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
-        f"monitor: {path}: channels[0] (hook).url: the ntfy:// URL names no target "
-        "(e.g. the ntfy topic after the host)"
+        f"monitor: {path}: channels[0] (hook).url: the ntfy:// URL names no target (e.g. the ntfy topic after the host)"
     ]
 
 
@@ -414,3 +413,31 @@ def test_a_data_dir_of_the_previous_version_keeps_working(tmp_path) -> None:
     done = cli(path, "status")
     assert done.returncode == 0, done.stderr
     assert "locked" in done.stdout
+
+
+# --- 9.13: doctor sees another running monitor that watches the same account ---------------------
+
+
+def test_doctor_warns_about_a_running_monitor_on_the_default_data_dir(tmp_path) -> None:
+    import fcntl
+
+    from monitor.store import Store
+
+    default = tmp_path / "xdg" / "account-monitor"  # platformdirs' user data dir under XDG_DATA_HOME
+    store = Store.open(default)
+    with store.tx() as conn:
+        conn.execute("INSERT INTO account_state (account, created_at) VALUES ('shop', 0)")
+    store.close()
+    path = write(tmp_path, GOOD)
+    env = os.environ | {"XDG_DATA_HOME": str(tmp_path / "xdg"), "SHOP_PW": "pw"}
+    warning = (
+        f"warning: another monitor is running on {default} and watches shop too; two monitors on one account "
+        "double its sign-ins (stop one, or give them different accounts)"
+    )
+    with open(default / "monitor.lock", "a+") as held:  # what a running daemon holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        done = cli(path, "doctor", env=env)
+    assert done.returncode == 0, done.stderr
+    assert warning in done.stdout.splitlines()
+    done = cli(path, "doctor", env=env)  # the lock is free again: nobody runs there
+    assert done.returncode == 0 and "another monitor" not in done.stdout
