@@ -34,8 +34,9 @@ def command(setup: Callable[[argparse.ArgumentParser], object] = lambda p: None)
     return register
 
 
-def _config(args: argparse.Namespace, secrets: bool = True) -> configmod.Config:
-    return configmod.load(Path(args.config) if args.config else None, resolve_secrets=secrets)
+def _config(args: argparse.Namespace) -> configmod.Config:
+    """The validated config; secrets stay unresolved until a command resolves the ones it uses."""
+    return configmod.load(Path(args.config) if args.config else None, resolve_secrets=False)
 
 
 def _when(ts: float | None) -> str:
@@ -67,7 +68,7 @@ screenshots = "changes" # changes | always | never
 
 [schedule]
 interval = "15m"        # between checks of one account (jittered)
-alert_interval = "5m"   # while locked or under review
+interval_while_locked = "5m"  # check interval while locked or under review
 # active_hours = "7-23" # only check between these local hours
 
 [[accounts]]
@@ -117,29 +118,62 @@ async def _doctor_browser(executable_path: str | None) -> str:
 
 @command(lambda p: p.add_argument("--executable-path", help="try this Chromium instead of searching"))
 def cmd_doctor(args: argparse.Namespace) -> int:
-    """Check that a Chromium can be launched (and the config, if there is one).
+    """Check the config, that a Chromium can be launched, each account's secrets and each channel.
 
+    Each check is one line and a failure does not stop the others. Exit status: 0 all fine, 1 the
+    browser failed, 2 the config, a secret or a channel is wrong.
     Example: monitor doctor
     """
+    status = 0
+
+    def failed(message: str, code: int) -> None:
+        nonlocal status
+        print(f"monitor: {message}", file=sys.stderr)
+        status = max(status, code)
+
     exe = args.executable_path
     path = Path(args.config) if args.config else configmod.default_path()
+    cfg: configmod.Config | None = None
     if path.exists():
         try:
-            cfg = configmod.load(path)
+            cfg = configmod.load(path, resolve_secrets=False)
         except ConfigError as exc:
-            print(f"monitor: {exc}", file=sys.stderr)
-            return 2
-        exe = exe or cfg.browser.executable_path
-        print(
-            f"config: {path} ok ({len(cfg.accounts)} account(s), {len(cfg.channels)} channel(s)); "
-            f"data dir {cfg.data_dir}"
-        )
+            failed(str(exc), 2)
+        else:
+            exe = exe or cfg.browser.executable_path
+            print(
+                f"config: {path} ok ({len(cfg.accounts)} account(s), {len(cfg.channels)} channel(s)); "
+                f"data dir {cfg.data_dir}"
+            )
     try:
-        found = asyncio.run(_doctor_browser(exe))
+        print(f"browser: {asyncio.run(_doctor_browser(exe))}")
     except MonitorError as exc:
-        print(f"monitor: {exc}", file=sys.stderr)
-        return 1
-    print(f"browser: {found}")
+        failed(str(exc), 1)
+    if cfg is not None:
+        for account in cfg.accounts:
+            secrets = account.secrets()
+            problems = [p for p in (s.problem() for s in secrets.values()) if p]
+            for line in problems:
+                failed(line, 2)
+            if not problems:
+                sources = ", ".join(f"{key} from {secret.source}" for key, secret in secrets.items())
+                print(f"account {account.name}: secrets ok ({sources or 'none configured'})")
+        for channel in cfg.channels:
+            problem = channel.problem()
+            if problem:
+                failed(problem, 2)
+            else:
+                print(f"channel {channel.name}: ok")
+        heartbeat = cfg.schedule.heartbeat_url
+        if heartbeat is not None:
+            problem = heartbeat.problem()
+            if problem:
+                failed(problem, 2)
+            else:
+                print("heartbeat_url: ok")
+        other = _other_instance(cfg)
+        if other:
+            print(f"warning: {other}")
     if shutil.which("fc-list"):
         ja = subprocess.run(["fc-list", ":lang=ja"], capture_output=True, text=True, timeout=30).stdout.strip()
         if not ja:
@@ -147,7 +181,45 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 "fonts: no Japanese font installed; screenshots of Japanese pages will show empty boxes "
                 "(Debian: sudo apt-get install -y fonts-ipafont-gothic)"
             )
-    return 0
+    return status
+
+
+def _other_instance(cfg: configmod.Config) -> str | None:
+    """A running monitor on the default data dir (not this config's) watching an account of ours."""
+    import fcntl
+    import sqlite3
+
+    default = configmod.default_data_dir()
+    lock, db = default / "monitor.lock", default / "monitor.db"
+    if cfg.data_dir == default or not lock.exists() or not db.exists():
+        return None
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pass  # held: a daemon runs there
+    else:
+        return None  # nobody holds it (closing the descriptor releases our shared lock)
+    finally:
+        os.close(fd)
+    try:
+        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            watched = {row[0] for row in conn.execute("SELECT account FROM account_state")}
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    same = sorted(watched & {a.name for a in cfg.accounts})
+    if not same:
+        return None
+    return (
+        f"another monitor is running on {default} and watches {', '.join(same)} too; two monitors on one "
+        "account double its sign-ins (stop one, or give them different accounts)"
+    )
 
 
 # --- checks ------------------------------------------------------------------------
@@ -189,6 +261,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         cfg.account(name)
     if not names:
         raise ConfigError(f"{cfg.path}: no accounts configured")
+    # Every secret the checks and their alerts need, before a browser starts or a row is written.
+    cfg.resolve(names, [c.name for c in cfg.channels])
     readings = asyncio.run(_run_checks(cfg, names, not args.no_send))
     if args.json:
         for r in readings:
@@ -236,7 +310,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     """
     from monitor.store import Store
 
-    cfg = _config(args, secrets=False)
+    cfg = _config(args)
     cfg.account(args.account)
     store = Store.open(cfg.data_dir)
     was = store.resume(args.account)
@@ -253,7 +327,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     """
     from monitor.store import Store
 
-    cfg = _config(args, secrets=False)
+    cfg = _config(args)
     store = Store.open(cfg.data_dir)
     rows = []
     for account in cfg.accounts:
@@ -287,7 +361,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     """
     from monitor.store import Store
 
-    cfg = _config(args, secrets=False)
+    cfg = _config(args)
     cfg.account(args.account)
     store = Store.open(cfg.data_dir)
     rows = [
@@ -320,6 +394,7 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     channels = [c for c in cfg.channels if not args.channel or c.name == args.channel]
     if not channels:
         raise ConfigError(f"{cfg.path}: no channel {args.channel!r}" if args.channel else f"{cfg.path}: no channels")
+    cfg.resolve([], [c.name for c in channels])
     store = Store.open(cfg.data_dir)
     notifier = Notifier(cfg, store)
     failed = 0
@@ -346,7 +421,9 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     from monitor.notify import Notifier, describe
     from monitor.store import Store
 
-    cfg = _config(args, secrets=args.send)  # sending needs channel URLs that may be secrets
+    cfg = _config(args)
+    if args.send:  # sending needs the channel URLs, which may be secrets
+        cfg.resolve([], [c.name for c in cfg.channels])
     store = Store.open(cfg.data_dir)
     if args.send:
         asyncio.run(Notifier(cfg, store).drain(timeout=120))

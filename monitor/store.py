@@ -11,6 +11,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from monitor.errors import ConfigError
 from monitor.models import Problem, Reading, Status
 
 MIGRATIONS: list[tuple[str, str]] = [
@@ -140,9 +141,13 @@ class OutboxRow:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) and make it 0700: it holds sessions and screenshots."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    """Create `path` (and parents) 0700: it holds sessions and screenshots.
+
+    A directory that already exists keeps its mode: it may not be the monitor's to change.
+    """
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)  # mkdir's mode passes through the umask
     return path
 
 
@@ -188,8 +193,17 @@ class Store:
 
     @classmethod
     def open(cls, data_dir: Path) -> Store:
-        """The store of a data directory."""
-        return cls(ensure_private_dir(data_dir) / "monitor.db")
+        """The store of a data directory; a directory that is not (and cannot become) one is refused."""
+        from monitor.config import DATA_DIR_MARKER, data_dir_problem
+
+        problem = data_dir_problem(data_dir)
+        if problem:
+            raise ConfigError(f"data_dir: {problem}")
+        ensure_private_dir(data_dir)
+        marker = data_dir / DATA_DIR_MARKER
+        if not marker.exists():
+            write_private(marker, b"account-monitor data directory: sessions, screenshots and the database\n")
+        return cls(data_dir / "monitor.db")
 
     def close(self) -> None:
         """Close the connection."""
