@@ -248,6 +248,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         cfg.account(name)
     if not names:
         raise ConfigError(f"{cfg.path}: no accounts configured")
+    from monitor.profiles import resolve as resolve_profile
+
     readings = asyncio.run(_run_checks(cfg, names, not args.no_send))
     if args.json:
         for r in readings:
@@ -287,9 +289,13 @@ def cmd_check(args: argparse.Namespace) -> int:
         for r in readings:
             if r.status == Status.UNKNOWN:
                 session = cfg.data_dir / "sessions" / f"{r.account}.json"
+                signed_in = f" --storage-state {session}" if session.exists() else ""
+                profile = cfg.account(r.account).profile
+                if "/" in profile or profile.endswith(".toml"):  # relative to the config, not the cwd
+                    profile = str(resolve_profile(profile, cfg.path.parent))
                 print(
                     f"{r.account}: no rule matched {r.url}; see how the profile reads it:"
-                    f" monitor try-profile {cfg.account(r.account).profile} {r.url} --storage-state {session}"
+                    f" monitor try-profile {profile} {r.url}{signed_in}"
                 )
     return 1 if any(r.problem or r.status == Status.UNKNOWN for r in readings) else 0
 

@@ -106,7 +106,7 @@ class Coordinator:
             reading.signed_in, reading.orders = result.signed_in, result.snap.orders
             if reading.status == Status.UNKNOWN:
                 code = f"HTTP {result.snap.http_status}" if result.snap.http_status else "the page"
-                reading.detail = f"{code}: no rule of profile {profile.name!r} matched"
+                reading.detail = f"{code}, no rule matched (profile {profile.name})"
             screenshot = result.screenshot
         reading.duration_ms = int((time.monotonic() - t0) * 1000)
         if screenshot:

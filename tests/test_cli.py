@@ -293,5 +293,5 @@ def test_check_of_a_page_no_rule_matches_says_so_and_exits_1(rig, control: Contr
     control.site(maintenance=True)  # HTTP 200, a page no rule of the profile describes
     out = monitor(r.config.path, "check", "alice", "--no-send")
     assert out.returncode == 1, out.stdout + out.stderr
-    assert "HTTP 200: no rule of profile 'mock-retailer' matched" in out.stdout
+    assert "HTTP 200, no rule matched (profile mock-retailer)" in out.stdout
     assert f"monitor try-profile mock-retailer {control.url}/account" in out.stdout
