@@ -295,3 +295,22 @@ def test_check_of_a_page_no_rule_matches_says_so_and_exits_1(rig, control: Contr
     assert out.returncode == 1, out.stdout + out.stderr
     assert "HTTP 200, no rule matched (profile mock-retailer)" in out.stdout
     assert f"monitor try-profile mock-retailer {control.url}/account" in out.stdout
+
+
+def test_budget_counts_from_the_later_of_24_hours_ago_and_the_reset(tmp_path) -> None:
+    from monitor.store import Store
+
+    store = Store.open(tmp_path / "data")
+    day, t0 = 86400.0, 1_800_000_000.0
+    for at in (t0, t0 + 100, t0 + 200):
+        store.record_signin("shop", "attempt", at)
+    spent = store.budget("shop", 2, now=t0 + 300)
+    assert (spent.used, spent.spent, spent.next_at) == (3, True, t0 + 100 + day)  # two must leave the window
+    assert store.budget("shop", 2, now=t0 + day + 150).used == 1  # the first two have left it
+    store.reset_budget("shop", now=t0 + 300)
+    fresh = store.budget("shop", 2, now=t0 + 400)
+    assert (fresh.used, fresh.spent, fresh.next_at) == (0, False, None)
+    store.record_signin("shop", "attempt", t0 + 500)
+    assert store.budget("shop", 2, now=t0 + 600).used == 1  # only the one after the reset counts
+    assert len(store.conn.execute("SELECT * FROM signins").fetchall()) == 4  # kept as history
+    store.close()
