@@ -248,8 +248,6 @@ def cmd_check(args: argparse.Namespace) -> int:
         cfg.account(name)
     if not names:
         raise ConfigError(f"{cfg.path}: no accounts configured")
-    from monitor.profiles import resolve as resolve_profile
-
     readings = asyncio.run(_run_checks(cfg, names, not args.no_send))
     if args.json:
         for r in readings:
@@ -288,6 +286,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(_table(rows, ["ACCOUNT", "STATUS", "PROBLEM", "SIGNED IN", "TOOK", "RULE / DETAIL"]))
         for r in readings:
             if r.status == Status.UNKNOWN:
+                from monitor.profiles import resolve as resolve_profile
+
                 session = cfg.data_dir / "sessions" / f"{r.account}.json"
                 signed_in = f" --storage-state {session}" if session.exists() else ""
                 profile = cfg.account(r.account).profile
@@ -313,15 +313,16 @@ def cmd_resume(args: argparse.Namespace) -> int:
     store = Store.open(cfg.data_dir)
     paused = store.state(account.name).paused_reason
     budget = store.budget(account.name, account.signin_budget)
+    reset = budget.spent and budget.limit > 0  # a budget of 0 is the owner's setting, not spent
     if paused:
         store.resume(account.name)
-    if budget.spent and account.signin_budget:
+    if reset:
         store.reset_budget(account.name)
     store.close()
     cleared = []
     if paused:
         cleared.append(f"lifted the pause ({paused})")
-    if budget.spent and account.signin_budget:
+    if reset:
         cleared.append(f"reset the spent sign-in budget ({budget.used} of {budget.limit} in 24 h)")
     if cleared:
         print(f"{account.name}: {' and '.join(cleared)}; automated sign-ins are allowed again")
@@ -363,13 +364,13 @@ def _account_states(cfg: configmod.Config) -> list[tuple[configmod.Account, Acco
         store.close()
 
 
-def _next_signin(state: AccountState, budget: Budget) -> float | str | None:
-    """When the next automated sign-in is allowed: None for now, a time, or what has to happen first."""
+def _next_signin(state: AccountState, budget: Budget) -> str:
+    """When the next automated sign-in is allowed, for the status table."""
     if state.paused_reason:
-        return "after monitor resume"
+        return "after `monitor resume`"
     if budget.limit == 0:
         return "never (signin_budget = 0)"
-    return budget.next_at if budget.spent else None
+    return _when(budget.next_at) if budget.spent else "now"
 
 
 def _status_json(account: configmod.Account, s: AccountState, budget: Budget) -> dict[str, Any]:
@@ -390,7 +391,8 @@ def _status_json(account: configmod.Account, s: AccountState, budget: Budget) ->
             "used": budget.used,
             "limit": budget.limit,
             "window_h": 24,
-            "next_allowed": _next_signin(s, budget),
+            "allowed_now": not s.paused_reason and not budget.spent,
+            "next_allowed": budget.next_at,  # when the budget frees up; null when it is not spent
         },
     }
 
@@ -417,7 +419,6 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f"daemon: running (pid {pid})" if pid else "daemon: not running", f"on {cfg.data_dir}")
     rows = []
     for account, s, budget in states:
-        nxt = _next_signin(s, budget)
         rows.append(
             [
                 account.name,
@@ -426,7 +427,7 @@ def cmd_status(args: argparse.Namespace) -> int:
                 _when(s.last_check_at),
                 f"{s.problem} x{s.problem_count}" if s.problem else "-",
                 f"{budget.used}/{budget.limit}",
-                "now" if nxt is None else _when(nxt) if isinstance(nxt, float) else nxt,
+                _next_signin(s, budget),
                 f"yes ({s.paused_reason})" if s.paused_reason else "no",
             ]
         )

@@ -105,8 +105,8 @@ class Coordinator:
             reading.url, reading.title = result.snap.url, result.snap.title
             reading.signed_in, reading.orders = result.signed_in, result.snap.orders
             if reading.status == Status.UNKNOWN:
-                code = f"HTTP {result.snap.http_status}" if result.snap.http_status else "the page"
-                reading.detail = f"{code}, no rule matched (profile {profile.name})"
+                code = f"HTTP {result.snap.http_status}, " if result.snap.http_status else ""
+                reading.detail = f"{code}no rule matched (profile {profile.name})"
             screenshot = result.screenshot
         reading.duration_ms = int((time.monotonic() - t0) * 1000)
         if screenshot:

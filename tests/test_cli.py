@@ -106,14 +106,14 @@ def test_spent_budget_shows_in_status_and_resume_resets_it(rig, control: Control
     data = json.loads(monitor(r.config.path, "status", "--json").stdout)
     (alice,) = data["accounts"]
     assert alice["problem"] == "logged_out" and alice["paused"] is None
-    assert alice["signins"]["used"] == 1 and alice["signins"]["limit"] == 1
+    assert alice["signins"]["used"] == 1 and alice["signins"]["limit"] == 1 and not alice["signins"]["allowed_now"]
     assert alice["signins"]["next_allowed"] > first_signin  # 24 h after the sign-in that spent it
 
     done = monitor(r.config.path, "resume", "alice")
     assert done.returncode == 0, done.stderr
     assert "reset the spent sign-in budget (1 of 1 in 24 h)" in done.stdout
     again = json.loads(monitor(r.config.path, "status", "--json").stdout)["accounts"][0]
-    assert again["signins"]["used"] == 0 and again["signins"]["next_allowed"] is None
+    assert again["signins"] == {"used": 0, "limit": 1, "window_h": 24, "allowed_now": True, "next_allowed": None}
     reading = r.check("alice")
     assert reading.status == Status.OK and reading.signed_in
     assert control.account("alice@example.com")["signin_count"] == 2
