@@ -96,6 +96,14 @@ def wrap(text: str, width: int) -> list[str]:
     return lines
 
 
+def shorten(text: str, width: int) -> str:
+    """`text` on one line of at most `width` columns, cut at a word boundary and marked with "…"."""
+    flat = " ".join(text.split())
+    if _cols(flat) <= width:
+        return flat
+    return wrap(flat, width - 1)[0] + "…"
+
+
 def _table(rows: list[list[str]], header: list[str]) -> str:
     """Columns padded to the widest cell; the last column wraps at word boundaries to fit the terminal."""
     widths = [max(_cols(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
@@ -564,10 +572,10 @@ async def _try_profile(profile, target: str, storage_state: str | None) -> str: 
         match, snap = await read_page(page, profile)
         await browser.close()
     lines = [f"url: {snap.url}", f"title: {snap.title}"]
-    lines += [f"region {name}: {text[:300]}" for name, text in snap.regions.items()]
+    lines += [f"region {name}: {shorten(text, 300)}" for name, text in snap.regions.items()]
     lines += [f"selector {k}: {'visible' if v is not None else 'not visible'}" for k, v in snap.selectors.items()]
     outcome = match.problem or match.status
-    lines.append(f"reading: {outcome} (rule {match.rule or '-'}; evidence: {match.evidence[:120]})")
+    lines.append(f"reading: {outcome} (rule {match.rule or '-'}; evidence: {shorten(match.evidence, 120)})")
     return "\n".join(lines)
 
 

@@ -314,3 +314,21 @@ def test_budget_counts_from_the_later_of_24_hours_ago_and_the_reset(tmp_path) ->
     assert store.budget("shop", 2, now=t0 + 600).used == 1  # only the one after the reset counts
     assert len(store.conn.execute("SELECT * FROM signins").fetchall()) == 4  # kept as history
     store.close()
+
+
+@pytest.mark.browser
+def test_try_profile_shortens_page_text_at_word_boundaries(tmp_path) -> None:
+    words = [f"word{i:03d}" for i in range(80)]  # 640 characters: more than a region line shows
+    page = tmp_path / "page.html"
+    page.write_text(f"<html><body><main><p>{' '.join(words)}</p></main></body></html>", encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, "-m", "monitor", "try-profile", "mock-retailer", str(page)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    (line,) = [x for x in out.stdout.splitlines() if x.startswith("region main: ")]
+    shown = line.removeprefix("region main: ")
+    assert shown.endswith("…") and len(shown) <= 300
+    assert shown.removesuffix("…").split() == words[: len(shown.split())]  # whole words only
