@@ -52,9 +52,11 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-# Characters a line may break between even without a space (CJK scripts and full-width forms).
+# Characters a line may break between even without a space (CJK scripts and full-width forms), except
+# that closing punctuation never starts a line and opening brackets never end one.
 _WIDE = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
-_TOKEN = re.compile(rf" |[{_WIDE}]|[^ {_WIDE}]+")
+_OPEN, _CLOSE = "「『（【〔", "、。，．）」』】〕！？ー・："
+_TOKEN = re.compile(rf" |[{_OPEN}]*[{_WIDE}][{_CLOSE}]*|[^ {_WIDE}]+")
 
 
 def _cols(text: str) -> int:

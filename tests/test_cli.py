@@ -175,6 +175,7 @@ def test_status_says_whether_a_daemon_runs_and_creates_nothing(tmp_path) -> None
             ["sign in with `monitor login", "shop` or run `monitor resume", "shop`"],
         ),
         ("ロックされています お客様の", 10, ["ロックされ", "ています", "お客様の"]),
+        ("確認中です。「24時間以内」", 10, ["確認中で", "す。「24時", "間以内」"]),
         ("a https://very.long.example/path b", 10, ["a", "https://ve", "ry.long.ex", "ample/path", "b"]),
         ("", 10, [""]),
     ],
