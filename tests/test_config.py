@@ -384,15 +384,15 @@ def test_a_foreign_non_empty_directory_is_refused_and_left_alone(tmp_path) -> No
 
 
 def test_a_new_data_dir_is_private_and_marked_an_existing_one_keeps_its_mode(tmp_path) -> None:
-    path = write(tmp_path, GOOD)
-    assert cli(path, "status").returncode == 0
+    path = write(tmp_path, GOOD)  # `resume` opens the store; `status` creates nothing
+    assert cli(path, "resume", "shop").returncode == 0
     data = tmp_path / "data"
     assert data.stat().st_mode & 0o777 == 0o700 and (data / ".account-monitor").exists()
     empty = tmp_path / "empty"
     empty.mkdir()
     os.chmod(empty, 0o750)
     path = write(tmp_path, GOOD.replace('data_dir = "data"', 'data_dir = "empty"'))
-    assert cli(path, "status").returncode == 0
+    assert cli(path, "resume", "shop").returncode == 0
     assert empty.stat().st_mode & 0o777 == 0o750  # not created by the monitor: its mode is the owner's
     assert (empty / ".account-monitor").exists()
 
