@@ -206,20 +206,26 @@ class PlaywrightFetcher:
                     raise SignedOut(reason)
                 match, snap = await self._sign_in(page, account, profile, gate)
                 signed_in = True
-                if not (is_status(match) and urlsplit(page.url).path == urlsplit(path).path):
-                    # The site did not land on this page after signing in: open it again.
+                if urlsplit(page.url).path != urlsplit(path).path:
+                    # The site did not land on this page after signing in: open it. Landing on it is
+                    # enough even when no rule matches (a profile still being written): already read.
                     match, snap = await self._open(page, account.base_url + path, profile)
                 if match.problem == Problem.LOGGED_OUT:
                     raise SignedOut("still signed out right after signing in")
+                if match.problem is None:
+                    # A sign-in that did not end on a sign-in, challenge or rejection page made a
+                    # session worth keeping, whatever the page says: else every check signs in again.
+                    self.sessions.save(account.name, await context.storage_state())
             raise_for(match)
             if result is None or (result.match.status == Status.OK and match.status != Status.OK):
                 # Across several pages the first that is not ok decides.
                 result = PageResult(match, snap, signed_in)
         assert result is not None
         result.signed_in = signed_in
-        if is_status(result.match) and (signed_in or self.sessions.age(account.name) > SESSION_REFRESH_S):
-            # Saved only from a page that proves the account is signed in; between sign-ins only now and
-            # then, to keep cookies the site rolls forward without paying for it on every check.
+        if signed_in or (is_status(result.match) and self.sessions.age(account.name) > SESSION_REFRESH_S):
+            # After a sign-in (cookies may have moved on across the pages); between sign-ins only from a
+            # page that proves the account is signed in, and only now and then, to keep cookies the site
+            # rolls forward without paying for it on every check.
             self.sessions.save(account.name, await context.storage_state())
         if gate.want_screenshot(result.match):
             result.screenshot = await self._screenshot(page)
