@@ -7,6 +7,7 @@ import contextlib
 import os
 import re
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from playwright.async_api import Browser, Playwright, async_playwright
@@ -93,15 +94,44 @@ def ordinary_user_agent(browser: Browser) -> str:
 DRIVER_NODE_OPTIONS = "--max-semi-space-size=1"
 
 
+# What Playwright's driver (and the Chromium it starts, which inherits its environment) may see: the
+# monitor's own environment can hold secrets (passwords as `{ env = ... }`, notification tokens) that a
+# renderer has no business with, and /proc/PID/environ of those processes is readable by the user.
+# Kept: finding programs and the home directory; the display (headed sign-in with `monitor login`);
+# language, time zone and fonts (pages render as for the owner); temporary and XDG directories;
+# Playwright's and Node's own settings; proxies and CA bundles (a site reached through a proxy);
+# and MONITOR_TEST_* (the daemon tests find their processes by a marker variable).
+DRIVER_ENV_NAMES = frozenset(
+    {
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY",
+        "DBUS_SESSION_BUS_ADDRESS", "LANG", "LANGUAGE", "TZ", "TMPDIR", "FONTCONFIG_FILE",
+        "FONTCONFIG_PATH", "NODE_OPTIONS", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR",
+        "DEBUG", "PWDEBUG", "http_proxy", "https_proxy", "no_proxy", "all_proxy",
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+    }
+)  # fmt: skip
+DRIVER_ENV_PREFIXES = ("LC_", "XDG_", "PLAYWRIGHT_", "MONITOR_TEST_")
+
+
+def driver_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of `environ` the driver and Chromium need, with DRIVER_NODE_OPTIONS by default."""
+    env = {k: v for k, v in environ.items() if k in DRIVER_ENV_NAMES or k.startswith(DRIVER_ENV_PREFIXES)}
+    env.setdefault("NODE_OPTIONS", DRIVER_NODE_OPTIONS)
+    return env
+
+
 async def start_driver() -> Playwright:
-    """Start Playwright's driver, with DRIVER_NODE_OPTIONS unless the user set NODE_OPTIONS."""
-    if "NODE_OPTIONS" in os.environ:
-        return await async_playwright().start()
-    os.environ["NODE_OPTIONS"] = DRIVER_NODE_OPTIONS  # read once, when the driver process starts
+    """Start Playwright's driver with only driver_environment() in its environment."""
+    # Playwright copies os.environ when it spawns the driver and has no parameter for it, so the
+    # environment is swapped for the start only (the caller holds the manager's lock meanwhile).
+    saved = dict(os.environ)
+    os.environ.clear()
+    os.environ.update(driver_environment(saved))
     try:
         return await async_playwright().start()
     finally:
-        del os.environ["NODE_OPTIONS"]
+        os.environ.clear()
+        os.environ.update(saved)
 
 
 class BrowserManager:
