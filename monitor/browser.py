@@ -154,25 +154,26 @@ class BrowserManager:
         self._uses = 0
         self._broken = False
         self._lock = asyncio.Lock()
-        self._in_use = 0
+        # Checks running on each browser: the current one and any retired one still in use, which is
+        # closed when its last check releases it (never under a running check of another account).
+        self._users: dict[Browser, int] = {}
 
     async def acquire(self) -> Browser:
         """A connected browser for one check (launch or relaunch as needed); pair with release()."""
         async with self._lock:
             if self._pw is None:
                 self._pw = await start_driver()
-            stale = self._browser is not None and (
+            current = self._browser
+            stale = current is not None and (
                 self._broken
-                or not self._browser.is_connected()
-                or (self._uses >= self.recycle_after and self._in_use == 0)
+                or not current.is_connected()
+                or (self._uses >= self.recycle_after and not self._users.get(current))
             )
             if stale:
-                await self._drop()
+                await self._retire()
             if self._browser is None:
                 try:
-                    self._browser, _ = await launch(
-                        self._pw, self.executable_path, self.headless, self.launch_timeout_ms
-                    )
+                    browser, _ = await launch(self._pw, self.executable_path, self.headless, self.launch_timeout_ms)
                 except BrowserNotFound:
                     if not self.launches:
                         raise  # it never worked: a set-up problem, reported as such
@@ -180,28 +181,39 @@ class BrowserManager:
                     # a browser it launched still looks connected. Start a new driver and try once more.
                     await self._stop_driver()
                     self._pw = await start_driver()
-                    self._browser, _ = await launch(
-                        self._pw, self.executable_path, self.headless, self.launch_timeout_ms
-                    )
-                self._browser.on("disconnected", lambda _b: self.mark_broken())
+                    browser, _ = await launch(self._pw, self.executable_path, self.headless, self.launch_timeout_ms)
+                browser.on("disconnected", self.mark_broken)
+                self._browser = browser
                 self.launches += 1
                 self._uses = 0
                 self._broken = False
             self._uses += 1
-            self._in_use += 1
+            self._users[self._browser] = self._users.get(self._browser, 0) + 1
             return self._browser
 
-    def release(self) -> None:
-        """The check that acquired the browser is done with it."""
-        self._in_use -= 1
+    async def release(self, browser: Browser) -> None:
+        """The check that acquired `browser` is done with it; a retired browser closes with its last check."""
+        left = self._users.get(browser, 1) - 1
+        if left:
+            self._users[browser] = left
+            return
+        self._users.pop(browser, None)
+        if browser is not self._browser:
+            await self._close(browser)
 
-    def mark_broken(self) -> None:
-        """The browser crashed, disconnected or hung: the next acquire() relaunches it."""
-        self._broken = True
+    def mark_broken(self, browser: Browser) -> None:
+        """`browser` crashed, disconnected or hung: the next acquire() launches another."""
+        if browser is self._browser:
+            self._broken = True
 
-    async def _drop(self) -> None:
+    async def _retire(self) -> None:
         browser, self._browser = self._browser, None
-        if browser is not None and browser.is_connected():
+        if browser is not None and not self._users.get(browser):
+            await self._close(browser)
+
+    @staticmethod
+    async def _close(browser: Browser) -> None:
+        if browser.is_connected():
             # Bounded: a hung browser must not hang the daemon. On timeout the close goes on in the
             # background and stopping Playwright (the driver) takes the process down.
             with contextlib.suppress(Exception):
@@ -216,5 +228,7 @@ class BrowserManager:
     async def close(self) -> None:
         """Close the browser and stop Playwright (which ends any browser process left over)."""
         async with self._lock:
-            await self._drop()
+            browser, self._browser = self._browser, None
+            if browser is not None:
+                await self._close(browser)
             await self._stop_driver()

@@ -152,7 +152,7 @@ class PlaywrightFetcher:
             # fails by itself) and the browser is relaunched next time, in case it hung.
             nonlocal timed_out
             timed_out = True
-            self.manager.mark_broken()
+            self.manager.mark_broken(browser)
             if context is not None:
                 closing.append(asyncio.ensure_future(context.close()))
 
@@ -165,6 +165,7 @@ class PlaywrightFetcher:
                 timezone_id=account.timezone or profile.timezone,
                 user_agent=ordinary_user_agent(browser),
                 viewport={"width": 1280, "height": 900},
+                accept_downloads=False,  # a page that starts a download gets nothing on disk
             )
             context.set_default_timeout(self.timeout_ms)
             context.set_default_navigation_timeout(self.timeout_ms)
@@ -184,14 +185,17 @@ class PlaywrightFetcher:
                 raise Unreachable(f"check timed out after {self.options.check_timeout_s:g} s") from exc
             if "net::ERR_" in message or "NS_ERROR" in message:
                 raise Unreachable(message) from exc
-            self.manager.mark_broken()
+            if "Download is starting" in message:
+                # The site's doing, not the browser's: nothing is saved and the browser stays in service.
+                raise BrowserFailed("the account page started a download instead of showing itself (refused)") from exc
+            self.manager.mark_broken(browser)
             raise BrowserFailed(message) from exc
         finally:
             watchdog.cancel()
             if context is not None:
                 with contextlib.suppress(Exception):
                     await context.close()
-            self.manager.release()
+            await self.manager.release(browser)
 
     async def _read(
         self, page: Page, context: BrowserContext, account: Account, profile: Profile, gate: Gate
