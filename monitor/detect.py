@@ -7,6 +7,8 @@ import time
 import unicodedata
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from playwright.async_api import Error as PlaywrightError
+
 from monitor.models import Match, Snapshot, Status
 
 if TYPE_CHECKING:
@@ -194,7 +196,14 @@ async def read_page(page: Page, profile: Profile, http_status: int | None = None
     """Snapshot and classify; while no rule matches, re-read until the profile's settle time is spent."""
     deadline = time.monotonic() + profile.settle_ms / 1000
     while True:
-        snap = await snapshot(page, profile, http_status)
+        try:
+            snap = await snapshot(page, profile, http_status)
+        except PlaywrightError as exc:
+            if "Execution context was destroyed" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            # The page navigated (e.g. by script) while being read: read where it went.
+            await page.wait_for_load_state("domcontentloaded")
+            continue
         match = detect(profile, snap)
         if match.status != Status.UNKNOWN or time.monotonic() >= deadline:
             return match, snap

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import os
 import re
@@ -30,7 +31,7 @@ from monitor.errors import (
     Unreachable,
 )
 from monitor.models import Match, Problem, Snapshot, Status
-from monitor.profiles import Profile
+from monitor.profiles import Profile, origin
 from monitor.store import write_private
 from monitor.totp import totp
 
@@ -200,10 +201,10 @@ class PlaywrightFetcher:
     async def _read(
         self, page: Page, context: BrowserContext, account: Account, profile: Profile, gate: Gate
     ) -> PageResult:
-        signed_in = False
+        signed_in = strayed = False
         result: PageResult | None = None
         for path in profile.pages:
-            match, snap = await self._open(page, account.base_url + path, profile)
+            match, snap = await self._open(page, account, path, profile)
             if match.problem == Problem.LOGGED_OUT and not signed_in:
                 reason = gate.may_sign_in()
                 if reason:
@@ -213,20 +214,23 @@ class PlaywrightFetcher:
                 if urlsplit(page.url).path != urlsplit(path).path:
                     # The site did not land on this page after signing in: open it. Landing on it is
                     # enough even when no rule matches (a profile still being written): already read.
-                    match, snap = await self._open(page, account.base_url + path, profile)
+                    match, snap = await self._open(page, account, path, profile)
                 if match.problem == Problem.LOGGED_OUT:
                     raise SignedOut("still signed out right after signing in")
-                if match.problem is None:
+                if match.problem is None and on_site(snap.url, account.base_url, profile.allowed_origins):
                     # A sign-in that did not end on a sign-in, challenge or rejection page made a
                     # session worth keeping, whatever the page says: else every check signs in again.
                     self.sessions.save(account.name, await context.storage_state())
             raise_for(match)
+            strayed = strayed or not on_site(snap.url, account.base_url, profile.allowed_origins)
             if result is None or (result.match.status == Status.OK and match.status != Status.OK):
                 # Across several pages the first that is not ok decides.
                 result = PageResult(match, snap, signed_in)
         assert result is not None
         result.signed_in = signed_in
-        if signed_in or (is_status(result.match) and self.sessions.age(account.name) > SESSION_REFRESH_S):
+        if strayed:
+            pass  # nothing is kept from a check that ended up on another site
+        elif signed_in or (is_status(result.match) and self.sessions.age(account.name) > SESSION_REFRESH_S):
             # After a sign-in (cookies may have moved on across the pages); between sign-ins only from a
             # page that proves the account is signed in, and only now and then, to keep cookies the site
             # rolls forward without paying for it on every check.
@@ -235,15 +239,21 @@ class PlaywrightFetcher:
             result.screenshot = await self._screenshot(page)
         return result
 
-    async def _open(self, page: Page, url: str, profile: Profile) -> tuple[Match, Snapshot]:
-        response = await page.goto(url, wait_until="domcontentloaded", timeout=self.timeout_ms)
-        return await self._settle(page, profile, response.status if response else None)
+    async def _open(self, page: Page, account: Account, path: str, profile: Profile) -> tuple[Match, Snapshot]:
+        response = await page.goto(account.base_url + path, wait_until="domcontentloaded", timeout=self.timeout_ms)
+        return await self._settle(page, account, profile, response.status if response else None)
 
-    async def _settle(self, page: Page, profile: Profile, http_status: int | None) -> tuple[Match, Snapshot]:
+    async def _settle(
+        self, page: Page, account: Account, profile: Profile, http_status: int | None
+    ) -> tuple[Match, Snapshot]:
         """Read the page; while no rule matches, re-read until the profile's settle time is spent."""
         if http_status is not None and (http_status >= 500 or http_status == 429):
             raise Unreachable(f"HTTP {http_status} from {page.url}")
-        return await read_page(page, profile, http_status)
+        match, snap = await read_page(page, profile, http_status)
+        if not on_site(snap.url, account.base_url, profile.allowed_origins):
+            # Whatever another site shows says nothing about this account (and may imitate it).
+            return Match("", Status.UNKNOWN, None, f"the page left the site for {snap.url}"), snap
+        return match, snap
 
     async def _sign_in(self, page: Page, account: Account, profile: Profile, gate: Gate) -> tuple[Match, Snapshot]:
         if account.password is None:
@@ -261,7 +271,7 @@ class PlaywrightFetcher:
             await page.fill(s.otp.field, totp(account.totp_secret.reveal()), timeout=self.timeout_ms)
             async with page.expect_navigation(wait_until="domcontentloaded", timeout=self.timeout_ms):
                 await page.click(s.otp.submit, timeout=self.timeout_ms)
-        match, snap = await self._settle(page, profile, None)
+        match, snap = await self._settle(page, account, profile, None)
         if match.problem == Problem.LOGGED_OUT:
             raise LoginRejected("the sign-in form came back after submitting the password")
         raise_for(match)
@@ -272,6 +282,23 @@ class PlaywrightFetcher:
             return await page.screenshot(timeout=min(self.timeout_ms, 10_000))
         except PlaywrightError:
             return None
+
+
+def on_site(url: str, base_url: str, allowed: tuple[str, ...] = ()) -> bool:
+    """True when `url` is on the account's site: base_url's host, its subdomains, or an allowed origin."""
+    if origin(url) in allowed:
+        return True
+    host, home = urlsplit(url).hostname or "", urlsplit(base_url).hostname or ""
+    if host == home:
+        return True
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(home)
+        return False  # an address is its own site: 127.0.0.1 is not localhost
+    # Without a public-suffix list the registrable domain is not known for sure, so the site is the
+    # host and what lies under it (and under the domain of a www. host); any other origin the site
+    # uses, e.g. a sign-in provider or a sibling subdomain, is listed in the profile's allowed_origins.
+    site = home.removeprefix("www.")
+    return "." in site and (host == site or host.endswith("." + site))
 
 
 def exc_problem(exc: CheckFailed) -> Problem:

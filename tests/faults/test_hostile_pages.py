@@ -76,3 +76,57 @@ def test_one_accounts_odd_page_leaves_the_others_checks_alone(fleet, control: Co
         assert control.account(EMAILS[name])["signin_count"] == 1
     expected = "started a download" if fault == "download" else "timed out"
     assert all(x.problem is not None and expected in (x.detail or "") for x in readings["alice"]), readings
+
+
+def evil_url(retailer: Any) -> str:
+    """The imitation account page on another origin of the same server (localhost, not 127.0.0.1)."""
+    return retailer.url.replace("127.0.0.1", "localhost") + "/evil"
+
+
+@pytest.mark.parametrize("how", ["redirect_to", "script_redirect_to"])
+def test_page_that_leaves_the_site_is_unknown_and_keeps_no_session(
+    rig, retailer, control: Control, monkeypatch, how: str
+) -> None:
+    control.site(**{how: evil_url(retailer)})  # signed-in account pages send the browser away
+    r = rig([account_entry("alice", monkeypatch)])
+    reading = r.check("alice")
+    assert reading.status == Status.UNKNOWN and reading.problem is None, reading
+    assert evil_url(retailer) in (reading.matched or "")
+    assert reading.signed_in and control.account(EMAILS["alice"])["signin_count"] == 1
+    assert not (r.config.data_dir / "sessions" / "alice.json").exists()
+
+
+def test_origin_listed_in_the_profile_is_part_of_the_site(
+    rig, retailer, control: Control, monkeypatch, tmp_path
+) -> None:
+    from monitor.profiles import SHIPPED
+
+    text = (SHIPPED / "mock-retailer.toml").read_text(encoding="utf-8")
+    allowed = evil_url(retailer).removesuffix("/evil")
+    profile = tmp_path / "with-idp.toml"
+    profile.write_text(text.replace("pages = [", f'allowed_origins = ["{allowed}"]\npages = ['), encoding="utf-8")
+    control.site(redirect_to=evil_url(retailer))
+    reading = rig([account_entry("alice", monkeypatch, profile=str(profile))]).check("alice")
+    assert reading.status == Status.OK and reading.url == evil_url(retailer)
+
+
+@pytest.mark.parametrize(
+    ("url", "base", "allowed", "expected"),
+    [
+        ("http://127.0.0.1:8600/account", "http://127.0.0.1:8600", (), True),
+        ("http://localhost:8600/evil", "http://127.0.0.1:8600", (), False),
+        ("http://127.0.0.2:8600/account", "http://127.0.0.1:8600", (), False),
+        ("https://www.shop.example/account", "https://www.shop.example", (), True),
+        ("https://shop.example/account", "https://www.shop.example", (), True),
+        ("https://secure.shop.example/ap", "https://www.shop.example", (), True),
+        ("https://shop.example.evil.test/", "https://www.shop.example", (), False),
+        ("https://evilshop.example/", "https://shop.example", (), False),
+        ("https://login.idp.test/authorize", "https://shop.example", ("https://login.idp.test",), True),
+        ("http://login.idp.test/authorize", "https://shop.example", ("https://login.idp.test",), False),
+        ("about:blank", "https://shop.example", (), False),
+    ],
+)
+def test_on_site(url: str, base: str, allowed: tuple[str, ...], expected: bool) -> None:
+    from monitor.fetch import on_site
+
+    assert on_site(url, base, allowed) is expected
