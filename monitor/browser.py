@@ -7,10 +7,12 @@ import contextlib
 import os
 import re
 import shutil
+import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from playwright.async_api import Browser, Playwright, async_playwright
+from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from monitor.errors import BrowserNotFound
@@ -87,6 +89,68 @@ def ordinary_user_agent(browser: Browser) -> str:
     major = re.match(r"\d+", browser.version)
     version = f"{major.group(0)}.0.0.0" if major else "130.0.0.0"
     return f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{version} Safari/537.36"
+
+
+# Only in a secure context does a page get navigator.userAgentData; a loopback URL is one, and here it is
+# answered by Playwright's router inside the browser, so nothing goes out on the network.
+_HINTS_URL = "http://127.0.0.1/"
+_HINTS_JS = """
+() => navigator.userAgentData.getHighEntropyValues(
+  ["architecture", "bitness", "fullVersionList", "model", "platformVersion", "wow64"])
+"""
+_hints: weakref.WeakKeyDictionary[Browser, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+async def ordinary_client_hints(browser: Browser) -> dict[str, Any]:
+    """CDP userAgentMetadata of an ordinary desktop Chrome of this version: Chromium's own, brand renamed."""
+    if browser in _hints:
+        return _hints[browser]
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        await page.route("**/*", lambda route: route.fulfill(body="", content_type="text/html"))
+        await page.goto(_HINTS_URL)
+        raw = await page.evaluate(_HINTS_JS)
+    finally:
+        with contextlib.suppress(PlaywrightError):
+            await context.close()
+
+    def ordinary(brands: list[dict[str, str]]) -> list[dict[str, str]]:
+        # The headless browser's brand list with its tell renamed: the GREASE brand and the order that
+        # Chromium derives from the version stay as they are, as in a Chrome of the same version.
+        return [{"brand": "Google Chrome" if b["brand"] == "HeadlessChrome" else b["brand"], "version": b["version"]}
+                for b in brands]  # fmt: skip
+
+    _hints[browser] = {
+        "brands": ordinary(raw["brands"]),
+        "fullVersionList": ordinary(raw["fullVersionList"]),
+        "platform": raw["platform"],
+        "platformVersion": raw["platformVersion"],
+        "architecture": raw["architecture"],
+        "bitness": raw["bitness"],
+        "model": raw["model"],
+        "mobile": raw["mobile"],
+        "wow64": raw["wow64"],
+    }
+    return _hints[browser]
+
+
+async def present_as_ordinary_chrome(context: BrowserContext, page: Page, locale: str) -> CDPSession:
+    """Make `page` send and show the client hints of an ordinary Chrome; returns its CDP session."""
+    # The context's user_agent option cleans the User-Agent string only; Sec-CH-UA and
+    # navigator.userAgentData come from this metadata, which Playwright has no option for.
+    cdp = await context.new_cdp_session(page)
+    browser = context.browser
+    assert browser is not None
+    await cdp.send(
+        "Emulation.setUserAgentOverride",
+        {
+            "userAgent": ordinary_user_agent(browser),
+            "acceptLanguage": locale,
+            "userAgentMetadata": await ordinary_client_hints(browser),
+        },
+    )
+    return cdp
 
 
 # Playwright's Node driver grows a large young generation between garbage collections; a 1 MB

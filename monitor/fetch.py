@@ -19,7 +19,7 @@ from playwright.async_api import BrowserContext, Page, StorageState
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from monitor.browser import BrowserManager, ordinary_user_agent
+from monitor.browser import BrowserManager, ordinary_user_agent, present_as_ordinary_chrome
 from monitor.config import Account, BrowserOptions
 from monitor.detect import is_status, read_page
 from monitor.errors import (
@@ -160,9 +160,10 @@ class PlaywrightFetcher:
         watchdog = asyncio.get_running_loop().call_later(self.options.check_timeout_s, on_watchdog)
         page: Page | None = None
         try:
+            locale = account.locale or profile.locale
             context = await browser.new_context(
                 storage_state=self.sessions.load(account.name),
-                locale=account.locale or profile.locale,
+                locale=locale,
                 timezone_id=account.timezone or profile.timezone,
                 user_agent=ordinary_user_agent(browser),
                 viewport={"width": 1280, "height": 900},
@@ -171,6 +172,7 @@ class PlaywrightFetcher:
             context.set_default_timeout(self.timeout_ms)
             context.set_default_navigation_timeout(self.timeout_ms)
             page = await context.new_page()
+            await present_as_ordinary_chrome(context, page, locale)
             return await self._read(page, context, account, profile, gate)
         except CheckFailed as exc:
             if page is not None and gate.want_screenshot(Match("", None, exc_problem(exc), "")):

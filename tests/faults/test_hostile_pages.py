@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
+from monitor.fetch import Gate
 from monitor.models import Reading, Status
+from monitor.profiles import load_profile
 from tests.conftest import Control, Rig, account_entry, write_config
 
 pytestmark = pytest.mark.browser
@@ -130,3 +132,21 @@ def test_on_site(url: str, base: str, allowed: tuple[str, ...], expected: bool) 
     from monitor.fetch import on_site
 
     assert on_site(url, base, allowed) is expected
+
+
+def test_client_hints_are_those_of_an_ordinary_chrome(rig, control: Control, monkeypatch) -> None:
+    control.misbehave(EMAILS["alice"], echo_client_hints=True)
+    r = rig([account_entry("alice", monkeypatch)])
+    assert r.check("alice").status == Status.OK
+    acct = control.account(EMAILS["alice"])
+    version = acct["last_user_agent"].split("Chrome/")[1].split(".")[0]
+    assert "HeadlessChrome" not in acct["last_user_agent"]
+    assert acct["last_sec_ch_ua"] and "HeadlessChrome" not in acct["last_sec_ch_ua"]
+    assert f'"Google Chrome";v="{version}"' in acct["last_sec_ch_ua"]
+    # What the page's own script sees, read back from the page the monitor read.
+    gate = Gate(may_sign_in=lambda: None, record_signin=lambda _: None, want_screenshot=lambda _: False)
+    account = r.config.account("alice")
+    profile = load_profile(account.profile)
+    result = r.aio.run(r.coordinator.fetcher.read(account, profile, gate))
+    brands = result.snap.regions["main"].split("Browser brands: ")[1]
+    assert "Google Chrome" in brands and "Chromium" in brands and "HeadlessChrome" not in brands
