@@ -12,10 +12,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
-from playwright.async_api import BrowserContext, Page, StorageState
+from playwright.async_api import BrowserContext, CDPSession, Page, StorageState
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -157,6 +157,15 @@ class PlaywrightFetcher:
             if context is not None:
                 closing.append(asyncio.ensure_future(context.close()))
 
+        too_big = False
+
+        def on_too_big() -> None:
+            # Stopped like a check that overruns: the browser itself is fine and stays in service.
+            nonlocal too_big
+            if not too_big and context is not None:
+                too_big = True
+                closing.append(asyncio.ensure_future(context.close()))
+
         watchdog = asyncio.get_running_loop().call_later(self.options.check_timeout_s, on_watchdog)
         page: Page | None = None
         try:
@@ -172,20 +181,24 @@ class PlaywrightFetcher:
             context.set_default_timeout(self.timeout_ms)
             context.set_default_navigation_timeout(self.timeout_ms)
             page = await context.new_page()
-            await present_as_ordinary_chrome(context, page, locale)
-            return await self._read(page, context, account, profile, gate)
+            cdp = await present_as_ordinary_chrome(context, page, locale)
+            await self._limit_size(cdp, on_too_big)
+            result = await self._read(page, context, account, profile, gate)
+            if too_big:
+                raise PlaywrightError("stopped reading")  # the limit was crossed as the read ended
+            return result
         except CheckFailed as exc:
             if page is not None and gate.want_screenshot(Match("", None, exc_problem(exc), "")):
                 exc.screenshot = await self._screenshot(page)
             raise
-        except PlaywrightTimeout as exc:
-            if timed_out:
-                raise Unreachable(f"check timed out after {self.options.check_timeout_s:g} s") from exc
-            raise Unreachable(f"timed out: {_first_line(exc)}") from exc
         except PlaywrightError as exc:
             message = _first_line(exc)
+            if too_big:
+                raise Unreachable(f"page larger than {self.options.max_page_mb:g} MB (stopped reading)") from exc
             if timed_out:
                 raise Unreachable(f"check timed out after {self.options.check_timeout_s:g} s") from exc
+            if isinstance(exc, PlaywrightTimeout):
+                raise Unreachable(f"timed out: {message}") from exc
             if "net::ERR_" in message or "NS_ERROR" in message:
                 raise Unreachable(message) from exc
             if "Download is starting" in message:
@@ -199,6 +212,29 @@ class PlaywrightFetcher:
                 with contextlib.suppress(Exception):
                     await context.close()
             await self.manager.release(browser)
+
+    async def _limit_size(self, cdp: CDPSession, on_too_big: Callable[[], None]) -> None:
+        """Call `on_too_big` once the page's responses together exceed max_page_mb (or one says it will)."""
+        # Counted as the bytes arrive (decoded), so a page streamed without a Content-Length is stopped
+        # too; the renderer's memory grows with what it is given, and this bounds it per check.
+        limit = self.options.max_page_mb * 1024 * 1024
+        received = 0
+
+        def on_data(params: dict[str, Any]) -> None:
+            nonlocal received
+            received += int(params.get("dataLength", 0))
+            if received > limit:
+                on_too_big()
+
+        def on_response(params: dict[str, Any]) -> None:
+            headers = params.get("response", {}).get("headers", {})
+            length = next((v for k, v in headers.items() if k.lower() == "content-length"), "0")
+            if str(length).isdigit() and received + int(length) > limit:
+                on_too_big()
+
+        cdp.on("Network.dataReceived", on_data)
+        cdp.on("Network.responseReceived", on_response)
+        await cdp.send("Network.enable")
 
     async def _read(
         self, page: Page, context: BrowserContext, account: Account, profile: Profile, gate: Gate

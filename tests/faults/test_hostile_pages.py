@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from monitor.fetch import Gate
-from monitor.models import Reading, Status
+from monitor.models import Problem, Reading, Status
 from monitor.profiles import load_profile
 from tests.conftest import Control, Rig, account_entry, write_config
 
@@ -150,3 +150,20 @@ def test_client_hints_are_those_of_an_ordinary_chrome(rig, control: Control, mon
     result = r.aio.run(r.coordinator.fetcher.read(account, profile, gate))
     brands = result.snap.regions["main"].split("Browser brands: ")[1]
     assert "Google Chrome" in brands and "Chromium" in brands and "HeadlessChrome" not in brands
+
+
+def test_huge_page_is_stopped_for_that_account_only(fleet, control: Control) -> None:
+    r = fleet(extra="[browser]\nmax_page_mb = 2")
+    assert [r.check(name).status for name in EMAILS] == [Status.OK] * 3
+    control.misbehave(EMAILS["alice"], huge_page_mb=6)  # streamed without a Content-Length
+
+    async def run() -> list[Reading]:
+        return list(await asyncio.gather(*(r.coordinator.check(name) for name in EMAILS)))
+
+    alice, *others = r.aio.run(run())
+    assert alice.problem == Problem.UNREACHABLE and "page larger than 2 MB" in (alice.detail or ""), alice
+    assert [x.status for x in others] == [Status.OK, Status.OK], others
+    # The browser stays in service and the session is kept: the next check signs in no more.
+    control.misbehave(EMAILS["alice"], huge_page_mb=0)
+    assert r.check("alice").status == Status.OK
+    assert [control.account(e)["signin_count"] for e in EMAILS.values()] == [1, 1, 1]
