@@ -48,7 +48,7 @@ class BrowserOptions:
     check_timeout_s: float = 120.0  # a whole check, sign-in included
     recycle_after: int = 200  # relaunch the browser every N checks (memory)
     screenshots: str = "changes"  # changes | always | never
-    max_page_mb: float = 15.0  # the most one check may download (pages and resources); bounds memory
+    max_page_mb: float = 10.0  # the most one check may download (pages and resources); bounds memory
 
 
 @dataclass
@@ -287,7 +287,7 @@ def parse(data: dict[str, Any], path: Path, resolve_secrets: bool = True) -> Con
         timeout_s=r.number(b, "timeout_s", "browser", 30.0, 1, 600),
         check_timeout_s=r.number(b, "check_timeout_s", "browser", 120.0, 5, 3600),
         recycle_after=int(r.number(b, "recycle_after", "browser", 200, 1, 1_000_000)),
-        max_page_mb=r.number(b, "max_page_mb", "browser", 15.0, 0.1, 1024),
+        max_page_mb=r.number(b, "max_page_mb", "browser", 10.0, 0.1, 1024),
         screenshots=screenshots,
     )
 
