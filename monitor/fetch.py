@@ -21,7 +21,7 @@ from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from monitor.browser import BrowserManager, ordinary_user_agent, present_as_ordinary_chrome
 from monitor.config import Account, BrowserOptions
-from monitor.detect import is_status, read_page
+from monitor.detect import is_status, read_page, shorten
 from monitor.errors import (
     BrowserFailed,
     ChallengeRequired,
@@ -347,6 +347,6 @@ def exc_problem(exc: CheckFailed) -> Problem:
 def raise_for(match: Match) -> None:
     """Turn a page that shows a problem into the matching exception."""
     if match.problem == Problem.LOGIN_REJECTED:
-        raise LoginRejected(f"the site rejected the sign-in ({match.rule}: {match.evidence[:80]})")
+        raise LoginRejected(f"the site rejected the sign-in ({match.rule}: {shorten(match.evidence, 80)})")
     if match.problem == Problem.CHALLENGE:
-        raise ChallengeRequired(f"the site asks for a human check ({match.rule}: {match.evidence[:80]})")
+        raise ChallengeRequired(f"the site asks for a human check ({match.rule}: {shorten(match.evidence, 80)})")

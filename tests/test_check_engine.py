@@ -309,3 +309,16 @@ def test_secrets_in_the_environment_stay_out_of_driver_and_chromium(own_browser,
     # overwrite their environ area with a process title, so it is looked for in any Chromium process.
     assert any(b"MONITOR_TEST_PASSTHROUGH=kept" in environs[pid] for pid in chromiums)
     assert os.environ["SHOP_API_TOKEN"] == secret  # the monitor's own environment is untouched
+
+
+@pytest.mark.parametrize(
+    ("name", "evidence"),
+    [
+        ("alice", "Your account has been locked / To protect your account, we have temporarily locked it.…"),
+        ("hanako", "アカウントがロックされています / お客様のアカウントを保護するため、一時的にロックしました。…"),
+    ],
+)
+def test_lock_evidence_reads_as_the_page_does(rig, control: Control, monkeypatch, name: str, evidence: str) -> None:
+    control.event({"alice": "alice@example.com", "hanako": "hanako@example.jp"}[name], "lock")
+    reading = rig([entry(name, monkeypatch)]).check(name)
+    assert reading.status == Status.LOCKED and reading.matched == evidence
