@@ -211,6 +211,8 @@ class PlaywrightFetcher:
             if context is not None:
                 with contextlib.suppress(Exception):
                     await context.close()
+            # Their outcome does not matter, but it is collected (else asyncio logs it on exit).
+            await asyncio.gather(*closing, return_exceptions=True)
             await self.manager.release(browser)
 
     async def _limit_size(self, cdp: CDPSession, on_too_big: Callable[[], None]) -> None:
