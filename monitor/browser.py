@@ -187,7 +187,8 @@ def driver_environment(environ: Mapping[str, str]) -> dict[str, str]:
 async def start_driver() -> Playwright:
     """Start Playwright's driver with only driver_environment() in its environment."""
     # Playwright copies os.environ when it spawns the driver and has no parameter for it, so the
-    # environment is swapped for the start only (the caller holds the manager's lock meanwhile).
+    # environment is swapped for the start only. The caller holds the manager's lock meanwhile, so no
+    # check is signing in; other code that reads os.environ in that moment sees the reduced set.
     saved = dict(os.environ)
     os.environ.clear()
     os.environ.update(driver_environment(saved))

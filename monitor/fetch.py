@@ -268,12 +268,11 @@ class PlaywrightFetcher:
                 result = PageResult(match, snap, signed_in)
         assert result is not None
         result.signed_in = signed_in
-        if strayed:
-            pass  # nothing is kept from a check that ended up on another site
-        elif signed_in or (is_status(result.match) and self.sessions.age(account.name) > SESSION_REFRESH_S):
+        refresh = is_status(result.match) and self.sessions.age(account.name) > SESSION_REFRESH_S
+        if not strayed and (signed_in or refresh):
             # After a sign-in (cookies may have moved on across the pages); between sign-ins only from a
             # page that proves the account is signed in, and only now and then, to keep cookies the site
-            # rolls forward without paying for it on every check.
+            # rolls forward without paying for it on every check. Never from a check that left the site.
             self.sessions.save(account.name, await context.storage_state())
         if gate.want_screenshot(result.match):
             result.screenshot = await self._screenshot(page)
