@@ -71,6 +71,8 @@ def test_one_accounts_odd_page_leaves_the_others_checks_alone(fleet, control: Co
         others_slow_ms = 4000
     for name in ("hanako", "otp"):
         control.misbehave(EMAILS[name], slow_ms=others_slow_ms)
+    manager = r.coordinator.fetcher.manager
+    first = manager._browser
     readings = twice_each(r)
     others = readings["hanako"] + readings["otp"]
     assert [(x.status, x.problem, x.signed_in) for x in others] == [(Status.OK, None, False)] * 4, others
@@ -78,6 +80,10 @@ def test_one_accounts_odd_page_leaves_the_others_checks_alone(fleet, control: Co
         assert control.account(EMAILS[name])["signin_count"] == 1
     expected = "started a download" if fault == "download" else "timed out"
     assert all(x.problem is not None and expected in (x.detail or "") for x in readings["alice"]), readings
+    # A download is the page's doing: the browser stays. A timeout may mean a hung browser: the next
+    # check gets a new one, and the old one was closed once the checks running on it were done.
+    assert (manager._browser is first) == (fault == "download")
+    assert first.is_connected() == (fault == "download")
 
 
 def evil_url(retailer: Any) -> str:
