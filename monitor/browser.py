@@ -163,8 +163,9 @@ DRIVER_NODE_OPTIONS = "--max-semi-space-size=1"
 # renderer has no business with, and /proc/PID/environ of those processes is readable by the user.
 # Kept: finding programs and the home directory; the display (headed sign-in with `monitor login`);
 # language, time zone and fonts (pages render as for the owner); temporary and XDG directories;
-# Playwright's and Node's own settings; proxies and CA bundles (a site reached through a proxy);
-# and MONITOR_TEST_* (the daemon tests find their processes by a marker variable).
+# Playwright's (PLAYWRIGHT_*, and the PW_* it sets itself) and Node's own settings; proxies and CA
+# bundles (a site reached through a proxy); and MONITOR_TEST_* (the daemon tests find their processes
+# by a marker variable).
 DRIVER_ENV_NAMES = frozenset(
     {
         "PATH", "HOME", "USER", "LOGNAME", "SHELL", "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY",
@@ -174,7 +175,7 @@ DRIVER_ENV_NAMES = frozenset(
         "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
     }
 )  # fmt: skip
-DRIVER_ENV_PREFIXES = ("LC_", "XDG_", "PLAYWRIGHT_", "MONITOR_TEST_")
+DRIVER_ENV_PREFIXES = ("LC_", "XDG_", "PLAYWRIGHT_", "PW_", "MONITOR_TEST_")
 
 
 def driver_environment(environ: Mapping[str, str]) -> dict[str, str]:
@@ -184,19 +185,31 @@ def driver_environment(environ: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
+def _filter_driver_env() -> None:
+    """Make every Playwright driver this process starts get driver_environment() only."""
+    # Playwright builds the driver's environment from os.environ in a private function and has no
+    # parameter for it. Wrapping that function (rather than emptying os.environ while the driver
+    # starts) leaves the monitor's own environment alone: secrets given as { env = ... } are read when
+    # used, possibly while a driver is starting. The test of secrets in /proc/PID/environ guards this.
+    from playwright._impl import transport
+
+    original = transport.get_driver_env
+    if getattr(original, "monitor_filtered", False):
+        return
+
+    def filtered() -> dict[str, str]:
+        return driver_environment(original())
+
+    filtered.monitor_filtered = True  # type: ignore[attr-defined]
+    transport.get_driver_env = filtered
+
+
+_filter_driver_env()  # at import: `monitor doctor` and `monitor login` start drivers of their own
+
+
 async def start_driver() -> Playwright:
-    """Start Playwright's driver with only driver_environment() in its environment."""
-    # Playwright copies os.environ when it spawns the driver and has no parameter for it, so the
-    # environment is swapped for the start only. The caller holds the manager's lock meanwhile, so no
-    # check is signing in; other code that reads os.environ in that moment sees the reduced set.
-    saved = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(driver_environment(saved))
-    try:
-        return await async_playwright().start()
-    finally:
-        os.environ.clear()
-        os.environ.update(saved)
+    """Start Playwright's driver (its environment reduced by _filter_driver_env)."""
+    return await async_playwright().start()
 
 
 class BrowserManager:

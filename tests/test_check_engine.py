@@ -322,3 +322,24 @@ def test_lock_evidence_reads_as_the_page_does(rig, control: Control, monkeypatch
     control.event({"alice": "alice@example.com", "hanako": "hanako@example.jp"}[name], "lock")
     reading = rig([entry(name, monkeypatch)]).check(name)
     assert reading.status == Status.LOCKED and reading.matched == evidence
+
+
+def test_driver_start_leaves_the_monitors_own_environment_alone(aio, monkeypatch) -> None:
+    import asyncio
+
+    from monitor.browser import start_driver
+
+    monkeypatch.setenv("SHOP_API_TOKEN", "read-while-the-driver-starts")
+
+    async def run() -> list[str | None]:
+        # A secret given as { env = ... } is read when used, e.g. by a notification sent meanwhile.
+        seen: list[str | None] = []
+        starting = asyncio.ensure_future(start_driver())
+        while not starting.done():
+            seen.append(os.environ.get("SHOP_API_TOKEN"))
+            await asyncio.sleep(0)
+        await (await starting).stop()
+        return seen
+
+    seen = aio.run(run())
+    assert seen and set(seen) == {"read-while-the-driver-starts"}
