@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -123,6 +124,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     """
     exe = args.executable_path
     path = Path(args.config) if args.config else configmod.default_path()
+    db_problems: list[str] = []
     if path.exists():
         try:
             cfg = configmod.load(path)
@@ -133,6 +135,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         print(
             f"config: {path} ok ({len(cfg.accounts)} account(s), {len(cfg.channels)} channel(s)); "
             f"data dir {cfg.data_dir}"
+        )
+        # The database: a damaged one is named here with the way out, instead of failing every command.
+        from monitor.store import RECOVERY, integrity_problems
+
+        db = cfg.data_dir / "monitor.db"
+        db_problems = integrity_problems(db)
+        print(
+            f"database: {db} DAMAGED ({db_problems[0]}); to recover: {RECOVERY}"
+            if db_problems
+            else f"database: {db} ok"
         )
     try:
         found = asyncio.run(_doctor_browser(exe))
@@ -147,7 +159,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 "fonts: no Japanese font installed; screenshots of Japanese pages will show empty boxes "
                 "(Debian: sudo apt-get install -y fonts-ipafont-gothic)"
             )
-    return 0
+    return 1 if db_problems else 0
 
 
 # --- checks ------------------------------------------------------------------------
@@ -166,6 +178,7 @@ async def _run_checks(cfg: configmod.Config, names: list[str], send: bool) -> li
 
     store = Store.open(cfg.data_dir)
     coordinator = Coordinator(cfg, store)
+    coordinator.abort_on_signals()  # Ctrl-C or SIGTERM: the check under way records nothing
     try:
         readings = [await coordinator.check(name) for name in names]
         if send:
@@ -486,5 +499,11 @@ def main(argv: list[str] | None = None) -> int:
     except MonitorError as exc:
         print(f"monitor: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except sqlite3.DatabaseError as exc:  # e.g. a damaged page met mid-command
+        print(
+            f"monitor: the database failed ({exc}); `monitor doctor` checks it and says how to recover", file=sys.stderr
+        )
+        return 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("monitor: interrupted", file=sys.stderr)
         return 130

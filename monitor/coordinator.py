@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sqlite3
 import time
 from collections.abc import Callable
@@ -13,7 +14,7 @@ from pathlib import Path
 from monitor.config import Account, Config
 from monitor.decide import Alert, Decision, decide, reminders
 from monitor.errors import CheckFailed, MonitorError, NeedsHuman
-from monitor.fetch import Fetcher, Gate, PageResult, PlaywrightFetcher, SessionFiles
+from monitor.fetch import Fetcher, Gate, PageResult, PlaywrightFetcher, SessionFiles, binding
 from monitor.models import Match, Problem, Reading, Status
 from monitor.notify import outbox_rows
 from monitor.profiles import load_profile
@@ -21,6 +22,7 @@ from monitor.store import AccountState, Store, ensure_private_dir, write_private
 
 log = logging.getLogger("monitor")
 DAY = 86400.0
+DRIVER_GONE = "Connection closed while reading from the driver"  # Playwright's words when its driver died
 
 
 class Coordinator:
@@ -35,6 +37,38 @@ class Coordinator:
         self.fetcher: Fetcher = fetcher or PlaywrightFetcher(config.browser, self.sessions)
         self.clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
+        self.aborting = False
+
+    def abort(self) -> None:
+        """We are stopping: a check that fails from now on was cut short by the stop and records nothing."""
+        self.aborting = True
+        loop = asyncio.get_running_loop()
+        previous = loop.get_exception_handler()
+
+        def quiet_driver(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+            # Ctrl-C reaches Playwright's driver too; the error of its closed pipe is expected now and
+            # sits in a future nobody awaits, which asyncio would print as a traceback at exit.
+            if str(context.get("exception")) == DRIVER_GONE:
+                return
+            if previous is not None:
+                previous(loop, context)
+            else:
+                loop.default_exception_handler(context)
+
+        loop.set_exception_handler(quiet_driver)
+
+    def abort_on_signals(self) -> None:
+        """SIGINT or SIGTERM abort the calling task's checks (it ends cancelled); nothing they saw is recorded."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+
+        def stop() -> None:
+            self.abort()
+            if task is not None:
+                task.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop)
 
     async def close(self) -> None:
         """Release the browser."""
@@ -75,7 +109,18 @@ class Coordinator:
         async with lock:
             return await self._check(account)
 
+    def rebind(self, account: Account) -> None:
+        """Start afresh when the entry now names another user or site: old session and state are not theirs."""
+        state = self.store.state(account.name)
+        if state.bound_to is not None and state.bound_to != binding(account):
+            log.warning(
+                "%s: username, base_url or profile changed; the old session and state are discarded", account.name
+            )
+            self.sessions.forget(account.name)
+            self.store.forget_state(account.name)
+
     async def _check(self, account: Account) -> Reading:
+        self.rebind(account)
         previous = self.store.state(account.name)
         started = self.clock()
         t0 = time.monotonic()
@@ -101,6 +146,10 @@ class Coordinator:
             reading.url, reading.title = result.snap.url, result.snap.title
             reading.signed_in, reading.orders = result.signed_in, result.snap.orders
             screenshot = result.screenshot
+        if self.aborting and reading.problem is not None:
+            # Ctrl-C reaches Chromium too, so the page fails: that says nothing about the account.
+            log.info("%s: check interrupted; nothing recorded", account.name)
+            raise asyncio.CancelledError
         reading.duration_ms = int((time.monotonic() - t0) * 1000)
         if screenshot:
             reading.screenshot = str(self._save_screenshot(account.name, reading, screenshot))
@@ -113,6 +162,9 @@ class Coordinator:
         with self.store.tx() as conn:
             previous = self.store.state(reading.account)
             decision = decide(previous, reading, now, self.config.schedule)
+            account = next((a for a in self.config.accounts if a.name == reading.account), None)
+            if account is not None:
+                decision.state.bound_to = binding(account)
             reading_id = self.store.insert_reading(conn, reading)
             self.store.put_state(conn, decision.state)
             for t in decision.transitions:

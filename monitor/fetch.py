@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
+import logging
 import os
 import re
 import time
@@ -67,10 +69,23 @@ class Fetcher(Protocol):
 
 
 SESSION_REFRESH_S = 600.0
+BOUND_KEY = "monitor_bound_to"  # our key inside a session file; Playwright never sees it
+log = logging.getLogger("monitor")
+
+
+def binding(account: Account) -> str:
+    """What a session or a state is for: a digest of profile, base_url and username (no plain username)."""
+    made_for = "\0".join((account.profile, account.base_url, account.username))
+    return hashlib.sha256(made_for.encode()).hexdigest()[:32]
 
 
 class SessionFiles:
-    """Playwright storage state per account: 0600, atomic, the previous good one kept."""
+    """Playwright storage state per account: 0600, atomic, the previous good one kept.
+
+    Each file is bound to the profile, base_url and username it was made with; a file made for
+    anything else is discarded on load. A file without a binding (written before bindings
+    existed, or by `monitor login`) is used as is and bound at its next save.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -79,15 +94,21 @@ class SessionFiles:
         """Where `account`'s session lives."""
         return self.directory / f"{account}.json"
 
-    def load(self, account: str) -> StorageState | None:
+    def load(self, account: str, bound: str | None = None) -> StorageState | None:
         """The saved session, falling back to the previous one if the newest is unreadable."""
         for candidate in (self.path(account), self.path(account).with_suffix(".json.prev")):
             try:
                 data = json.loads(candidate.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
-            if isinstance(data, dict) and "cookies" in data:
-                return cast(StorageState, data)
+            if not (isinstance(data, dict) and "cookies" in data):
+                continue
+            made_for = data.pop(BOUND_KEY, None)
+            if bound is not None and made_for is not None and made_for != bound:
+                log.warning("%s: the saved session was made for another user or site; discarded", account)
+                self.forget(account)
+                return None
+            return cast(StorageState, data)
         return None
 
     def age(self, account: str) -> float:
@@ -97,10 +118,10 @@ class SessionFiles:
         except OSError:
             return float("inf")
 
-    def save(self, account: str, state: StorageState) -> bool:
+    def save(self, account: str, state: StorageState, bound: str | None = None) -> bool:
         """Write the session if it changed; returns True when written."""
         path = self.path(account)
-        data = json.dumps(state, sort_keys=True).encode()
+        data = json.dumps({**state, BOUND_KEY: bound} if bound else state, sort_keys=True).encode()
         with contextlib.suppress(OSError):
             if path.read_bytes() == data:
                 os.utime(path)  # checked just now: counts as fresh
@@ -160,7 +181,7 @@ class PlaywrightFetcher:
         page: Page | None = None
         try:
             context = await browser.new_context(
-                storage_state=self.sessions.load(account.name),
+                storage_state=self.sessions.load(account.name, binding(account)),
                 locale=account.locale or profile.locale,
                 timezone_id=account.timezone or profile.timezone,
                 user_agent=ordinary_user_agent(browser),
@@ -220,7 +241,7 @@ class PlaywrightFetcher:
         if is_status(result.match) and (signed_in or self.sessions.age(account.name) > SESSION_REFRESH_S):
             # Saved only from a page that proves the account is signed in; between sign-ins only now and
             # then, to keep cookies the site rolls forward without paying for it on every check.
-            self.sessions.save(account.name, await context.storage_state())
+            self.sessions.save(account.name, await context.storage_state(), binding(account))
         if gate.want_screenshot(result.match):
             result.screenshot = await self._screenshot(page)
         return result
