@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from monitor.models import Status
-from monitor.store import MIGRATIONS, Store
+from monitor.store import MIGRATIONS, DatabaseDamaged, Store, integrity_problems
 from tests.conftest import Control, account_entry
 
 CHANNEL = '[[channels]]\nname = "phone"\nurl = "json://127.0.0.1:9/"'
@@ -49,3 +49,26 @@ def test_migrations_reach_a_database_of_the_previous_version(tmp_path: Path) -> 
     state = store.state("shop")
     assert state.status == Status.LOCKED and state.bound_to is None  # adopted, bound at its next reading
     store.close()
+
+
+def test_a_failed_commit_leaves_no_transaction_open(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "data")
+    with pytest.raises(sqlite3.IntegrityError), store.tx() as conn:
+        conn.execute("PRAGMA defer_foreign_keys = ON")  # the violation surfaces at COMMIT, as a full disk would
+        conn.execute("INSERT INTO transitions (account, at, kind, reading_id) VALUES ('shop', 1, 'status', 999)")
+    assert not store.conn.in_transaction
+    store.pause("shop", "challenge")  # the next write works
+    assert store.state("shop").paused_reason == "challenge"
+    store.close()
+
+
+def test_a_damaged_file_is_named_not_a_traceback(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "data")
+    store.pause("shop", "challenge")
+    store.close()
+    db = tmp_path / "data" / "monitor.db"
+    assert integrity_problems(db) == []
+    db.write_bytes(b"not a database at all" * 300)
+    assert integrity_problems(db)
+    with pytest.raises(DatabaseDamaged, match=r"monitor\.db: the database is damaged.*sessions/ stays"):
+        Store.open(tmp_path / "data")

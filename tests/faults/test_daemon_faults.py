@@ -125,6 +125,26 @@ def test_damaged_database_one_line_distinct_status_and_the_owner_hears(daemon: D
     assert "DAMAGED" in doctor.stdout and "sessions/ stays" in doctor.stdout
 
 
+def test_database_damaged_while_running_stops_with_one_line_and_an_alert(daemon: Daemon, control: Control) -> None:
+    daemon.write([("shop", "alice")])
+    proc = daemon.start()
+    wait_idle(daemon, "shop")
+    # Another process damages the schema the way a stray tool could (and bumps the schema cookie so
+    # that the daemon's connection reads it again).
+    with contextlib.closing(sqlite3.connect(daemon.data / "monitor.db")) as db:
+        version = db.execute("PRAGMA schema_version").fetchone()[0]
+        db.execute("PRAGMA writable_schema = ON")
+        db.execute("UPDATE sqlite_master SET sql = 'CREATE TABLE account_state (' WHERE name = 'account_state'")
+        db.execute(f"PRAGMA schema_version = {version + 1}")
+        db.commit()
+    control.event("alice@example.com", "lock")
+    assert proc.wait(60) == 3
+    errors = [line for line in daemon.log().splitlines() if " ERROR " in line]
+    assert len(errors) == 1 and "database is damaged" in errors[0], errors
+    assert "Traceback" not in daemon.log()
+    wait_until(lambda: "🛑 monitor: database damaged, checks stopped" in daemon.titles(), 30, "the self-alert")
+
+
 @pytest.fixture
 def small_disk(tmp_path: Path) -> Iterator[Path]:
     """A 3 MB tmpfs the test can fill: a real full disk under the data directory."""
