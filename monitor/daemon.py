@@ -1,4 +1,4 @@
-"""`monitor run`: a monotonic-clock supervisor, signals, the single-instance lock, systemd and health."""
+"""`monitor run`: a steady-clock supervisor, signals, the single-instance lock, systemd and health."""
 
 from __future__ import annotations
 
@@ -33,6 +33,9 @@ from monitor.store import RECOVERY, DatabaseDamaged, Store, damaged, ensure_priv
 log = logging.getLogger("monitor")
 STOP_BUDGET_S = 15.0
 TICK_S = 1.0  # how often the supervisor looks for due checks
+# Never steps, and keeps counting through a system suspend (CLOCK_MONOTONIC stops there), so checks
+# that became due while asleep run at once on waking. Linux has it; elsewhere the monotonic clock.
+CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
 EXIT_DAMAGED = 3  # the database is damaged: a restart cannot help (the unit's RestartPreventExitStatus)
 
 
@@ -135,14 +138,13 @@ class Counters:
 
     executed: int = 0
     errors: int = 0
-    last_done: float = 0.0  # monotonic time the last check finished
-    last_success: float = 0.0  # monotonic time the last check read a status
-    last_tick: float = 0.0  # monotonic time the supervisor last ran
+    last_done: float = 0.0  # steady time the last check finished
+    last_success: float = 0.0  # steady time the last check read a status
 
 
 @dataclass
 class Periodic:
-    """A housekeeping job run by the supervisor on the monotonic clock."""
+    """A housekeeping job run by the supervisor on the steady clock."""
 
     name: str
     every_s: float
@@ -170,15 +172,20 @@ def next_check_at(
     return when
 
 
+def steady() -> float:
+    """Seconds on CLOCK: what the schedule, the watchdog and the no-success alert are timed with."""
+    return time.clock_gettime(CLOCK)
+
+
 def clock_step(wall_before: float, mono_before: float, wall_now: float, mono_now: float) -> float:
-    """Seconds the wall clock jumped against the monotonic clock between two observations."""
+    """Seconds the wall clock jumped against the steady clock between two observations."""
     return (wall_now - wall_before) - (mono_now - mono_before)
 
 
 class Daemon:
     """Owns the supervisor, the coordinator and the notifier for one data directory.
 
-    Checks are timed on the monotonic clock, so a suspended process, a paused VM or a wall-clock
+    Checks are timed on the steady clock, so a suspend, a stopped process, a paused VM or a wall-clock
     step delays them but never drops them: whatever is due when the supervisor runs again runs then.
     """
 
@@ -188,18 +195,18 @@ class Daemon:
         self.store = Store.open(config.data_dir)
         self.coordinator = Coordinator(config, self.store)
         self.notifier = Notifier(config, self.store)
-        now = time.monotonic()
-        self.counters = Counters(last_done=now, last_success=now, last_tick=now)
+        now = steady()
+        self.counters = Counters(last_done=now, last_success=now)
         self.systemd = SystemdNotifier()
         self.stopping = asyncio.Event()
         self.semaphore = asyncio.Semaphore(config.schedule.max_concurrency)
         self.running: set[asyncio.Task[Any]] = set()
-        self.due: dict[str, float] = {}  # account -> monotonic time of its next check
+        self.due: dict[str, float] = {}  # account -> steady time of its next check
         self.checks: dict[str, asyncio.Task[None]] = {}
         self.jobs: list[Periodic] = []
         self.stale_alerted = False
         self.last_heartbeat = 0.0
-        self._clocks = (time.time(), time.monotonic())
+        self._clocks = (time.time(), steady())
         self.store_trouble: str | None = None  # why the data dir cannot be written, during such an episode
         self.exit_status = 0
 
@@ -224,13 +231,13 @@ class Daemon:
         )
 
     def schedule(self, account: Account, first: bool = False) -> None:
-        """(Re)schedule the account's next check on the monotonic clock."""
+        """(Re)schedule the account's next check on the steady clock."""
         delay = (self.next_run(account, first) - datetime.now().astimezone()).total_seconds()
-        self.due[account.name] = time.monotonic() + max(0.0, delay)
+        self.due[account.name] = steady() + max(0.0, delay)
 
     def tick(self) -> None:
         """One supervisor round: notice clock steps, start due checks, run due housekeeping."""
-        now = time.monotonic()
+        now = steady()
         wall = time.time()
         step = clock_step(*self._clocks, wall, now)
         if abs(step) > 5:
@@ -256,10 +263,9 @@ class Daemon:
                     self.store_failed(exc)
                 except Exception:  # housekeeping must never stop the supervisor
                     log.exception("%s failed", job.name)
-        self.counters.last_tick = now
 
     async def supervise(self) -> None:
-        """Run `tick` about once a second until stopping (asyncio sleeps on the monotonic clock)."""
+        """Run `tick` about once a second until stopping (asyncio's timers never follow wall-clock steps)."""
         while not self.stopping.is_set():
             self.tick()
             with contextlib.suppress(TimeoutError):
@@ -285,7 +291,7 @@ class Daemon:
         finally:
             # A check that ran counts for the watchdog even when its result could not be stored:
             # that failure is reported on its own, and a restart would not fix a full disk.
-            self.counters.last_done = time.monotonic()
+            self.counters.last_done = steady()
             self.checks.pop(name, None)
             if not self.stopping.is_set() and any(a.name == name and a.enabled for a in self.config.accounts):
                 self.schedule(self.config.account(name))
@@ -334,7 +340,7 @@ class Daemon:
         task.add_done_callback(self.running.discard)
 
     def _on_success(self) -> None:
-        self.counters.last_success = time.monotonic()
+        self.counters.last_success = steady()
         if self.stale_alerted:
             self.stale_alerted = False
             log.info("checks succeed again")
@@ -360,8 +366,8 @@ class Daemon:
             return  # with the data dir failing, the owner has been told why nothing is recorded
         longest = max(a.interval_s or self.config.schedule.interval_s for a in accounts)
         limit = longest * self.config.schedule.stale_after_intervals
-        # Monotonic: a wall-clock step forward is not a stretch of failed checks.
-        quiet = time.monotonic() - self.counters.last_success
+        # Steady clock: a wall-clock step forward is not a stretch of failed checks.
+        quiet = steady() - self.counters.last_success
         if quiet > limit:
             self.stale_alerted = True
             minutes = int(quiet / 60)
@@ -389,7 +395,7 @@ class Daemon:
 
     def watchdog(self) -> None:
         """Tell systemd we are alive, only while the supervisor runs and checks complete."""
-        if self.healthy(time.monotonic()):
+        if self.healthy(steady()):
             self.systemd.send("WATCHDOG=1")
 
     # --- reload and lifecycle --------------------------------------------------------
@@ -437,7 +443,7 @@ class Daemon:
         for account in self.config.accounts:
             if account.enabled:
                 self.schedule(account, first=True)
-        now = time.monotonic()
+        now = steady()
         shortest = min([a.interval_s or self.config.schedule.interval_s for a in self.config.accounts] or [30.0])
         self.jobs = [
             Periodic("deliver outbox", 2.0, self.deliver, now),
