@@ -260,7 +260,7 @@ def readings(db: Path) -> int:
 def memory(url: str, folder: Path, checks: int) -> dict[str, Any]:
     """Memory of the daemon and its browser processes across `checks` checks of 10 accounts; sign-ins counted."""
     emails = [user(i) for i in range(11, 21)]
-    schedule = '[schedule]\ninterval = "0.5s"\nalert_interval = "0.5s"\njitter = 0.1\nmax_concurrency = 2'
+    schedule = '[schedule]\ninterval = "0.5s"\ninterval_while_locked = "0.5s"\njitter = 0.1\nmax_concurrency = 2'
     cfg_path = write_config(folder / "memory", url, emails, schedule)
     db = folder / "memory" / "data" / "monitor.db"
     proc = start_daemon(cfg_path, folder / "memory" / "daemon.log")
@@ -311,7 +311,7 @@ def time_to_alert(url: str, folder: Path, trials: int, interval: float = 2.0) ->
 
     receiver = PushReceiver(on_push=on_push).start()
     accounts = [user(i) for i in range(21, 25)]
-    schedule = f'[schedule]\ninterval = "{interval}s"\nalert_interval = "{interval}s"\nmax_concurrency = 4'
+    schedule = f'[schedule]\ninterval = "{interval}s"\ninterval_while_locked = "{interval}s"\nmax_concurrency = 4'
     cfg_path = write_config(folder / "alert", url, accounts, schedule, receiver.json_url("bench"))
     db = folder / "alert" / "data" / "monitor.db"
     proc = start_daemon(cfg_path, folder / "alert" / "daemon.log")

@@ -7,19 +7,27 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
 import sys
+import unicodedata
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from monitor import config as configmod
 from monitor.errors import ConfigError, MonitorError
+from monitor.models import Status
+
+if TYPE_CHECKING:
+    from monitor.store import AccountState, Budget
 
 Command = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], object]]] = {}
@@ -35,8 +43,9 @@ def command(setup: Callable[[argparse.ArgumentParser], object] = lambda p: None)
     return register
 
 
-def _config(args: argparse.Namespace, secrets: bool = True) -> configmod.Config:
-    return configmod.load(Path(args.config) if args.config else None, resolve_secrets=secrets)
+def _config(args: argparse.Namespace) -> configmod.Config:
+    """The validated config; secrets stay unresolved until a command resolves the ones it uses."""
+    return configmod.load(Path(args.config) if args.config else None, resolve_secrets=False)
 
 
 def _when(ts: float | None) -> str:
@@ -45,10 +54,71 @@ def _when(ts: float | None) -> str:
     return datetime.fromtimestamp(ts, UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
+# Characters a line may break between even without a space (CJK scripts and full-width forms), except
+# that closing punctuation never starts a line and opening brackets never end one.
+_WIDE = "\u2e80-\u9fff\uac00-\ud7af\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
+_OPEN, _CLOSE = "「『（【〔", "、。，．）」』】〕！？ー・："
+_TOKEN = re.compile(rf" |[{_OPEN}]*[{_WIDE}][{_CLOSE}]*|[^ {_WIDE}]+")
+
+
+def _cols(text: str) -> int:
+    """Terminal columns `text` takes (East Asian wide characters take two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _cut(word: str, width: int) -> int:
+    """How many characters of `word` fit in `width` columns (at least one)."""
+    used = 0
+    for i, ch in enumerate(word):
+        used += _cols(ch)
+        if used > width:
+            return max(i, 1)
+    return len(word)
+
+
+def wrap(text: str, width: int) -> list[str]:
+    """Lines of at most `width` columns, broken at spaces or between CJK characters, never mid-word.
+
+    Only a single word longer than a whole line is cut.
+    """
+    lines: list[str] = []
+    line = ""
+    for token in _TOKEN.findall(" ".join(text.split())):
+        if token == " ":
+            line += " " if line else ""
+            continue
+        if _cols(line + token) > width and line.strip():
+            lines.append(line.rstrip())
+            line = ""
+        while _cols(token) > width:
+            n = _cut(token, width)
+            lines.append(token[:n])
+            token = token[n:]
+        line += token
+    if line.strip() or not lines:
+        lines.append(line.rstrip())
+    return lines
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` on one line of at most `width` columns, cut at a word boundary and marked with "…"."""
+    flat = " ".join(text.split())
+    if _cols(flat) <= width:
+        return flat
+    return wrap(flat, width - 1)[0] + "…"
+
+
 def _table(rows: list[list[str]], header: list[str]) -> str:
-    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in [header, *rows]]
-    return "\n".join(lines)
+    """Columns padded to the widest cell; the last column wraps at word boundaries to fit the terminal."""
+    widths = [max(_cols(str(r[i])) for r in [header, *rows]) for i in range(len(header) - 1)]
+    room = max(shutil.get_terminal_size((120, 24)).columns - sum(w + 2 for w in widths), 30)
+    out = []
+    for row in [header, *rows]:
+        cells = [str(c) + " " * (w - _cols(str(c))) for c, w in zip(row, widths, strict=False)]
+        for i, part in enumerate(wrap(str(row[-1]), room)):
+            lead = cells if i == 0 else [" " * w for w in widths]
+            out.append("  ".join([*lead, part]).rstrip())
+    return "\n".join(out)
 
 
 # --- init and doctor -------------------------------------------------------------
@@ -68,13 +138,13 @@ screenshots = "changes" # changes | always | never
 
 [schedule]
 interval = "15m"        # between checks of one account (jittered)
-alert_interval = "5m"   # while locked or under review
+interval_while_locked = "5m"  # check interval while locked or under review
 # active_hours = "7-23" # only check between these local hours
 
 [[accounts]]
 name = "shop"
 profile = "mock-retailer"             # a shipped profile, or a path to your own .toml
-base_url = "http://127.0.0.1:8600"
+base_url = "http://127.0.0.1:8600"    # the mock retailer's default port: python -m fixtures.retailer
 username = "alice@example.com"
 password = { env = "SHOP_PASSWORD" }
 # totp_secret = { file = "~/.config/account-monitor/shop.totp" }
@@ -118,40 +188,71 @@ async def _doctor_browser(executable_path: str | None) -> str:
 
 @command(lambda p: p.add_argument("--executable-path", help="try this Chromium instead of searching"))
 def cmd_doctor(args: argparse.Namespace) -> int:
-    """Check that a Chromium can be launched (and the config, if there is one).
+    """Check the config, that a Chromium can be launched, each account's secrets and each channel.
 
+    Each check is one line and a failure does not stop the others. Exit status: 0 all fine, 1 the
+    browser failed or the database is damaged, 2 the config, a secret or a channel is wrong.
     Example: monitor doctor
     """
+    status = 0
+
+    def failed(message: str, code: int) -> None:
+        nonlocal status
+        print(f"monitor: {message}", file=sys.stderr)
+        status = max(status, code)
+
     exe = args.executable_path
     path = Path(args.config) if args.config else configmod.default_path()
-    db_problems: list[str] = []
+    cfg: configmod.Config | None = None
     if path.exists():
         try:
-            cfg = configmod.load(path)
+            cfg = configmod.load(path, resolve_secrets=False)
         except ConfigError as exc:
-            print(f"monitor: {exc}", file=sys.stderr)
-            return 2
-        exe = exe or cfg.browser.executable_path
-        print(
-            f"config: {path} ok ({len(cfg.accounts)} account(s), {len(cfg.channels)} channel(s)); "
-            f"data dir {cfg.data_dir}"
-        )
+            failed(str(exc), 2)
+        else:
+            exe = exe or cfg.browser.executable_path
+            print(
+                f"config: {path} ok ({len(cfg.accounts)} account(s), {len(cfg.channels)} channel(s)); "
+                f"data dir {cfg.data_dir}"
+            )
+    try:
+        print(f"browser: {asyncio.run(_doctor_browser(exe))}")
+    except MonitorError as exc:
+        failed(str(exc), 1)
+    if cfg is not None:
         # The database: a damaged one is named here with the way out, instead of failing every command.
         from monitor.store import RECOVERY, integrity_problems
 
         db = cfg.data_dir / "monitor.db"
         db_problems = integrity_problems(db)
-        print(
-            f"database: {db} DAMAGED ({db_problems[0]}); to recover: {RECOVERY}"
-            if db_problems
-            else f"database: {db} ok"
-        )
-    try:
-        found = asyncio.run(_doctor_browser(exe))
-    except MonitorError as exc:
-        print(f"monitor: {exc}", file=sys.stderr)
-        return 1
-    print(f"browser: {found}")
+        if db_problems:
+            failed(f"database: {db} is DAMAGED ({db_problems[0]}); to recover: {RECOVERY}", 1)
+        else:
+            print(f"database: {db} ok")
+        for account in cfg.accounts:
+            secrets = account.secrets()
+            problems = [p for p in (s.problem() for s in secrets.values()) if p]
+            for line in problems:
+                failed(line, 2)
+            if not problems:
+                sources = ", ".join(f"{key} from {secret.source}" for key, secret in secrets.items())
+                print(f"account {account.name}: secrets ok ({sources or 'none configured'})")
+        for channel in cfg.channels:
+            problem = channel.problem()
+            if problem:
+                failed(problem, 2)
+            else:
+                print(f"channel {channel.name}: ok")
+        heartbeat = cfg.schedule.heartbeat_url
+        if heartbeat is not None:
+            problem = heartbeat.problem()
+            if problem:
+                failed(problem, 2)
+            else:
+                print("heartbeat_url: ok")
+        other = _other_instance(cfg)
+        if other:
+            print(f"warning: {other}")
     if shutil.which("fc-list"):
         ja = subprocess.run(["fc-list", ":lang=ja"], capture_output=True, text=True, timeout=30).stdout.strip()
         if not ja:
@@ -159,7 +260,32 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 "fonts: no Japanese font installed; screenshots of Japanese pages will show empty boxes "
                 "(Debian: sudo apt-get install -y fonts-ipafont-gothic)"
             )
-    return 1 if db_problems else 0
+    return status
+
+
+def _other_instance(cfg: configmod.Config) -> str | None:
+    """A running monitor on the default data dir (not this config's) watching an account of ours."""
+    import sqlite3
+
+    default = configmod.default_data_dir()
+    db = default / "monitor.db"
+    if cfg.data_dir == default or not db.exists() or _daemon_pid(default) is None:
+        return None
+    try:
+        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=5)
+        try:
+            watched = {row[0] for row in conn.execute("SELECT account FROM account_state")}
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return None
+    same = sorted(watched & {a.name for a in cfg.accounts})
+    if not same:
+        return None
+    return (
+        f"another monitor is running on {default} and watches {', '.join(same)} too; two monitors on one "
+        "account double its sign-ins (stop one, or give them different accounts)"
+    )
 
 
 # --- checks ------------------------------------------------------------------------
@@ -193,7 +319,7 @@ async def _run_checks(cfg: configmod.Config, names: list[str], send: bool) -> li
 def cmd_check(args: argparse.Namespace) -> int:
     """Check accounts once, now, without the daemon; record readings and queue alerts.
 
-    Exit status: 0 every account was read, 1 any had a problem, 2 bad config.
+    Exit status: 0 every account was read, 1 any had a problem or a page no rule matched, 2 bad config.
     Example: monitor check shop --json
     """
     cfg = _config(args)
@@ -202,6 +328,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         cfg.account(name)
     if not names:
         raise ConfigError(f"{cfg.path}: no accounts configured")
+    # Every secret the checks and their alerts need, before a browser starts or a row is written.
+    cfg.resolve(names, [c.name for c in cfg.channels])
     readings = asyncio.run(_run_checks(cfg, names, not args.no_send))
     if args.json:
         for r in readings:
@@ -233,57 +361,160 @@ def cmd_check(args: argparse.Namespace) -> int:
                 str(r.problem or "-"),
                 "yes" if r.signed_in else "no",
                 f"{r.duration_ms} ms",
-                (r.detail or r.rule or "")[:90],
+                r.detail or r.rule or "",
             ]
             for r in readings
         ]
         print(_table(rows, ["ACCOUNT", "STATUS", "PROBLEM", "SIGNED IN", "TOOK", "RULE / DETAIL"]))
-    return 1 if any(r.problem for r in readings) else 0
+        for r in readings:
+            if r.status == Status.UNKNOWN:
+                from monitor.profiles import resolve as resolve_profile
+
+                session = cfg.data_dir / "sessions" / f"{r.account}.json"
+                signed_in = f" --storage-state {session}" if session.exists() else ""
+                profile = cfg.account(r.account).profile
+                if "/" in profile or profile.endswith(".toml"):  # relative to the config, not the cwd
+                    profile = str(resolve_profile(profile, cfg.path.parent))
+                print(
+                    f"{r.account}: no rule matched {r.url}; see how the profile reads it:"
+                    f" monitor try-profile {profile} {r.url}{signed_in}"
+                )
+    return 1 if any(r.problem or r.status == Status.UNKNOWN for r in readings) else 0
 
 
 @command(lambda p: p.add_argument("account", metavar="ACCOUNT"))
 def cmd_resume(args: argparse.Namespace) -> int:
-    """Allow automated sign-ins again after a CAPTCHA, a rejected password or a one-time code.
+    """Allow automated sign-ins again: lift a pause (CAPTCHA, rejected password) and reset a spent budget.
 
     Example: monitor resume shop
     """
     from monitor.store import Store
 
-    cfg = _config(args, secrets=False)
-    cfg.account(args.account)
+    cfg = _config(args)
+    account = cfg.account(args.account)
     store = Store.open(cfg.data_dir)
-    was = store.resume(args.account)
+    paused = store.state(account.name).paused_reason
+    budget = store.budget(account.name, account.signin_budget)
+    reset = budget.spent and budget.limit > 0  # a budget of 0 is the owner's setting, not spent
+    if paused:
+        store.resume(account.name)
+    if reset:
+        store.reset_budget(account.name)
     store.close()
-    print(f"{args.account}: automated sign-ins resumed" if was else f"{args.account}: sign-ins were not paused")
+    cleared = []
+    if paused:
+        cleared.append(f"lifted the pause ({paused})")
+    if reset:
+        cleared.append(f"reset the spent sign-in budget ({budget.used} of {budget.limit} in 24 h)")
+    if cleared:
+        print(f"{account.name}: {' and '.join(cleared)}; automated sign-ins are allowed again")
+    else:
+        print(
+            f"{account.name}: nothing to clear: sign-ins were not paused and the budget is not spent"
+            f" ({budget.used} of {budget.limit} in 24 h)"
+        )
     return 0
 
 
-@command()
-def cmd_status(args: argparse.Namespace) -> int:
-    """Show each account's status, since when, the last check, any problem and pauses.
+def _daemon_pid(data_dir: Path) -> str | None:
+    """The pid of a `monitor run` holding this data dir's lock, else None; creates and keeps nothing."""
+    try:
+        fd = os.open(data_dir / "monitor.lock", os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return os.read(fd, 32).decode(errors="replace").strip() or "?"
+    else:
+        fcntl.flock(fd, fcntl.LOCK_UN)  # nobody held it: let go at once so a daemon can start
+        return None
+    finally:
+        os.close(fd)
 
-    Example: monitor status
-    """
-    from monitor.store import Store
 
-    cfg = _config(args, secrets=False)
+def _account_states(cfg: configmod.Config) -> list[tuple[configmod.Account, AccountState, Budget]]:
+    """Each account's stored state and sign-in budget; reads the database only if it exists."""
+    from monitor.store import AccountState, Budget, Store
+
+    if not (cfg.data_dir / "monitor.db").exists():  # status never creates a data dir
+        return [(a, AccountState(a.name), Budget(0, a.signin_budget, None)) for a in cfg.accounts]
     store = Store.open(cfg.data_dir)
+    try:
+        return [(a, store.state(a.name), store.budget(a.name, a.signin_budget)) for a in cfg.accounts]
+    finally:
+        store.close()
+
+
+def _next_signin(state: AccountState, budget: Budget) -> str:
+    """When the next automated sign-in is allowed, for the status table."""
+    if state.paused_reason:
+        return "after `monitor resume`"
+    if budget.limit == 0:
+        return "never (signin_budget = 0)"
+    return _when(budget.next_at) if budget.spent else "now"
+
+
+def _status_json(account: configmod.Account, s: AccountState, budget: Budget) -> dict[str, Any]:
+    """One account for `status --json`; times are Unix seconds."""
+    return {
+        "account": account.name,
+        "enabled": account.enabled,
+        "status": str(s.status) if s.status else None,
+        "since": s.status_since,
+        "last_check": s.last_check_at,
+        "last_success": s.last_success_at,
+        "problem": str(s.problem) if s.problem else None,
+        "problem_count": s.problem_count,
+        "problem_since": s.problem_since,
+        "paused": s.paused_reason,
+        "paused_at": s.paused_at,
+        "signins": {
+            "used": budget.used,
+            "limit": budget.limit,
+            "window_h": 24,
+            "allowed_now": not s.paused_reason and not budget.spent,
+            "next_allowed": budget.next_at,  # when the budget frees up; null when it is not spent
+        },
+    }
+
+
+def _status_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true", help="one JSON object: the daemon and each account")
+
+
+@command(_status_args)
+def cmd_status(args: argparse.Namespace) -> int:
+    """Show each account's status, since when, the last check, any problem, pauses and sign-ins used.
+
+    Also says whether a daemon (`monitor run`) is running on this data dir.
+    Example: monitor status --json
+    """
+    cfg = _config(args)
+    pid = _daemon_pid(cfg.data_dir)
+    states = _account_states(cfg)
+    if args.json:
+        daemon = {"running": pid is not None, "pid": int(pid) if pid and pid.isdigit() else None}
+        accounts = [_status_json(*entry) for entry in states]
+        print(json.dumps({"data_dir": str(cfg.data_dir), "daemon": daemon, "accounts": accounts}, ensure_ascii=False))
+        return 0
+    print(f"daemon: running (pid {pid})" if pid else "daemon: not running", f"on {cfg.data_dir}")
     rows = []
-    for account in cfg.accounts:
-        s = store.state(account.name)
-        problem = f"{s.problem} x{s.problem_count}" if s.problem else "-"
+    for account, s, budget in states:
         rows.append(
             [
                 account.name,
                 str(s.status or "never read"),
                 _when(s.status_since),
                 _when(s.last_check_at),
-                problem,
+                f"{s.problem} x{s.problem_count}" if s.problem else "-",
+                f"{budget.used}/{budget.limit}",
+                _next_signin(s, budget),
                 f"yes ({s.paused_reason})" if s.paused_reason else "no",
             ]
         )
-    store.close()
-    print(_table(rows, ["ACCOUNT", "STATUS", "SINCE", "LAST CHECK", "PROBLEM", "SIGN-INS PAUSED"]))
+    header = ["ACCOUNT", "STATUS", "SINCE", "LAST CHECK", "PROBLEM", "SIGN-INS 24H", "NEXT SIGN-IN", "PAUSED"]
+    print(_table(rows, header))
     return 0
 
 
@@ -300,7 +531,7 @@ def cmd_history(args: argparse.Namespace) -> int:
     """
     from monitor.store import Store
 
-    cfg = _config(args, secrets=False)
+    cfg = _config(args)
     cfg.account(args.account)
     store = Store.open(cfg.data_dir)
     rows = [
@@ -308,13 +539,13 @@ def cmd_history(args: argparse.Namespace) -> int:
             _when(t["at"]),
             t["kind"],
             f"{t['from_status'] or '-'} -> {t['to_status'] or '-'}",
-            (t["matched"] or t["detail"] or "")[:70],
-            t["screenshot"] or "",
+            Path(t["screenshot"]).name if t["screenshot"] else "-",  # in <data_dir>/screenshots/ACCOUNT/
+            t["matched"] or t["detail"] or "",
         ]
         for t in store.transitions(args.account, args.limit)
     ]
     store.close()
-    print(_table(rows, ["WHEN", "KIND", "CHANGE", "EVIDENCE", "SCREENSHOT"]) if rows else "no transitions yet")
+    print(_table(rows, ["WHEN", "KIND", "CHANGE", "SCREENSHOT", "EVIDENCE"]) if rows else "no transitions yet")
     return 0
 
 
@@ -333,6 +564,7 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     channels = [c for c in cfg.channels if not args.channel or c.name == args.channel]
     if not channels:
         raise ConfigError(f"{cfg.path}: no channel {args.channel!r}" if args.channel else f"{cfg.path}: no channels")
+    cfg.resolve([], [c.name for c in channels])
     store = Store.open(cfg.data_dir)
     notifier = Notifier(cfg, store)
     failed = 0
@@ -347,22 +579,26 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
 
 def _outbox_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--all", action="store_true", help="include sent rows")
-    p.add_argument("--send", action="store_true", help="try to deliver due rows now, then list")
+    p.add_argument("--send", action="store_true", help="try to deliver every pending row now, then list")
 
 
 @command(_outbox_args)
 def cmd_outbox(args: argparse.Namespace) -> int:
-    """List pending and given-up alerts (with --all, sent ones too); --send delivers due ones now.
+    """List pending and given-up alerts (with --all, sent ones too); --send delivers pending ones now.
+
+    --send does not wait for a row's next retry time: it tries every channel's pending rows, in order.
 
     Example: monitor outbox --send
     """
     from monitor.notify import Notifier, describe
     from monitor.store import Store
 
-    cfg = _config(args, secrets=args.send)  # sending needs channel URLs that may be secrets
+    cfg = _config(args)
+    if args.send:  # sending needs the channel URLs, which may be secrets
+        cfg.resolve([], [c.name for c in cfg.channels])
     store = Store.open(cfg.data_dir)
     if args.send:
-        asyncio.run(Notifier(cfg, store).drain(timeout=120))
+        asyncio.run(Notifier(cfg, store).drain(timeout=120, force=True))
     states = ("pending", "given_up", "sent") if args.all else ("pending", "given_up")
     rows = store.outbox(states)
     store.close()
@@ -413,10 +649,10 @@ async def _try_profile(profile, target: str, storage_state: str | None) -> str: 
         match, snap = await read_page(page, profile)
         await browser.close()
     lines = [f"url: {snap.url}", f"title: {snap.title}"]
-    lines += [f"region {name}: {text[:300]}" for name, text in snap.regions.items()]
+    lines += [f"region {name}: {shorten(text, 300)}" for name, text in snap.regions.items()]
     lines += [f"selector {k}: {'visible' if v is not None else 'not visible'}" for k, v in snap.selectors.items()]
     outcome = match.problem or match.status
-    lines.append(f"reading: {outcome} (rule {match.rule or '-'}; evidence: {match.evidence[:120]})")
+    lines.append(f"reading: {outcome} (rule {match.rule or '-'}; evidence: {shorten(match.evidence, 120)})")
     return "\n".join(lines)
 
 
@@ -492,7 +728,13 @@ def main(argv: list[str] | None = None) -> int:
             level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
         )
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        sys.stdout.flush()  # here, so that a reader that went away (`| head`) is handled below
+        return code
+    except BrokenPipeError:
+        # The reader stopped reading: not an error. Point stdout at /dev/null so the flush at exit is quiet.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except ConfigError as exc:
         print(f"monitor: {exc}", file=sys.stderr)
         return 2

@@ -1,11 +1,16 @@
-"""Settings and accounts from a TOML file: validated up front, secrets resolved and masked."""
+"""Settings and accounts from a TOML file: validated up front; secrets resolved where used, never shown."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import math
 import os
 import re
 import subprocess
 import tomllib
+import zoneinfo
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,22 +20,162 @@ import platformdirs
 from monitor.errors import ConfigError
 from monitor.models import AlertKind, Severity
 
+log = logging.getLogger("monitor.config")
+
 DEFAULT_NAME = "monitor.toml"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# A BCP 47 language tag as browsers take it: language, optional script, region, variants.
+LOCALE_RE = re.compile(
+    r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-(?:[A-Za-z]{2}|[0-9]{3}))?(-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$"
+)
+# Written into a data_dir the monitor creates: only such a directory (or one holding monitor.db,
+# made by an older version) is used, so that a data_dir of "~" or "/tmp" is refused.
+DATA_DIR_MARKER = ".account-monitor"
+DATA_DIR_FILES = {
+    DATA_DIR_MARKER,
+    "monitor.db",
+    "monitor.db-wal",
+    "monitor.db-shm",
+    "monitor.lock",
+    "sessions",
+    "screenshots",
+}
+
+# Every key the parser accepts, by table: the parser reads these sets, docs/config.md documents them.
+TOP_KEYS = {"data_dir", "browser", "accounts", "channels", "schedule", "templates"}
+BROWSER_KEYS = {"executable_path", "headless", "timeout_s", "check_timeout_s", "recycle_after", "screenshots"}
+ACCOUNT_KEYS = {
+    "name",
+    "profile",
+    "base_url",
+    "username",
+    "password",
+    "totp_secret",
+    "locale",
+    "timezone",
+    "signin_budget",
+    "interval",
+    "enabled",
+}
+CHANNEL_KEYS = {"name", "url", "config_file", "tags", "min_severity", "accounts"}
+SCHEDULE_KEYS = {
+    "interval",
+    "interval_while_locked",
+    "jitter",
+    "max_concurrency",
+    "active_hours",
+    "unknown_confirm",
+    "problem_confirm",
+    "review_reminder",
+    "locked_reminder",
+    "reminder_every",
+    "stale_after_intervals",
+    "heartbeat_url",
+    "retention_days",
+    "outbox_max_age",
+    "retry_min",
+    "retry_max",
+}
+DEPRECATED_KEYS = {"schedule.alert_interval": "schedule.interval_while_locked"}
+TEMPLATE_KEYS = {"title", "body", "title_ja", "body_ja"}
+SECRET_KEYS = {"env", "file", "command"}
+KEYS: dict[str, set[str]] = {
+    "": TOP_KEYS,
+    "browser": BROWSER_KEYS,
+    "accounts": ACCOUNT_KEYS,
+    "channels": CHANNEL_KEYS,
+    "schedule": SCHEDULE_KEYS,
+    "templates.KIND": TEMPLATE_KEYS,
+    "secret": SECRET_KEYS,
+}
 
 
 class Secret:
-    """A resolved secret that never shows itself in a repr, str or f-string."""
+    """A secret given as { env | file | command }: resolved on first use, then cached; never shown.
 
-    __slots__ = ("_value", "source")
+    `where` prefixes every error ("monitor.toml: accounts[0] (shop).password"); `check` validates
+    the value once resolved (a TOTP seed, an Apprise URL) and returns why it is unusable, or None.
+    """
 
-    def __init__(self, value: str, source: str) -> None:
-        self._value = value
-        self.source = source  # e.g. "env SHOP_PASSWORD": safe to show
+    __slots__ = ("_base", "_check", "_value", "how", "ref", "reloading", "where")
+
+    def __init__(
+        self,
+        how: str,
+        ref: str,
+        where: str = "",
+        base: Path | None = None,
+        check: Callable[[str], str | None] | None = None,
+        reloading: bool = False,
+    ) -> None:
+        self.how = how  # env | file | command | inline
+        self.ref = ref  # the variable name, the file path or the command; the value itself when inline
+        self.where = where
+        self.reloading = reloading  # resolved by a running daemon's reload, whose environment is fixed
+        self._base = base or Path.cwd()
+        self._check = check
+        self._value: str | None = None
+
+    @classmethod
+    def inline(cls, value: str, where: str = "", check: Callable[[str], str | None] | None = None) -> Secret:
+        """A value written in the config itself (e.g. an Apprise URL): known already, still masked."""
+        return cls("inline", value, where, check=check)
+
+    @property
+    def source(self) -> str:
+        """Where the secret comes from, safe to show: "env SHOP_PASSWORD", "file /path", "command", "url"."""
+        return {"env": f"env {self.ref}", "file": f"file {self.ref}", "command": "command"}.get(self.how, "url")
 
     def reveal(self) -> str:
-        """The secret itself; call only where it is typed into the site."""
+        """The secret itself, resolved now if needed; a ConfigError names the file, key and cause."""
+        if self._value is None:
+            value = self.ref if self.how == "inline" else self._resolve()
+            problem = self._check(value) if self._check else None
+            if problem:
+                raise ConfigError(f"{self.where}: {problem}")
+            self._value = value
         return self._value
+
+    def problem(self) -> str | None:
+        """Why this secret cannot be used (the ConfigError's line), or None when it resolves."""
+        try:
+            self.reveal()
+        except ConfigError as exc:
+            return str(exc)
+        return None
+
+    def _resolve(self) -> str:
+        fail = f"{self.where}.{self.how}"
+        if self.how == "env":
+            value = os.environ.get(self.ref)
+            if not value:
+                hint = (
+                    "; a running daemon's environment is fixed when it starts: restart it, or give this secret "
+                    "as { file = ... } or { command = ... }"
+                    if self.reloading
+                    else ""
+                )
+                raise ConfigError(f"{fail}: environment variable {self.ref} is not set{hint}")
+            return value
+        if self.how == "file":
+            file = (self._base / os.path.expanduser(self.ref)).resolve()
+            try:
+                value = file.read_text(encoding="utf-8").strip()
+            except OSError as exc:
+                raise ConfigError(f"{fail}: cannot read {file}: {exc.strerror}") from None
+            except UnicodeDecodeError:
+                raise ConfigError(f"{fail}: {file} is not UTF-8 text") from None
+            if not value:
+                raise ConfigError(f"{fail}: {file} is empty")
+            return value
+        try:
+            done = subprocess.run(self.ref, shell=True, capture_output=True, text=True, timeout=30, check=False)
+        except subprocess.TimeoutExpired:
+            raise ConfigError(f"{fail}: command timed out after 30 s") from None
+        if done.returncode != 0 or not done.stdout.strip():
+            raise ConfigError(f"{fail}: command exited {done.returncode} with no secret on stdout")
+        # Only the command's first line: password managers often print metadata after it.
+        return done.stdout.strip().splitlines()[0]
 
     def __repr__(self) -> str:
         return f"Secret(<{self.source}>)"
@@ -66,6 +211,11 @@ class Account:
     interval_s: float | None = None  # overrides [schedule] interval
     enabled: bool = True
 
+    def secrets(self) -> dict[str, Secret]:
+        """The account's secrets by key (password, totp_secret), for resolving and for doctor."""
+        named = {"password": self.password, "totp_secret": self.totp_secret}
+        return {key: secret for key, secret in named.items() if secret is not None}
+
 
 @dataclass
 class Channel:
@@ -78,13 +228,17 @@ class Channel:
     min_severity: str = "info"
     accounts: list[str] = field(default_factory=list)  # empty: every account
 
+    def problem(self) -> str | None:
+        """Why this channel cannot be used (its URL secret does not resolve or Apprise cannot use it)."""
+        return self.url.problem() if self.url is not None else None
+
 
 @dataclass
 class Schedule:
     """How often checks run and alerts repeat."""
 
     interval_s: float = 900.0
-    alert_interval_s: float = 300.0  # while locked or under review
+    interval_while_locked_s: float = 300.0  # check interval while locked or under review
     jitter: float = 0.1  # +- fraction of the interval
     max_concurrency: int = 2
     active_hours: tuple[int, int] | None = None  # (start, end) local hours, end exclusive
@@ -121,6 +275,21 @@ class Config:
         known = ", ".join(a.name for a in self.accounts) or "none"
         raise ConfigError(f"{self.path}: no account named {name!r} (configured: {known})")
 
+    def resolve(self, accounts: Iterable[str] | None = None, channels: Iterable[str] | None = None) -> None:
+        """Resolve, up front, the secrets a command will use; the first that fails is a ConfigError.
+
+        None means every enabled account (every channel, and the heartbeat URL).
+        """
+        wanted = [a for a in self.accounts if a.enabled] if accounts is None else [self.account(n) for n in accounts]
+        for account in wanted:
+            for secret in account.secrets().values():
+                secret.reveal()
+        for channel in self.channels:
+            if (channels is None or channel.name in channels) and channel.url is not None:
+                channel.url.reveal()
+        if channels is None and self.schedule.heartbeat_url is not None:
+            self.schedule.heartbeat_url.reveal()
+
 
 def default_path() -> Path:
     """--config, else $MONITOR_CONFIG, else ./monitor.toml."""
@@ -135,9 +304,9 @@ def default_data_dir() -> Path:
 class _Reader:
     """Walks a parsed TOML table, naming the exact key path in every error."""
 
-    def __init__(self, path: Path, resolve: bool = True) -> None:
+    def __init__(self, path: Path, reloading: bool = False) -> None:
         self.path = path
-        self.resolve = resolve
+        self.reloading = reloading
 
     def fail(self, key: str, message: str) -> ConfigError:
         return ConfigError(f"{self.path}: {key}: {message}")
@@ -164,6 +333,8 @@ class _Reader:
             raise self.fail(path, f"must be {_kind_name(kinds)}, not a boolean")
         if not isinstance(value, kinds):
             raise self.fail(path, f"must be {_kind_name(kinds)}, not {type(value).__name__}")
+        if isinstance(value, float) and not math.isfinite(value):
+            raise self.fail(path, f"must be a finite number, not {value}")
         return value
 
     def number(self, data: dict[str, Any], key: str, where: str, default: float, low: float, high: float) -> float:
@@ -182,11 +353,21 @@ class _Reader:
                 raise self.fail(path, f'not a duration: {raw!r} (e.g. 90, "90s", "15m", "2h")')
             unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}[m.group(2)]
             raw = float(m.group(1)) * unit
+        if not math.isfinite(raw):
+            raise self.fail(path, f"must be a finite duration, not {raw}")
         if raw <= 0:
             raise self.fail(path, "must be positive")
         return float(raw)
 
-    def secret(self, data: dict[str, Any], key: str, where: str, required: bool) -> Secret | None:
+    def secret(
+        self,
+        data: dict[str, Any],
+        key: str,
+        where: str,
+        required: bool,
+        check: Callable[[str], str | None] | None = None,
+    ) -> Secret | None:
+        """A lazy Secret from { env | file | command }: the spec is checked now, the value on first use."""
         path = f"{where}.{key}"
         if key not in data:
             if required:
@@ -197,15 +378,13 @@ class _Reader:
             raise self.fail(
                 path, 'write secrets as { env = "VAR" }, { file = "path" } or { command = "..." }, not inline'
             )
-        spec = self.table(spec, path, {"env", "file", "command"})
+        spec = self.table(spec, path, SECRET_KEYS)
         if len(spec) != 1:
             raise self.fail(path, "give exactly one of env, file, command")
         ((how, ref),) = spec.items()
         if not isinstance(ref, str) or not ref:
             raise self.fail(f"{path}.{how}", "must be a non-empty string")
-        if not self.resolve:
-            return Secret("", f"{how} (not resolved)")
-        return resolve_secret(how, ref, lambda msg: self.fail(f"{path}.{how}", msg), self.path.parent)
+        return Secret(how, ref, f"{self.path}: {path}", self.path.parent, check, self.reloading)
 
 
 def _kind_name(kinds: tuple[type, ...]) -> str:
@@ -220,37 +399,13 @@ def _kind_name(kinds: tuple[type, ...]) -> str:
     return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))
 
 
-def resolve_secret(how: str, ref: str, fail: Any, base: Path) -> Secret:
-    """Read a secret from an environment variable, a file, or a command's stdout."""
-    if how == "env":
-        value = os.environ.get(ref)
-        if value is None or value == "":
-            raise fail(f"environment variable {ref} is not set")
-        return Secret(value, f"env {ref}")
-    if how == "file":
-        file = (base / os.path.expanduser(ref)).resolve()
-        try:
-            value = file.read_text(encoding="utf-8").strip()
-        except OSError as exc:
-            raise fail(f"cannot read {file}: {exc.strerror}") from None
-        if not value:
-            raise fail(f"{file} is empty")
-        return Secret(value, f"file {file}")
-    try:
-        done = subprocess.run(ref, shell=True, capture_output=True, text=True, timeout=30, check=False)
-    except subprocess.TimeoutExpired:
-        raise fail("command timed out after 30 s") from None
-    if done.returncode != 0 or not done.stdout.strip():
-        raise fail(f"command exited {done.returncode} with no secret on stdout")
-    # Only the command's first line: password managers often print metadata after it.
-    return Secret(done.stdout.strip().splitlines()[0], "command")
-
-
-def load(path: Path | None = None, resolve_secrets: bool = True) -> Config:
+def load(path: Path | None = None, resolve_secrets: bool = True, reloading: bool = False) -> Config:
     """Read and validate the config file; any problem is one ConfigError line.
 
-    Commands that only read the database pass resolve_secrets=False, so that they work
-    without the passwords in the environment.
+    Secrets resolve on first use. With resolve_secrets (the daemon), those of every enabled account
+    and channel resolve now, so that a bad secret stops the start instead of a check later; commands
+    pass False and resolve only what they use (Config.resolve). `reloading` words a missing
+    environment variable for a running daemon.
     """
     path = (path or default_path()).expanduser()
     try:
@@ -259,29 +414,48 @@ def load(path: Path | None = None, resolve_secrets: bool = True) -> Config:
         raise ConfigError(f"{path}: config file not found (create one with `monitor init`)") from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
+    data = parse_toml(raw, str(path))
+    config = parse(data, path, reloading)
+    if resolve_secrets:
+        config.resolve()
+    return config
+
+
+def parse_toml(raw: bytes, name: str) -> dict[str, Any]:
+    """TOML from bytes; a syntax error or absurd nesting is one ConfigError line naming `name`."""
     try:
-        data = tomllib.loads(raw.decode("utf-8"))
+        return tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse(data, path, resolve_secrets)
+        raise ConfigError(f"{name}: not valid TOML: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{name}: not valid TOML: nested too deeply") from None
 
 
-def parse(data: dict[str, Any], path: Path, resolve_secrets: bool = True) -> Config:
-    """Validate an already parsed TOML document."""
+def parse(data: dict[str, Any], path: Path, reloading: bool = False) -> Config:
+    """Validate an already parsed TOML document (secrets stay unresolved)."""
     from monitor.profiles import load_profile  # profiles read config errors the same way
 
-    r = _Reader(path, resolve_secrets)
-    r.table(data, "", {"data_dir", "browser", "accounts", "channels", "schedule", "templates"})
+    r = _Reader(path, reloading)
+    r.table(data, "", TOP_KEYS)
     data_dir_raw = r.get(data, "data_dir", "", str, "")
     data_dir = (path.parent / os.path.expanduser(data_dir_raw)).resolve() if data_dir_raw else default_data_dir()
+    problem = data_dir_problem(data_dir)
+    if problem:
+        raise r.fail("data_dir", problem)
 
-    b = r.table(data.get("browser", {}), "browser", set(BrowserOptions.__dataclass_fields__))
+    b = r.table(data.get("browser", {}), "browser", BROWSER_KEYS)
     screenshots = r.get(b, "screenshots", "browser", str, "changes")
     if screenshots not in ("changes", "always", "never"):
         raise r.fail("browser.screenshots", f"must be changes, always or never, not {screenshots!r}")
     exe = r.get(b, "executable_path", "browser", str, "") or None
+    if exe:
+        exe = str((path.parent / os.path.expanduser(exe)).resolve())
+        if not os.path.isfile(exe):
+            raise r.fail("browser.executable_path", f"{exe} does not exist or is not a file")
+        if not os.access(exe, os.X_OK):
+            raise r.fail("browser.executable_path", f"{exe} is not executable")
     browser = BrowserOptions(
-        executable_path=os.path.expanduser(exe) if exe else None,
+        executable_path=exe,
         headless=r.get(b, "headless", "browser", bool, True),
         timeout_s=r.number(b, "timeout_s", "browser", 30.0, 1, 600),
         check_timeout_s=r.number(b, "check_timeout_s", "browser", 120.0, 5, 3600),
@@ -293,23 +467,7 @@ def parse(data: dict[str, Any], path: Path, resolve_secrets: bool = True) -> Con
     accounts: list[Account] = []
     for i, item in enumerate(raw_accounts):
         where = f"accounts[{i}]"
-        a = r.table(
-            item,
-            where,
-            {
-                "name",
-                "profile",
-                "base_url",
-                "username",
-                "password",
-                "totp_secret",
-                "locale",
-                "timezone",
-                "signin_budget",
-                "interval",
-                "enabled",
-            },
-        )
+        a = r.table(item, where, ACCOUNT_KEYS)
         name = r.get(a, "name", where, str)
         if not NAME_RE.match(name):
             raise r.fail(f"{where}.name", f"{name!r} must be letters, digits, '.', '_' or '-' (up to 64)")
@@ -324,6 +482,14 @@ def parse(data: dict[str, Any], path: Path, resolve_secrets: bool = True) -> Con
         base_url = r.get(a, "base_url", where, str).rstrip("/")
         if not re.match(r"^https?://[^/\s]+", base_url):
             raise r.fail(f"{where}.base_url", f"{base_url!r} is not an http(s) URL")
+        locale = r.get(a, "locale", where, str, None)
+        problem = locale_problem(locale) if locale is not None else None
+        if problem:
+            raise r.fail(f"{where}.locale", problem)
+        timezone = r.get(a, "timezone", where, str, None)
+        problem = timezone_problem(timezone) if timezone is not None else None
+        if problem:
+            raise r.fail(f"{where}.timezone", problem)
         accounts.append(
             Account(
                 name=name,
@@ -331,9 +497,9 @@ def parse(data: dict[str, Any], path: Path, resolve_secrets: bool = True) -> Con
                 base_url=base_url,
                 username=r.get(a, "username", where, str),
                 password=r.secret(a, "password", where, required=False),
-                totp_secret=r.secret(a, "totp_secret", where, required=False),
-                locale=r.get(a, "locale", where, str, None),
-                timezone=r.get(a, "timezone", where, str, None),
+                totp_secret=r.secret(a, "totp_secret", where, required=False, check=totp_problem),
+                locale=locale,
+                timezone=timezone,
                 signin_budget=int(r.number(a, "signin_budget", where, 3, 0, 100)),
                 interval_s=r.duration(a, "interval", where, 0) if "interval" in a else None,
                 enabled=r.get(a, "enabled", where, bool, True),
@@ -354,7 +520,7 @@ def _channels(r: _Reader, data: dict[str, Any]) -> list[Channel]:
     channels: list[Channel] = []
     for i, item in enumerate(r.get(data, "channels", "", list, [])):
         where = f"channels[{i}]"
-        c = r.table(item, where, {"name", "url", "config_file", "tags", "min_severity", "accounts"})
+        c = r.table(item, where, CHANNEL_KEYS)
         name = r.get(c, "name", where, str, f"channel-{i + 1}")
         where = f"channels[{i}] ({name})"
         if ("url" in c) == ("config_file" in c):
@@ -364,9 +530,11 @@ def _channels(r: _Reader, data: dict[str, Any]) -> list[Channel]:
             raw = c["url"]
             if isinstance(raw, str):
                 # An Apprise URL often carries a token; it is masked wherever it is shown.
-                url = Secret(os.path.expandvars(raw), "url")
+                url = Secret.inline(os.path.expandvars(raw), f"{r.path}: {where}.url", check=apprise_url_problem)
+                url.reveal()  # written in the file: check it now
             else:
-                url = r.secret(c, "url", where, required=True)
+                # From env/file/command: checked when resolved, by the commands that send.
+                url = r.secret(c, "url", where, required=True, check=apprise_url_problem)
         config_file = r.get(c, "config_file", where, str, None)
         min_sev = r.get(c, "min_severity", where, str, "info")
         if min_sev not in Severity.__members__.values():
@@ -389,29 +557,15 @@ def _channels(r: _Reader, data: dict[str, Any]) -> list[Channel]:
 
 
 def _schedule(r: _Reader, data: dict[str, Any]) -> Schedule:
-    s = r.table(
-        data.get("schedule", {}),
-        "schedule",
-        {
-            "interval",
-            "alert_interval",
-            "jitter",
-            "max_concurrency",
-            "active_hours",
-            "unknown_confirm",
-            "problem_confirm",
-            "review_reminder",
-            "locked_reminder",
-            "reminder_every",
-            "stale_after_intervals",
-            "heartbeat_url",
-            "retention_days",
-            "outbox_max_age",
-            "retry_min",
-            "retry_max",
-        },
-    )
+    s = r.table(data.get("schedule", {}), "schedule", SCHEDULE_KEYS | {k.split(".")[1] for k in DEPRECATED_KEYS})
     w = "schedule"
+    if "alert_interval" in s:
+        if "interval_while_locked" in s:
+            raise r.fail("schedule.alert_interval", "is the old name of interval_while_locked: give only one")
+        log.warning(
+            "%s: schedule.alert_interval is deprecated; rename it to interval_while_locked (same meaning)", r.path
+        )
+        s = {("interval_while_locked" if k == "alert_interval" else k): v for k, v in s.items()}
     hours = None
     if "active_hours" in s:
         spec = r.get(s, "active_hours", w, str)
@@ -422,10 +576,14 @@ def _schedule(r: _Reader, data: dict[str, Any]) -> Schedule:
     heartbeat = None
     if "heartbeat_url" in s:
         raw = s["heartbeat_url"]
-        heartbeat = Secret(raw, "url") if isinstance(raw, str) else r.secret(s, "heartbeat_url", w, required=True)
+        if isinstance(raw, str):
+            heartbeat = Secret.inline(raw, f"{r.path}: {w}.heartbeat_url", check=http_url_problem)
+            heartbeat.reveal()  # written in the file: check it now
+        else:
+            heartbeat = r.secret(s, "heartbeat_url", w, required=True, check=http_url_problem)
     return Schedule(
         interval_s=r.duration(s, "interval", w, 900),
-        alert_interval_s=r.duration(s, "alert_interval", w, 300),
+        interval_while_locked_s=r.duration(s, "interval_while_locked", w, 300),
         jitter=r.number(s, "jitter", w, 0.1, 0, 0.5),
         max_concurrency=int(r.number(s, "max_concurrency", w, 2, 1, 64)),
         active_hours=hours,
@@ -448,24 +606,108 @@ def _templates(r: _Reader, data: dict[str, Any]) -> dict[str, dict[str, str]]:
     out: dict[str, dict[str, str]] = {}
     for kind, spec in t.items():
         where = f"templates.{kind}"
-        spec = r.table(spec, where, {"title", "body", "title_ja", "body_ja"})
+        spec = r.table(spec, where, TEMPLATE_KEYS)
         out[kind] = {k: r.get(spec, k, where, str) for k in spec}
     return out
 
 
-def check_channel(channel: Channel) -> str | None:
-    """Why Apprise cannot use this channel, or None; the message never contains the URL itself."""
+# --- value checks: each says why a value is unusable, or None; never repeats a secret ------------
+
+
+def data_dir_problem(data_dir: Path) -> str | None:
+    """Why `data_dir` cannot be the monitor's data directory, checked before anything is written."""
+    if data_dir.exists():
+        if not data_dir.is_dir():
+            return f"{data_dir} is a file, not a directory"
+        if not os.access(data_dir, os.W_OK | os.X_OK):
+            return f"{data_dir} is not writable"
+        names = {p.name for p in data_dir.iterdir()}
+        if names and DATA_DIR_MARKER not in names and "monitor.db" not in names and not names <= DATA_DIR_FILES:
+            return (
+                f"{data_dir} already holds other files and is not a monitor data directory; "
+                "give a new or empty directory (e.g. ~/.local/share/account-monitor)"
+            )
+        return None
+    parent = data_dir.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{data_dir} is under {parent}, which is a file"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{data_dir} cannot be created: {parent} is not writable"
+    return None
+
+
+def totp_problem(value: str) -> str | None:
+    """Why a TOTP seed is unusable (it must be the base32 text an authenticator app shows)."""
+    from monitor.totp import decode_secret
+
+    try:
+        key = decode_secret(value)
+    except ValueError:
+        key = b""
+    return None if key else "not a valid base32 TOTP secret (e.g. JBSW Y3DP EHPK 3PXP, as the site shows it)"
+
+
+def http_url_problem(value: str) -> str | None:
+    """Why a URL the monitor fetches itself (the heartbeat) is not an http(s) URL."""
+    return None if re.match(r"^https?://[^/\s?#]+(?:[/?#]\S*)?$", value) else "not an http(s) URL"
+
+
+def locale_problem(value: str) -> str | None:
+    """Why a browser locale is not a BCP 47 tag such as en-US or ja-JP."""
+    return None if LOCALE_RE.match(value) else f"{value!r} is not a locale tag like en-US or ja-JP"
+
+
+def timezone_problem(value: str) -> str | None:
+    """Why a time zone is not an IANA name such as Asia/Tokyo."""
+    try:
+        zoneinfo.ZoneInfo(value)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {value!r} (an IANA name like Asia/Tokyo or America/New_York)"
+    return None
+
+
+@contextlib.contextmanager
+def _quiet_apprise() -> Iterator[None]:
+    """Apprise logs its own line (with a partly masked token) about a bad URL; ours is the only one."""
+    logger = logging.getLogger("apprise")
+    was = logger.disabled
+    logger.disabled = True
+    try:
+        yield
+    finally:
+        logger.disabled = was
+
+
+def apprise_url_problem(url: str) -> str | None:
+    """Why Apprise cannot send to this URL; the message names the scheme, never the URL itself."""
     import apprise
 
-    if channel.config_file:
-        if not os.access(channel.config_file, os.R_OK):
-            return f"config_file {channel.config_file} is not readable"
+    scheme = url.split("://", 1)[0] if "://" in url else "?"
+    with _quiet_apprise():
+        plugin = apprise.Apprise.instantiate(url)
+        if plugin is None:
+            return f"Apprise cannot parse this URL (scheme {scheme}://)"
+        # A plugin that needs a target (an ntfy topic, ...) but got none accepts the URL and then
+        # fails every send: refuse it now.
+        targets = type(plugin).template_tokens.get("targets", {})
+        parsed = type(plugin).parse_url(url) or {}
+        if targets.get("required") and not [t for t in parsed.get("targets") or [] if t]:
+            return f"the {scheme}:// URL names no target (e.g. the ntfy topic after the host)"
+    return None
+
+
+def check_channel(channel: Channel) -> str | None:
+    """Why Apprise cannot use this channel's config file, or None (its URL is checked when resolved)."""
+    import apprise
+
+    if not channel.config_file:
+        return None
+    if not os.access(channel.config_file, os.R_OK):
+        return f"config_file {channel.config_file} is not readable"
+    with _quiet_apprise():
         cfg = apprise.AppriseConfig()
         if not cfg.add(channel.config_file) or not apprise.Apprise().add(cfg):
             return f"config_file {channel.config_file} is not an Apprise config Apprise can read"
-        return None
-    assert channel.url is not None
-    if apprise.Apprise.instantiate(channel.url.reveal()) is None:
-        scheme = channel.url.reveal().split("://", 1)[0] if "://" in channel.url.reveal() else "?"
-        return f"url: Apprise cannot parse this URL (scheme {scheme}://)"
     return None

@@ -84,9 +84,13 @@ class Coordinator:
                     f"signed out, and automated sign-ins are paused ({state.paused_reason});"
                     f" sign in with `monitor login {account.name}` or run `monitor resume {account.name}`"
                 )
-            used = self.store.signins_since(account.name, self.clock() - DAY)
-            if used >= account.signin_budget:
-                return f"signed out, and the sign-in budget is used up ({used} of {account.signin_budget} in 24 h)"
+            budget = self.store.budget(account.name, account.signin_budget, self.clock(), DAY)
+            if budget.spent:
+                when = f"next one allowed {_local(budget.next_at)}; " if budget.next_at else ""
+                return (
+                    f"signed out, and the sign-in budget is used up ({budget.used} of {budget.limit} in 24 h);"
+                    f" {when}`monitor resume {account.name}` resets it"
+                )
             return None
 
         def want_screenshot(match: Match) -> bool:
@@ -145,6 +149,9 @@ class Coordinator:
             reading.matched = result.match.evidence[:300]
             reading.url, reading.title = result.snap.url, result.snap.title
             reading.signed_in, reading.orders = result.signed_in, result.snap.orders
+            if reading.status == Status.UNKNOWN:
+                code = f"HTTP {result.snap.http_status}, " if result.snap.http_status else ""
+                reading.detail = f"{code}no rule matched (profile {profile.name})"
             screenshot = result.screenshot
         if self.aborting and reading.problem is not None:
             # Ctrl-C reaches Chromium too, so the page fails: that says nothing about the account.
@@ -217,3 +224,8 @@ class Coordinator:
         path = folder / f"{stamp}-{reading.outcome or 'check'}.png"
         write_private(path, png)
         return path
+
+
+def _local(ts: float) -> str:
+    """A time in the local zone, for messages the owner reads."""
+    return datetime.fromtimestamp(ts, UTC).astimezone().strftime("%Y-%m-%d %H:%M")

@@ -220,7 +220,7 @@ class Daemon:
         except sqlite3.Error:
             status = None  # reported where it happened; the schedule must go on
         if status in (Status.LOCKED, Status.UNDER_REVIEW):
-            return min(base, self.config.schedule.alert_interval_s)
+            return min(base, self.config.schedule.interval_while_locked_s)
         return base
 
     def next_run(self, account: Account, first: bool = False) -> datetime:
@@ -403,7 +403,7 @@ class Daemon:
     def reload(self) -> None:
         """SIGHUP: read the config again; a bad one is refused and the old one keeps running."""
         try:
-            new = configmod.load(self.config_path)
+            new = configmod.load(self.config_path, reloading=True)
         except ConfigError as exc:
             log.error("config reload refused, keeping the running config: %s", exc)
             return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import random
 import time
@@ -367,15 +368,21 @@ class Notifier:
         base = min(rules.retry_min_s * 2 ** max(attempts - 1, 0), rules.retry_max_s)
         return base * random.uniform(0.8, 1.2)
 
-    async def _deliver_channel(self, name: str) -> None:
-        """Send this channel's rows oldest first; on a failure stop until the head row's retry is due."""
+    async def _deliver_channel(self, name: str, force: bool = False) -> None:
+        """Send this channel's rows oldest first; on a failure stop until the head row's retry is due.
+
+        With `force` (the owner asked for it now) rows whose retry time has not come are sent too.
+        """
         channel = self.channel(name)
         max_age = self.config.schedule.outbox_max_age_h * 3600
         while True:
             now = self.clock()
             row = self.store.head(name)
-            if row is None or row.next_attempt_at > now or not self.store.claim(row.id, now):
-                return  # nothing due, or another process is sending it
+            if row is None or (row.next_attempt_at > now and not force):
+                return  # nothing due
+            # Claiming at the row's own time succeeds only if nobody changed it since it was read.
+            if not self.store.claim(row.id, max(now, row.next_attempt_at)):
+                return  # another process is sending it
             if channel is None or now - row.created_at > max_age:
                 why = "channel no longer configured" if channel is None else "too old, given up"
                 self.store.record_attempt(row.id, False, why, now, give_up=True)
@@ -396,18 +403,21 @@ class Notifier:
             if row.attempts:
                 log.info("channel %s: delivered alert %d after %d failed attempt(s)", name, row.id, row.attempts)
 
-    def kick(self) -> list[asyncio.Task[None]]:
-        """Start a worker for every channel with due rows that has none running; returns the running ones."""
-        now = self.clock()
+    def kick(self, force: bool = False) -> list[asyncio.Task[None]]:
+        """Start a worker for every channel with due rows (any pending, with `force`) that has none running.
+
+        Returns the running workers.
+        """
+        now = math.inf if force else self.clock()
         for name in {r.channel for r in self.store.due(now)}:
             task = self._busy.get(name)
             if task is None or task.done():
-                self._busy[name] = asyncio.ensure_future(self._deliver_channel(name))
+                self._busy[name] = asyncio.ensure_future(self._deliver_channel(name, force))
         return [t for t in self._busy.values() if not t.done()]
 
-    async def drain(self, timeout: float = 60.0) -> None:
-        """Deliver everything due now and wait for it (bounded)."""
-        tasks = self.kick()
+    async def drain(self, timeout: float = 60.0, force: bool = False) -> None:
+        """Deliver everything due now (every pending row, with `force`) and wait for it (bounded)."""
+        tasks = self.kick(force)
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
 

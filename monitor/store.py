@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from monitor.errors import MonitorError
+from monitor.errors import ConfigError, MonitorError
 from monitor.models import Problem, Reading, Status
 
 RECOVERY = (
@@ -102,6 +102,13 @@ MIGRATIONS: list[tuple[str, str]] = [
         """,
     ),
     (
+        "budget_reset",
+        """
+        -- `monitor resume` restarts the sign-in budget; the sign-in rows stay as history.
+        ALTER TABLE account_state ADD COLUMN signins_reset_at REAL;
+        """,
+    ),
+    (
         "account_binding",
         """
         -- What the state row was made for (a digest of profile, base_url and username): an account
@@ -154,7 +161,22 @@ class AccountState:
     paused_reason: str | None = None
     paused_at: float | None = None
     created_at: float = field(default_factory=time.time)
+    signins_reset_at: float | None = None  # sign-ins before this do not count against the budget
     bound_to: str | None = None  # see fetch.binding; NULL for rows from before bindings existed
+
+
+@dataclass
+class Budget:
+    """Automated sign-ins counted against an account's budget in the last 24 h (or since a reset)."""
+
+    used: int
+    limit: int
+    next_at: float | None  # when the next sign-in is allowed, if not now
+
+    @property
+    def spent(self) -> bool:
+        """No automated sign-in is allowed now."""
+        return self.used >= self.limit
 
 
 @dataclass
@@ -178,9 +200,13 @@ class OutboxRow:
 
 
 def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) and make it 0700: it holds sessions and screenshots."""
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    os.chmod(path, 0o700)
+    """Create `path` (and parents) 0700: it holds sessions and screenshots.
+
+    A directory that already exists keeps its mode: it may not be the monitor's to change.
+    """
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)  # mkdir's mode passes through the umask
     return path
 
 
@@ -232,8 +258,17 @@ class Store:
 
     @classmethod
     def open(cls, data_dir: Path) -> Store:
-        """The store of a data directory."""
-        return cls(ensure_private_dir(data_dir) / "monitor.db")
+        """The store of a data directory; a directory that is not (and cannot become) one is refused."""
+        from monitor.config import DATA_DIR_MARKER, data_dir_problem
+
+        problem = data_dir_problem(data_dir)
+        if problem:
+            raise ConfigError(f"data_dir: {problem}")
+        ensure_private_dir(data_dir)
+        marker = data_dir / DATA_DIR_MARKER
+        if not marker.exists():
+            write_private(marker, b"account-monitor data directory: sessions, screenshots and the database\n")
+        return cls(data_dir / "monitor.db")
 
     def close(self) -> None:
         """Close the connection."""
@@ -334,10 +369,27 @@ class Store:
                 "INSERT INTO signins (account, at, outcome) VALUES (?, ?, ?)", (account, now or time.time(), outcome)
             )
 
-    def signins_since(self, account: str, since: float) -> int:
-        """Automated sign-in attempts for `account` since `since`."""
-        row = self.conn.execute("SELECT COUNT(*) FROM signins WHERE account = ? AND at >= ?", (account, since))
-        return int(row.fetchone()[0])
+    def budget(self, account: str, limit: int, now: float | None = None, window: float = 86400.0) -> Budget:
+        """Sign-ins counted since the later of `window` ago and the last reset, and when the next is allowed."""
+        now = time.time() if now is None else now
+        since = max(now - window, self.state(account).signins_reset_at or 0.0)
+        times = [
+            float(r[0])
+            for r in self.conn.execute(
+                "SELECT at FROM signins WHERE account = ? AND at >= ? ORDER BY at", (account, since)
+            )
+        ]
+        used = len(times)
+        # The budget frees up when enough of the counted sign-ins have left the window.
+        next_at = times[used - limit] + window if 0 < limit <= used else None
+        return Budget(used, limit, next_at)
+
+    def reset_budget(self, account: str, now: float | None = None) -> None:
+        """Start the sign-in budget afresh (the owner's decision); earlier sign-ins stay as history."""
+        with self.tx() as conn:
+            state = self.state(account)
+            state.signins_reset_at = time.time() if now is None else now
+            self.put_state(conn, state)
 
     # --- readings ------------------------------------------------------------------
 

@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
+import json
+import os
+import re
 import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
 from monitor.cli import COMMANDS, main
 from monitor.coordinator import Coordinator
-from monitor.models import Reading, Status
+from monitor.models import Problem, Reading, Status
+from tests.conftest import Control, account_entry
+from tests.receivers import PushReceiver
 from tests.test_notify import make_config
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.mark.parametrize("name", sorted(COMMANDS))
@@ -67,3 +77,259 @@ def test_retention_keeps_readings_of_transitions(tmp_path) -> None:
     assert store.prune(before=5000.0) == 1  # the second ok reading; the first and the lock made transitions
     assert [r["at"] for r in store.readings("shop")] == [9000.0, 3000.0, 1000.0]
     assert len(store.transitions("shop")) == 2
+
+
+def monitor(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`python -m monitor --config CONFIG ARGS...` as a user runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(config), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.mark.browser
+def test_spent_budget_shows_in_status_and_resume_resets_it(rig, control: Control, monkeypatch) -> None:
+    r = rig([account_entry("alice", monkeypatch, signin_budget=1)])
+    assert r.check("alice").signed_in
+    control.misbehave("alice@example.com", expire_session=True)
+    refused = r.check("alice")
+    assert refused.problem == Problem.LOGGED_OUT and "`monitor resume alice` resets it" in (refused.detail or "")
+    first_signin = r.store.state("alice").last_check_at
+
+    table = monitor(r.config.path, "status")
+    assert table.returncode == 0, table.stderr
+    (row,) = [line for line in table.stdout.splitlines() if line.startswith("alice")]
+    assert " 1/1 " in row and "now" not in row  # used up; the next one is allowed only later
+    data = json.loads(monitor(r.config.path, "status", "--json").stdout)
+    (alice,) = data["accounts"]
+    assert alice["problem"] == "logged_out" and alice["paused"] is None
+    assert alice["signins"]["used"] == 1 and alice["signins"]["limit"] == 1 and not alice["signins"]["allowed_now"]
+    assert alice["signins"]["next_allowed"] > first_signin  # 24 h after the sign-in that spent it
+
+    done = monitor(r.config.path, "resume", "alice")
+    assert done.returncode == 0, done.stderr
+    assert "reset the spent sign-in budget (1 of 1 in 24 h)" in done.stdout
+    again = json.loads(monitor(r.config.path, "status", "--json").stdout)["accounts"][0]
+    assert again["signins"] == {"used": 0, "limit": 1, "window_h": 24, "allowed_now": True, "next_allowed": None}
+    reading = r.check("alice")
+    assert reading.status == Status.OK and reading.signed_in
+    assert control.account("alice@example.com")["signin_count"] == 2
+    assert len(r.store.conn.execute("SELECT * FROM signins WHERE account = 'alice'").fetchall()) == 2  # history kept
+
+
+def test_resume_says_what_it_cleared(tmp_path) -> None:
+    from monitor import config as configmod
+    from monitor.store import Store
+
+    path = make_config(tmp_path, [])
+    path.write_text(path.read_text() + "signin_budget = 2\n")
+    nothing = monitor(path, "resume", "shop")
+    assert "nothing to clear" in nothing.stdout and "(0 of 2 in 24 h)" in nothing.stdout
+    store = Store.open(configmod.load(path).data_dir)
+    store.pause("shop", "challenge")
+    assert "lifted the pause (challenge);" in monitor(path, "resume", "shop").stdout
+    store.pause("shop", "login_rejected")
+    store.record_signin("shop", "attempt")
+    store.record_signin("shop", "attempt")
+    both = monitor(path, "resume", "shop").stdout
+    assert "lifted the pause (login_rejected) and reset the spent sign-in budget (2 of 2 in 24 h)" in both
+    assert store.state("shop").paused_reason is None and store.budget("shop", 2).used == 0
+    store.close()
+
+
+def test_status_says_whether_a_daemon_runs_and_creates_nothing(tmp_path) -> None:
+    from monitor import config as configmod
+    from monitor.daemon import InstanceLock
+
+    path = make_config(tmp_path, [])
+    data_dir = configmod.load(path).data_dir
+    fresh = monitor(path, "status")
+    assert fresh.returncode == 0, fresh.stderr
+    assert "daemon: not running" in fresh.stdout and "never read" in fresh.stdout
+    assert not data_dir.exists()  # status only looks
+
+    lock = InstanceLock(data_dir)  # what `monitor run` holds while it runs
+    assert lock.acquire()
+    try:
+        running = monitor(path, "status")
+        assert f"daemon: running (pid {os.getpid()})" in running.stdout
+        assert json.loads(monitor(path, "status", "--json").stdout)["daemon"] == {
+            "running": True,
+            "pid": os.getpid(),
+        }
+        assert not InstanceLock(data_dir).acquire()  # still held: status took nothing away
+    finally:
+        lock.release()
+    assert json.loads(monitor(path, "status", "--json").stdout)["daemon"]["running"] is False
+
+
+@pytest.mark.parametrize(
+    ("text", "width", "lines"),
+    [
+        (
+            "sign in with `monitor login shop` or run `monitor resume shop`",
+            30,
+            ["sign in with `monitor login", "shop` or run `monitor resume", "shop`"],
+        ),
+        ("ロックされています お客様の", 10, ["ロックされ", "ています", "お客様の"]),
+        ("確認中です。「24時間以内」", 10, ["確認中で", "す。「24時", "間以内」"]),
+        ("a https://very.long.example/path b", 10, ["a", "https://ve", "ry.long.ex", "ample/path", "b"]),
+        ("", 10, [""]),
+    ],
+)
+def test_wrap_breaks_at_word_and_character_boundaries(text: str, width: int, lines: list[str]) -> None:
+    from monitor.cli import wrap
+
+    assert wrap(text, width) == lines
+
+
+def test_history_wraps_evidence_instead_of_cutting_words(tmp_path) -> None:
+    from monitor import config as configmod
+    from monitor.store import Store
+
+    path = make_config(tmp_path, [])
+    cfg = configmod.load(path)
+    store = Store.open(cfg.data_dir)
+    evidence = (
+        "Your account has been locked. To restore access, attach a supporting document such as a billing"
+        " statement that shows the last four digits of the card used for the order."
+    )
+    shot = str(cfg.data_dir / "screenshots" / "shop" / "20270115T090000-locked.png")
+    Coordinator(cfg, store).commit(
+        Reading(account="shop", status=Status.LOCKED, at=1_800_000_000, matched=evidence, screenshot=shot)
+    )
+    store.close()
+    out = monitor(path, "history", "shop", env={"COLUMNS": "100"})
+    assert out.returncode == 0, out.stderr
+    lines = out.stdout.splitlines()
+    assert all(len(line) <= 100 for line in lines)
+    words = " ".join(lines).split()
+    assert all(word in words for word in evidence.split())  # every word whole, none cut
+    assert "20270115T090000-locked.png" in out.stdout and str(cfg.data_dir) not in out.stdout
+
+
+@pytest.fixture
+def push() -> Iterator[PushReceiver]:
+    receiver = PushReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+def test_outbox_send_sends_rows_not_yet_due(aio, tmp_path, push: PushReceiver) -> None:
+    from tests.test_notify import Env
+
+    env = Env(make_config(tmp_path, [{"name": "hook", "url": push.json_url()}], extra='[schedule]\nretry_min = "1h"'))
+    push.status = 500
+    env.lock(screenshot=False)
+    env.deliver(aio)
+    (row,) = env.rows()
+    assert row.state == "pending" and row.next_attempt_at > time.time() + 600  # next try in about an hour
+    push.status = 200
+    out = monitor(env.config.path, "outbox", "--send")
+    assert out.returncode == 0, out.stderr
+    assert [p.json["title"] for p in push.received] == ["🔒 shop: account locked"]
+    assert "outbox is empty" in out.stdout
+    assert [r.state for r in env.rows()] == ["sent"]
+
+
+def test_history_piped_into_head_ends_quietly(tmp_path) -> None:
+    from monitor import config as configmod
+    from monitor.store import Store
+
+    path = make_config(tmp_path, [])
+    cfg = configmod.load(path)
+    store = Store.open(cfg.data_dir)
+    with store.tx() as conn:  # far more than a pipe holds, so the writer is still writing when head leaves
+        conn.executemany(
+            "INSERT INTO transitions (account, at, kind, from_status, to_status)"
+            " VALUES ('shop', ?, 'status', 'ok', 'ok')",
+            [(1_800_000_000 + i,) for i in range(3000)],
+        )
+    store.close()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(path), "history", "shop", "--limit", "3000"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.readline().startswith("WHEN")
+    proc.stdout.close()  # what `| head -1` does after its line
+    err = proc.stderr.read()
+    assert proc.wait(timeout=60) == 0
+    assert err == ""
+
+
+def test_init_example_readme_and_mock_retailer_agree_on_the_port(tmp_path) -> None:
+    path = tmp_path / "monitor.toml"
+    assert monitor(path, "init").returncode == 0
+    (example,) = re.findall(r'base_url = "http://127\.0\.0\.1:(\d+)"', path.read_text())
+    helped = subprocess.run(
+        [sys.executable, "-m", "fixtures.retailer", "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT
+    ).stdout
+    (default,) = re.findall(r"--port PORT port to listen on \(default (\d+)\)", " ".join(helped.split()))
+    readme = (ROOT / "README.md").read_text()
+    assert re.findall(r"http://127\.0\.0\.1:(\d+)", readme) == [example]
+    assert example == default
+
+
+def test_docs_link_nothing_outside_the_repository() -> None:
+    docs = [d for d in ROOT.rglob("*.md") if not {".venv", ".git", ".pytest_cache"} & set(d.parts)]
+    assert ROOT / "fixtures" / "README.md" in docs
+    for doc in docs:
+        text = doc.read_text(encoding="utf-8")
+        links = re.findall(r"\]\((?!https?://|mailto:|#)([^)\s#]+)", text) + re.findall(r"`((?:\.\./)+[^`\s]*)`", text)
+        for target in links:
+            resolved = (doc.parent / target).resolve()
+            where = f"{doc.relative_to(ROOT)} points at {target}"
+            assert resolved.is_relative_to(ROOT) and resolved.exists(), f"{where}, which is not in the repository"
+
+
+@pytest.mark.browser
+def test_check_of_a_page_no_rule_matches_says_so_and_exits_1(rig, control: Control, monkeypatch) -> None:
+    r = rig([account_entry("alice", monkeypatch)])
+    control.site(maintenance=True)  # HTTP 200, a page no rule of the profile describes
+    out = monitor(r.config.path, "check", "alice", "--no-send")
+    assert out.returncode == 1, out.stdout + out.stderr
+    assert "HTTP 200, no rule matched (profile mock-retailer)" in out.stdout
+    assert f"monitor try-profile mock-retailer {control.url}/account" in out.stdout
+
+
+def test_budget_counts_from_the_later_of_24_hours_ago_and_the_reset(tmp_path) -> None:
+    from monitor.store import Store
+
+    store = Store.open(tmp_path / "data")
+    day, t0 = 86400.0, 1_800_000_000.0
+    for at in (t0, t0 + 100, t0 + 200):
+        store.record_signin("shop", "attempt", at)
+    spent = store.budget("shop", 2, now=t0 + 300)
+    assert (spent.used, spent.spent, spent.next_at) == (3, True, t0 + 100 + day)  # two must leave the window
+    assert store.budget("shop", 2, now=t0 + day + 150).used == 1  # the first two have left it
+    store.reset_budget("shop", now=t0 + 300)
+    fresh = store.budget("shop", 2, now=t0 + 400)
+    assert (fresh.used, fresh.spent, fresh.next_at) == (0, False, None)
+    store.record_signin("shop", "attempt", t0 + 500)
+    assert store.budget("shop", 2, now=t0 + 600).used == 1  # only the one after the reset counts
+    assert len(store.conn.execute("SELECT * FROM signins").fetchall()) == 4  # kept as history
+    store.close()
+
+
+@pytest.mark.browser
+def test_try_profile_shortens_page_text_at_word_boundaries(tmp_path) -> None:
+    words = [f"word{i:03d}" for i in range(80)]  # 640 characters: more than a region line shows
+    page = tmp_path / "page.html"
+    page.write_text(f"<html><body><main><p>{' '.join(words)}</p></main></body></html>", encoding="utf-8")
+    out = subprocess.run(
+        [sys.executable, "-m", "monitor", "try-profile", "mock-retailer", str(page)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    (line,) = [x for x in out.stdout.splitlines() if x.startswith("region main: ")]
+    shown = line.removeprefix("region main: ")
+    assert shown.endswith("…") and len(shown) <= 300
+    assert shown.removesuffix("…").split() == words[: len(shown.split())]  # whole words only

@@ -78,7 +78,7 @@ def test_secret_from_file_and_command(tmp_path, monkeypatch) -> None:
         (lambda t: t + '[schedule]\ninterval = "soon"\n', "schedule.interval: not a duration"),
         (
             lambda t: t + '[[channels]]\nurl = "nosuchscheme://x"\n',
-            "channels[0] (channel-1): url: Apprise cannot parse this URL",
+            "channels[0] (channel-1).url: Apprise cannot parse this URL",
         ),
         (lambda t: "[[accounts\n", "not valid TOML"),
     ],
@@ -148,3 +148,296 @@ def test_init_writes_a_config_that_loads(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SHOP_PASSWORD", "x")
     cfg = load(path)
     assert cfg.accounts[0].name == "shop" and cfg.channels[0].name == "phone"
+
+
+def cli(path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI on `path` in a subprocess."""
+    return subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(path), *args],
+        capture_output=True,
+        text=True,
+        env=env if env is not None else dict(os.environ),
+        timeout=120,
+    )
+
+
+def without(*names: str) -> dict[str, str]:
+    """This process's environment without `names`."""
+    return {k: v for k, v in os.environ.items() if k not in names}
+
+
+# --- 9.5 / 10.9: secrets resolve where they are used -------------------------------------------
+
+
+def test_a_secret_resolves_on_first_use_and_names_its_key(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("SHOP_PW", raising=False)
+    path = write(tmp_path, GOOD)
+    password = load(path, resolve_secrets=False).account("shop").password
+    assert password is not None
+    assert password.problem() == (f"{path}: accounts[0] (shop).password.env: environment variable SHOP_PW is not set")
+    with pytest.raises(ConfigError, match="SHOP_PW is not set"):
+        password.reveal()
+    monkeypatch.setenv("SHOP_PW", "late-value")
+    assert password.reveal() == "late-value" and password.problem() is None
+    monkeypatch.setenv("SHOP_PW", "changed")
+    assert password.reveal() == "late-value"  # resolved once, then cached
+
+
+CHANNEL_FROM_ENV = '[[channels]]\nname = "hook"\nurl = { env = "HOOK_URL" }\n'
+
+
+@pytest.mark.parametrize("command", [["status"], ["history", "shop"], ["outbox"], ["resume", "shop"]])
+def test_read_only_commands_need_no_secret_and_accept_channel_urls_from_env(tmp_path, command) -> None:
+    path = write(tmp_path, GOOD + CHANNEL_FROM_ENV)
+    done = cli(path, *command, env=without("SHOP_PW") | {"HOOK_URL": "json://127.0.0.1:9/hook"})
+    assert done.returncode == 0, done.stderr
+    assert done.stderr == ""
+    done = cli(path, *command, env=without("SHOP_PW", "HOOK_URL"))
+    assert done.returncode == 0, done.stderr
+
+
+def test_notify_test_needs_only_the_channel(tmp_path) -> None:
+    from tests.receivers import PushReceiver
+
+    push = PushReceiver().start()
+    try:
+        path = write(tmp_path, GOOD + CHANNEL_FROM_ENV)
+        done = cli(path, "notify-test", env=without("SHOP_PW") | {"HOOK_URL": push.json_url()})
+    finally:
+        push.stop()
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "hook: delivered" and len(push.received) == 1
+
+
+def test_outbox_send_and_check_name_a_missing_channel_secret(tmp_path) -> None:
+    path = write(tmp_path, GOOD + CHANNEL_FROM_ENV)
+    for command in (["outbox", "--send"], ["check"]):
+        done = cli(path, *command, env=without("HOOK_URL") | {"SHOP_PW": "pw"})
+        assert done.returncode == 2
+        assert done.stderr.splitlines() == [
+            f"monitor: {path}: channels[0] (hook).url.env: environment variable HOOK_URL is not set"
+        ]
+    assert not (tmp_path / "data").exists()  # check stopped before anything started
+
+
+def test_a_channel_url_from_env_is_checked_when_resolved(tmp_path) -> None:
+    path = write(tmp_path, GOOD + CHANNEL_FROM_ENV)
+    done = cli(path, "notify-test", env=without("SHOP_PW") | {"HOOK_URL": "ntfy://"})
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"monitor: {path}: channels[0] (hook).url: the ntfy:// URL names no target (e.g. the ntfy topic after the host)"
+    ]
+
+
+def test_doctor_reports_each_part_and_goes_on_after_a_failure(tmp_path) -> None:
+    text = GOOD + CHANNEL_FROM_ENV + '[[channels]]\nname = "mail"\nurl = "json://127.0.0.1:9/x"\n'
+    path = write(tmp_path, text)
+    done = cli(path, "doctor", env=without("SHOP_PW") | {"HOOK_URL": "json://127.0.0.1:9/hook"})
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"monitor: {path}: accounts[0] (shop).password.env: environment variable SHOP_PW is not set"
+    ]
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith(f"config: {path} ok (1 account(s), 2 channel(s))")
+    assert lines[1].startswith("browser: ")
+    assert "channel hook: ok" in lines and "channel mail: ok" in lines
+    done = cli(path, "doctor", env=without("HOOK_URL") | {"SHOP_PW": "pw"})
+    assert done.returncode == 2
+    assert "account shop: secrets ok (password from env SHOP_PW)" in done.stdout.splitlines()
+    assert done.stderr.splitlines() == [
+        f"monitor: {path}: channels[0] (hook).url.env: environment variable HOOK_URL is not set"
+    ]
+
+
+# --- 9.4: bad profile content is found at load -------------------------------------------------
+
+
+def bad_profile(tmp_path: Path, old: str, new: str) -> Path:
+    """The shipped mock-retailer profile with one edit, saved next to the config."""
+    from monitor.profiles import SHIPPED
+
+    text = (SHIPPED / "mock-retailer.toml").read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "shop.toml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        ('selector = "form#signin"', 'selector = "form#signin["', "rule 'signin-form'.selector"),
+        ('main = ["main", "[role=main]"]', 'main = ["main", "[role=main"]', "regions.main"),
+        ('orders = "main tr.order', 'orders = "main tr..order', "orders"),
+        ('username = "input[name=email]"', 'username = "input[name=email"', "signin.username"),
+        ('field = "input[name=otp]"', 'field = "input::name"', "signin.otp.field"),
+        ('timezone = "America/New_York"', 'timezone = "Mars/Olympus"', "timezone"),
+        ('locale = "en-US"', 'locale = "en_US"', "locale"),
+    ],
+    ids=["rule-selector", "region", "orders", "signin-field", "otp-field", "timezone", "locale"],
+)
+def test_bad_profile_content_is_refused_at_load(tmp_path, old, new, where) -> None:
+    profile = bad_profile(tmp_path, old, new)
+    path = write(tmp_path, GOOD.replace('"mock-retailer"', '"./shop.toml"'))
+    done = cli(path, "check", env=os.environ | {"SHOP_PW": "pw"})
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith(f"monitor: {path}: accounts[0] (shop).profile: profile {profile}: {where}: ")
+    assert done.stdout == "" and not (tmp_path / "data").exists()
+    done = cli(path, "try-profile", str(profile), str(Path(__file__).parent / "pages" / "ok_en.html"))
+    assert done.returncode == 2 and "Traceback" not in done.stderr
+    assert done.stderr.splitlines() == [f"monitor: profile {profile}: {where}: {line.split(f'{where}: ', 1)[1]}"]
+
+
+def test_playwright_pseudo_classes_are_allowed_in_signin_fields(tmp_path) -> None:
+    from monitor.profiles import load_profile
+
+    profile = bad_profile(
+        tmp_path, 'submit = "form#signin button[type=submit]"', "submit = 'button:has-text(\"Sign in\"):visible'"
+    )
+    assert load_profile(str(profile)).signin.submit == 'button:has-text("Sign in"):visible'
+
+
+@pytest.mark.parametrize("command", ["check", "doctor"])
+def test_a_malformed_totp_secret_is_refused_before_any_sign_in(tmp_path, command) -> None:
+    path = write(tmp_path, GOOD + 'totp_secret = { env = "SHOP_TOTP" }\n')
+    done = cli(path, command, env=os.environ | {"SHOP_PW": "pw", "SHOP_TOTP": "not base32 at all!"})
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"monitor: {path}: accounts[0] (shop).totp_secret: not a valid base32 TOTP secret "
+        "(e.g. JBSW Y3DP EHPK 3PXP, as the site shows it)"
+    ]
+    assert "not base32 at all" not in done.stdout + done.stderr
+
+
+# --- 9.10: every key is documented; alert_interval has a name that says what it is ---------------
+
+
+def test_every_key_the_parser_accepts_is_documented() -> None:
+    from monitor.config import KEYS
+
+    doc = (Path(__file__).parents[1] / "docs" / "config.md").read_text(encoding="utf-8")
+    sections = {part.split("\n", 1)[0]: part for part in doc.split("\n## ")[1:]}
+
+    def section(table: str) -> str:
+        titles = {"": "Top level", "secret": "Secrets", "accounts": "`[[accounts]]`", "channels": "`[[channels]]`"}
+        title = titles.get(table, f"`[{table}]`")
+        return next((body for heading, body in sections.items() if heading.startswith(title)), "")
+
+    missing = [
+        f"{table or 'top level'}.{key}"
+        for table, keys in KEYS.items()
+        for key in sorted(keys)
+        if f"`{key}`" not in section(table)
+    ]
+    assert not missing, f"docs/config.md does not document: {', '.join(missing)}"
+
+
+def test_alert_interval_is_still_read_with_a_deprecation_line(tmp_path, monkeypatch, caplog) -> None:
+    monkeypatch.setenv("SHOP_PW", "pw")
+    cfg = load(write(tmp_path, GOOD + '[schedule]\nalert_interval = "2m"\n'))
+    assert cfg.schedule.interval_while_locked_s == 120
+    (record,) = [r for r in caplog.records if "alert_interval" in r.getMessage()]
+    assert record.levelname == "WARNING" and "rename it to interval_while_locked" in record.getMessage()
+    cfg = load(write(tmp_path, GOOD + '[schedule]\ninterval_while_locked = "3m"\n'))
+    assert cfg.schedule.interval_while_locked_s == 180
+
+
+# --- 9.11: a reload cannot see a new environment variable -------------------------------------
+
+
+def test_reload_with_a_new_env_secret_says_to_restart(tmp_path, monkeypatch, caplog) -> None:
+    from monitor.daemon import Daemon
+
+    monkeypatch.setenv("SHOP_PW", "pw")
+    path = write(tmp_path, GOOD)
+    daemon = Daemon(load(path), path)
+    try:
+        path.write_text(GOOD.replace("SHOP_PW", "NEW_SHOP_PW"), encoding="utf-8")
+        monkeypatch.delenv("NEW_SHOP_PW", raising=False)
+        daemon.reload()
+    finally:
+        daemon.store.close()
+    (message,) = [r.getMessage() for r in caplog.records if "reload refused" in r.getMessage()]
+    assert "environment variable NEW_SHOP_PW is not set" in message
+    assert "restart it, or give this secret as { file = ... } or { command = ... }" in message
+    assert daemon.config.accounts[0].password is not None and daemon.config.accounts[0].password.reveal() == "pw"
+
+
+# --- 10.10: data_dir -------------------------------------------------------------------------
+
+
+def test_a_foreign_non_empty_directory_is_refused_and_left_alone(tmp_path) -> None:
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    os.chmod(home, 0o755)
+    (home / "notes.txt").write_text("mine")
+    path = write(tmp_path, GOOD.replace('data_dir = "data"', f'data_dir = "{home}"'))
+    done = cli(path, "status")
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"monitor: {path}: data_dir: {home} already holds other files and is not a monitor data directory; "
+        "give a new or empty directory (e.g. ~/.local/share/account-monitor)"
+    ]
+    assert sorted(p.name for p in home.iterdir()) == ["notes.txt"]
+    assert home.stat().st_mode & 0o777 == 0o755
+
+
+def test_a_new_data_dir_is_private_and_marked_an_existing_one_keeps_its_mode(tmp_path) -> None:
+    path = write(tmp_path, GOOD)  # `resume` opens the store; `status` creates nothing
+    assert cli(path, "resume", "shop").returncode == 0
+    data = tmp_path / "data"
+    assert data.stat().st_mode & 0o777 == 0o700 and (data / ".account-monitor").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    os.chmod(empty, 0o750)
+    path = write(tmp_path, GOOD.replace('data_dir = "data"', 'data_dir = "empty"'))
+    assert cli(path, "resume", "shop").returncode == 0
+    assert empty.stat().st_mode & 0o777 == 0o750  # not created by the monitor: its mode is the owner's
+    assert (empty / ".account-monitor").exists()
+
+
+def test_a_data_dir_of_the_previous_version_keeps_working(tmp_path) -> None:
+    from monitor.coordinator import Coordinator
+    from monitor.models import Reading, Status
+    from monitor.store import Store
+
+    path = write(tmp_path, GOOD)
+    cfg = load(path, resolve_secrets=False)
+    store = Store.open(cfg.data_dir)
+    Coordinator(cfg, store).commit(Reading(account="shop", status=Status.LOCKED, at=1_800_000_000))
+    store.close()
+    (cfg.data_dir / ".account-monitor").unlink(missing_ok=True)  # as the previous version left it
+    (cfg.data_dir / "sessions").mkdir()
+    (cfg.data_dir / "notes").write_text("x")
+    done = cli(path, "status")
+    assert done.returncode == 0, done.stderr
+    assert "locked" in done.stdout
+
+
+# --- 9.13: doctor sees another running monitor that watches the same account ---------------------
+
+
+def test_doctor_warns_about_a_running_monitor_on_the_default_data_dir(tmp_path) -> None:
+    import fcntl
+
+    from monitor.store import Store
+
+    default = tmp_path / "xdg" / "account-monitor"  # platformdirs' user data dir under XDG_DATA_HOME
+    store = Store.open(default)
+    with store.tx() as conn:
+        conn.execute("INSERT INTO account_state (account, created_at) VALUES ('shop', 0)")
+    store.close()
+    path = write(tmp_path, GOOD)
+    env = os.environ | {"XDG_DATA_HOME": str(tmp_path / "xdg"), "SHOP_PW": "pw"}
+    warning = (
+        f"warning: another monitor is running on {default} and watches shop too; two monitors on one account "
+        "double its sign-ins (stop one, or give them different accounts)"
+    )
+    with open(default / "monitor.lock", "a+") as held:  # what a running daemon holds
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        done = cli(path, "doctor", env=env)
+    assert done.returncode == 0, done.stderr
+    assert warning in done.stdout.splitlines()
+    done = cli(path, "doctor", env=env)  # the lock is free again: nobody runs there
+    assert done.returncode == 0 and "another monitor" not in done.stdout

@@ -65,7 +65,7 @@ class Daemon:
         """accounts: (name, seeded account key) pairs; 1-2 s intervals."""
         lines = [
             f'data_dir = "{self.data}"',
-            '[schedule]\ninterval = "1.5s"\nalert_interval = "1.5s"\nretry_min = "1s"\nretry_max = "2s"',
+            '[schedule]\ninterval = "1.5s"\ninterval_while_locked = "1.5s"\nretry_min = "1s"\nretry_max = "2s"',
             extra,
         ]
         for name, key in accounts:

@@ -21,7 +21,7 @@ def test_jitter_keeps_the_mean_and_locked_is_checked_more_often(tmp_path) -> Non
     from monitor.coordinator import Coordinator
     from monitor.store import Store
 
-    cfg = configmod.load(make_config(tmp_path, [], extra='[schedule]\ninterval = "15m"\nalert_interval = "5m"'))
+    cfg = configmod.load(make_config(tmp_path, [], extra='[schedule]\ninterval = "15m"\ninterval_while_locked = "5m"'))
     daemon = Daemon.__new__(Daemon)
     daemon.config = cfg
     daemon.store = Store.open(cfg.data_dir)

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import soupsieve
+
+from monitor.config import locale_problem, parse_toml, timezone_problem
 from monitor.detect import Matcher
 from monitor.errors import ConfigError
 from monitor.models import Problem, Status
 
 SHIPPED = Path(__file__).parent
+# Pseudo-classes of Playwright's CSS engine (sign-in fields go through it; regions and rules go
+# through document.querySelectorAll, which has none of them).
+PLAYWRIGHT_PSEUDO = re.compile(r""":(?:has-text|text|text-is|text-matches)\((?:"[^"]*"|'[^']*'|[^)]*)\)|:visible\b""")
 OUTCOMES = [str(s) for s in (Status.OK, Status.LOCKED, Status.UNDER_REVIEW)]
 PROBLEMS = [str(p) for p in (Problem.LOGGED_OUT, Problem.CHALLENGE, Problem.LOGIN_REJECTED)]
 
@@ -93,14 +98,12 @@ def load_profile(name_or_path: str, base: Path | None = None) -> Profile:
 @lru_cache(maxsize=64)
 def _load(path: Path) -> Profile:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise ConfigError(f"profile file {path} not found") from None
     except OSError as exc:
         raise ConfigError(f"profile file {path}: cannot read: {exc.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"profile file {path}: not valid TOML: {exc}") from None
-    return parse_profile(data, path)
+    return parse_profile(parse_toml(raw, f"profile file {path}"), path)
 
 
 def _fail(path: Path, where: str, message: str) -> ConfigError:
@@ -139,6 +142,8 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
         sels = [sels] if isinstance(sels, str) else sels
         if not isinstance(sels, list) or not sels or not all(isinstance(s, str) and s for s in sels):
             raise _fail(path, f"regions.{name}", "must be a CSS selector or a list of them (tried in order)")
+        for sel in sels:
+            _css(sel, path, f"regions.{name}")
         regions[name] = sels
 
     s = _only(data.get("signin"), {"url", "username", "password", "submit", "otp"}, path, "signin")
@@ -151,6 +156,8 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
             _str(o, "submit", path, "signin.otp"),
         )
         _regex(otp.url, path, "signin.otp.url")
+        _css(otp.field, path, "signin.otp.field", playwright=True)
+        _css(otp.submit, path, "signin.otp.submit", playwright=True)
     signin = SignIn(
         url=_str(s, "url", path, "signin"),
         username=_str(s, "username", path, "signin"),
@@ -158,6 +165,8 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
         submit=_str(s, "submit", path, "signin"),
         otp=otp,
     )
+    for key in ("username", "password", "submit"):
+        _css(getattr(signin, key), path, f"signin.{key}", playwright=True)
 
     pages = data.get("pages")
     if not isinstance(pages, list) or not pages or not all(isinstance(p, str) and p.startswith("/") for p in pages):
@@ -202,6 +211,8 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
                 raise _fail(path, f"{where}.{kind}", "must be a non-empty string")
             elif kind == "url":
                 _regex(value, path, f"{where}.url")
+            elif kind == "selector":
+                _css(value, path, f"{where}.selector")
             matchers.append(cls(value, region))
         if not matchers:
             raise _fail(path, where, f"needs at least one matcher ({', '.join(Matcher.registry)})")
@@ -209,6 +220,14 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
     settle = data.get("settle_ms", 5000)
     if not isinstance(settle, int) or isinstance(settle, bool) or not 0 <= settle <= 60_000:
         raise _fail(path, "settle_ms", "must be a whole number of milliseconds from 0 to 60000")
+    orders = _str(data, "orders", path, "") if "orders" in data else None
+    if orders:
+        _css(orders, path, "orders")
+    locale = _str(data, "locale", path, "", "en-US")
+    timezone = _str(data, "timezone", path, "", "UTC")
+    for key, why in (("locale", locale_problem(locale)), ("timezone", timezone_problem(timezone))):
+        if why:
+            raise _fail(path, key, why)
     return Profile(
         name=_str(data, "name", path, ""),
         path=path,
@@ -216,11 +235,11 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
         pages=tuple(pages),
         rules=tuple(rules),
         regions=regions,
-        locale=_str(data, "locale", path, "", "en-US"),
-        timezone=_str(data, "timezone", path, "", "UTC"),
+        locale=locale,
+        timezone=timezone,
         settle_ms=settle,
         description=str(data.get("description", "")),
-        orders=_str(data, "orders", path, "") if "orders" in data else None,
+        orders=orders,
     )
 
 
@@ -229,3 +248,13 @@ def _regex(pattern: str, path: Path, where: str) -> None:
         re.compile(pattern)
     except re.error as exc:
         raise _fail(path, where, f"bad regular expression {pattern!r}: {exc}") from None
+
+
+def _css(selector: str, path: Path, where: str, playwright: bool = False) -> None:
+    """Refuse a selector the browser would reject, at load instead of at every check."""
+    css = PLAYWRIGHT_PSEUDO.sub(":is(*)", selector) if playwright else selector
+    try:
+        soupsieve.compile(css)
+    except (soupsieve.SelectorSyntaxError, NotImplementedError) as exc:
+        reason = str(exc).splitlines()[0]
+        raise _fail(path, where, f"bad CSS selector {selector!r}: {reason}") from None

@@ -122,7 +122,7 @@ def test_damaged_database_one_line_distinct_status_and_the_owner_hears(daemon: D
         assert "database" in result.stderr
     doctor = run_cli(daemon, "doctor")
     assert doctor.returncode == 1
-    assert "DAMAGED" in doctor.stdout and "sessions/ stays" in doctor.stdout
+    assert "DAMAGED" in doctor.stderr and "sessions/ stays" in doctor.stderr
 
 
 def test_database_damaged_while_running_stops_with_one_line_and_an_alert(daemon: Daemon, control: Control) -> None:
