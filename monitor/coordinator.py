@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from monitor.config import Account, Config
 from monitor.decide import Alert, Decision, decide, reminders
@@ -23,6 +24,34 @@ from monitor.store import AccountState, Store, ensure_private_dir, write_private
 log = logging.getLogger("monitor")
 DAY = 86400.0
 DRIVER_GONE = "Connection closed while reading from the driver"  # Playwright's words when its driver died
+
+
+class _QuietDeadDriver:
+    """A loop exception handler that drops a dead Playwright driver's unretrieved error, passes on the rest."""
+
+    def __init__(self, previous: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object] | None) -> None:
+        self.previous = previous
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Handle one exception context."""
+        if str(context.get("exception")) == DRIVER_GONE:
+            return
+        if self.previous is not None:
+            self.previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+
+def quiet_dead_driver(loop: asyncio.AbstractEventLoop) -> None:
+    """Keep a dead driver's pipe error from being printed as "Future exception was never retrieved".
+
+    A driver that died (Ctrl-C reaches it too, or it was killed) is dealt with where it matters: the
+    check that met it, the relaunch, or the stop. Its pipe's error also sits in a future nobody
+    awaits, and asyncio would print that as a traceback when it is collected, often at exit.
+    """
+    previous = loop.get_exception_handler()
+    if not isinstance(previous, _QuietDeadDriver):
+        loop.set_exception_handler(_QuietDeadDriver(previous))
 
 
 class Coordinator:
@@ -42,20 +71,7 @@ class Coordinator:
     def abort(self) -> None:
         """We are stopping: a check that fails from now on was cut short by the stop and records nothing."""
         self.aborting = True
-        loop = asyncio.get_running_loop()
-        previous = loop.get_exception_handler()
-
-        def quiet_driver(loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
-            # Ctrl-C reaches Playwright's driver too; the error of its closed pipe is expected now and
-            # sits in a future nobody awaits, which asyncio would print as a traceback at exit.
-            if str(context.get("exception")) == DRIVER_GONE:
-                return
-            if previous is not None:
-                previous(loop, context)
-            else:
-                loop.default_exception_handler(context)
-
-        loop.set_exception_handler(quiet_driver)
+        quiet_dead_driver(asyncio.get_running_loop())
 
     def abort_on_signals(self) -> None:
         """SIGINT or SIGTERM abort the calling task's checks (it ends cancelled); nothing they saw is recorded."""
@@ -109,6 +125,7 @@ class Coordinator:
     async def check(self, name: str) -> Reading:
         """Check one account now (one at a time per account) and commit what changed."""
         account = self.config.account(name)
+        quiet_dead_driver(asyncio.get_running_loop())
         lock = self._locks.setdefault(name, asyncio.Lock())
         async with lock:
             return await self._check(account)
