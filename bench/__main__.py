@@ -168,7 +168,7 @@ async def warm_cold(url: str, folder: Path, iterations: int) -> dict[str, Any]:
         await page.inner_text("body", timeout=30_000)
         await context.close()
         floor.append(time.perf_counter() - t0)
-        manager.release()
+        await manager.release(browser)
     await coordinator.close()
     await manager.close()
     cold = []

@@ -7,9 +7,12 @@ import contextlib
 import os
 import re
 import shutil
+import weakref
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from playwright.async_api import Browser, Playwright, async_playwright
+from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Playwright, async_playwright
 from playwright.async_api import Error as PlaywrightError
 
 from monitor.errors import BrowserNotFound
@@ -88,20 +91,125 @@ def ordinary_user_agent(browser: Browser) -> str:
     return f"Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{version} Safari/537.36"
 
 
+# Only in a secure context does a page get navigator.userAgentData; a loopback URL is one, and here it is
+# answered by Playwright's router inside the browser, so nothing goes out on the network.
+_HINTS_URL = "http://127.0.0.1/"
+_HINTS_JS = """
+() => navigator.userAgentData.getHighEntropyValues(
+  ["architecture", "bitness", "fullVersionList", "model", "platformVersion", "wow64"])
+"""
+_hints: weakref.WeakKeyDictionary[Browser, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+async def ordinary_client_hints(browser: Browser) -> dict[str, Any]:
+    """CDP userAgentMetadata of an ordinary desktop Chrome of this version: Chromium's own, brand renamed."""
+    if browser in _hints:
+        return _hints[browser]
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        await page.route("**/*", lambda route: route.fulfill(body="", content_type="text/html"))
+        await page.goto(_HINTS_URL)
+        raw = await page.evaluate(_HINTS_JS)
+    finally:
+        with contextlib.suppress(PlaywrightError):
+            await context.close()
+
+    def ordinary(brands: list[dict[str, str]]) -> list[dict[str, str]]:
+        # The headless browser's brand list with its tell renamed: the GREASE brand and the order that
+        # Chromium derives from the version stay as they are, as in a Chrome of the same version.
+        return [{"brand": "Google Chrome" if b["brand"] == "HeadlessChrome" else b["brand"], "version": b["version"]}
+                for b in brands]  # fmt: skip
+
+    _hints[browser] = {
+        "brands": ordinary(raw["brands"]),
+        "fullVersionList": ordinary(raw["fullVersionList"]),
+        "platform": raw["platform"],
+        "platformVersion": raw["platformVersion"],
+        "architecture": raw["architecture"],
+        "bitness": raw["bitness"],
+        "model": raw["model"],
+        "mobile": raw["mobile"],
+        "wow64": raw["wow64"],
+    }
+    return _hints[browser]
+
+
+async def present_as_ordinary_chrome(context: BrowserContext, page: Page, locale: str) -> CDPSession:
+    """Make `page` send and show the client hints of an ordinary Chrome; returns its CDP session."""
+    # The context's user_agent option cleans the User-Agent string only; Sec-CH-UA and
+    # navigator.userAgentData come from this metadata, which Playwright has no option for.
+    cdp = await context.new_cdp_session(page)
+    browser = context.browser
+    assert browser is not None
+    await cdp.send(
+        "Emulation.setUserAgentOverride",
+        {
+            "userAgent": ordinary_user_agent(browser),
+            "acceptLanguage": locale,
+            "userAgentMetadata": await ordinary_client_hints(browser),
+        },
+    )
+    return cdp
+
+
 # Playwright's Node driver grows a large young generation between garbage collections; a 1 MB
 # semi-space keeps it smaller and steadier (measured: median 152 -> 131 MB PSS, peak 184 -> 133 MB).
 DRIVER_NODE_OPTIONS = "--max-semi-space-size=1"
 
 
+# What Playwright's driver (and the Chromium it starts, which inherits its environment) may see: the
+# monitor's own environment can hold secrets (passwords as `{ env = ... }`, notification tokens) that a
+# renderer has no business with, and /proc/PID/environ of those processes is readable by the user.
+# Kept: finding programs and the home directory; the display (headed sign-in with `monitor login`);
+# language, time zone and fonts (pages render as for the owner); temporary and XDG directories;
+# Playwright's (PLAYWRIGHT_*, and the PW_* it sets itself) and Node's own settings; proxies and CA
+# bundles (a site reached through a proxy); and MONITOR_TEST_* (the daemon tests find their processes
+# by a marker variable).
+DRIVER_ENV_NAMES = frozenset(
+    {
+        "PATH", "HOME", "USER", "LOGNAME", "SHELL", "DISPLAY", "WAYLAND_DISPLAY", "XAUTHORITY",
+        "DBUS_SESSION_BUS_ADDRESS", "LANG", "LANGUAGE", "TZ", "TMPDIR", "FONTCONFIG_FILE",
+        "FONTCONFIG_PATH", "NODE_OPTIONS", "NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR",
+        "DEBUG", "PWDEBUG", "http_proxy", "https_proxy", "no_proxy", "all_proxy",
+        "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "ALL_PROXY",
+    }
+)  # fmt: skip
+DRIVER_ENV_PREFIXES = ("LC_", "XDG_", "PLAYWRIGHT_", "PW_", "MONITOR_TEST_")
+
+
+def driver_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The part of `environ` the driver and Chromium need, with DRIVER_NODE_OPTIONS by default."""
+    env = {k: v for k, v in environ.items() if k in DRIVER_ENV_NAMES or k.startswith(DRIVER_ENV_PREFIXES)}
+    env.setdefault("NODE_OPTIONS", DRIVER_NODE_OPTIONS)
+    return env
+
+
+def _filter_driver_env() -> None:
+    """Make every Playwright driver this process starts get driver_environment() only."""
+    # Playwright builds the driver's environment from os.environ in a private function and has no
+    # parameter for it. Wrapping that function (rather than emptying os.environ while the driver
+    # starts) leaves the monitor's own environment alone: secrets given as { env = ... } are read when
+    # used, possibly while a driver is starting. The test of secrets in /proc/PID/environ guards this.
+    from playwright._impl import transport
+
+    original = transport.get_driver_env
+    if getattr(original, "monitor_filtered", False):
+        return
+
+    def filtered() -> dict[str, str]:
+        return driver_environment(original())
+
+    filtered.monitor_filtered = True  # type: ignore[attr-defined]
+    transport.get_driver_env = filtered
+
+
+_filter_driver_env()  # at import: `monitor doctor` and `monitor login` start drivers of their own
+
+
 async def start_driver() -> Playwright:
-    """Start Playwright's driver, with DRIVER_NODE_OPTIONS unless the user set NODE_OPTIONS."""
-    if "NODE_OPTIONS" in os.environ:
-        return await async_playwright().start()
-    os.environ["NODE_OPTIONS"] = DRIVER_NODE_OPTIONS  # read once, when the driver process starts
-    try:
-        return await async_playwright().start()
-    finally:
-        del os.environ["NODE_OPTIONS"]
+    """Start Playwright's driver (its environment reduced by _filter_driver_env)."""
+    return await async_playwright().start()
 
 
 class BrowserManager:
@@ -124,25 +232,26 @@ class BrowserManager:
         self._uses = 0
         self._broken = False
         self._lock = asyncio.Lock()
-        self._in_use = 0
+        # Checks running on each browser: the current one and any retired one still in use, which is
+        # closed when its last check releases it (never under a running check of another account).
+        self._users: dict[Browser, int] = {}
 
     async def acquire(self) -> Browser:
         """A connected browser for one check (launch or relaunch as needed); pair with release()."""
         async with self._lock:
             if self._pw is None:
                 self._pw = await start_driver()
-            stale = self._browser is not None and (
+            current = self._browser
+            stale = current is not None and (
                 self._broken
-                or not self._browser.is_connected()
-                or (self._uses >= self.recycle_after and self._in_use == 0)
+                or not current.is_connected()
+                or (self._uses >= self.recycle_after and not self._users.get(current))
             )
             if stale:
-                await self._drop()
+                await self._retire()
             if self._browser is None:
                 try:
-                    self._browser, _ = await launch(
-                        self._pw, self.executable_path, self.headless, self.launch_timeout_ms
-                    )
+                    browser, _ = await launch(self._pw, self.executable_path, self.headless, self.launch_timeout_ms)
                 except BrowserNotFound:
                     if not self.launches:
                         raise  # it never worked: a set-up problem, reported as such
@@ -150,28 +259,39 @@ class BrowserManager:
                     # a browser it launched still looks connected. Start a new driver and try once more.
                     await self._stop_driver()
                     self._pw = await start_driver()
-                    self._browser, _ = await launch(
-                        self._pw, self.executable_path, self.headless, self.launch_timeout_ms
-                    )
-                self._browser.on("disconnected", lambda _b: self.mark_broken())
+                    browser, _ = await launch(self._pw, self.executable_path, self.headless, self.launch_timeout_ms)
+                browser.on("disconnected", self.mark_broken)
+                self._browser = browser
                 self.launches += 1
                 self._uses = 0
                 self._broken = False
             self._uses += 1
-            self._in_use += 1
+            self._users[self._browser] = self._users.get(self._browser, 0) + 1
             return self._browser
 
-    def release(self) -> None:
-        """The check that acquired the browser is done with it."""
-        self._in_use -= 1
+    async def release(self, browser: Browser) -> None:
+        """The check that acquired `browser` is done with it; a retired browser closes with its last check."""
+        left = self._users.get(browser, 1) - 1
+        if left:
+            self._users[browser] = left
+            return
+        self._users.pop(browser, None)
+        if browser is not self._browser:
+            await self._close(browser)
 
-    def mark_broken(self) -> None:
-        """The browser crashed, disconnected or hung: the next acquire() relaunches it."""
-        self._broken = True
+    def mark_broken(self, browser: Browser) -> None:
+        """`browser` crashed, disconnected or hung: the next acquire() launches another."""
+        if browser is self._browser:
+            self._broken = True
 
-    async def _drop(self) -> None:
+    async def _retire(self) -> None:
         browser, self._browser = self._browser, None
-        if browser is not None and browser.is_connected():
+        if browser is not None and not self._users.get(browser):
+            await self._close(browser)
+
+    @staticmethod
+    async def _close(browser: Browser) -> None:
+        if browser.is_connected():
             # Bounded: a hung browser must not hang the daemon. On timeout the close goes on in the
             # background and stopping Playwright (the driver) takes the process down.
             with contextlib.suppress(Exception):
@@ -186,5 +306,7 @@ class BrowserManager:
     async def close(self) -> None:
         """Close the browser and stop Playwright (which ends any browser process left over)."""
         async with self._lock:
-            await self._drop()
+            browser, self._browser = self._browser, None
+            if browser is not None:
+                await self._close(browser)
             await self._stop_driver()

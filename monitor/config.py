@@ -43,7 +43,9 @@ DATA_DIR_FILES = {
 
 # Every key the parser accepts, by table: the parser reads these sets, docs/config.md documents them.
 TOP_KEYS = {"data_dir", "browser", "accounts", "channels", "schedule", "templates"}
-BROWSER_KEYS = {"executable_path", "headless", "timeout_s", "check_timeout_s", "recycle_after", "screenshots"}
+BROWSER_KEYS = {
+    "executable_path", "headless", "timeout_s", "check_timeout_s", "recycle_after", "screenshots", "max_page_mb",
+}  # fmt: skip
 ACCOUNT_KEYS = {
     "name",
     "profile",
@@ -193,6 +195,7 @@ class BrowserOptions:
     check_timeout_s: float = 120.0  # a whole check, sign-in included
     recycle_after: int = 200  # relaunch the browser every N checks (memory)
     screenshots: str = "changes"  # changes | always | never
+    max_page_mb: float = 10.0  # the most one check may download (pages and resources); bounds memory
 
 
 @dataclass
@@ -460,6 +463,7 @@ def parse(data: dict[str, Any], path: Path, reloading: bool = False) -> Config:
         timeout_s=r.number(b, "timeout_s", "browser", 30.0, 1, 600),
         check_timeout_s=r.number(b, "check_timeout_s", "browser", 120.0, 5, 3600),
         recycle_after=int(r.number(b, "recycle_after", "browser", 200, 1, 1_000_000)),
+        max_page_mb=r.number(b, "max_page_mb", "browser", 10.0, 0.1, 1024),
         screenshots=screenshots,
     )
 

@@ -7,6 +7,8 @@ import time
 import unicodedata
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from playwright.async_api import Error as PlaywrightError
+
 from monitor.models import Match, Snapshot, Status
 
 if TYPE_CHECKING:
@@ -14,15 +16,106 @@ if TYPE_CHECKING:
 
     from monitor.profiles import Profile, Rule
 
-_SPACE = re.compile(r"\s+")
+_SPACE = re.compile(r"[^\S\n]+")
+_LINES = re.compile(r"\s*\n\s*")
 _CJK = r"\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
 _CJK_GAP = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")
+_CJK_CHAR = re.compile(rf"[{_CJK}]")
+BLOCK = "\n"  # between block elements in region text; matching sees it as a space
+SHOWN_BLOCK = " / "  # the same boundary in evidence shown to a person
+QUOTE_AROUND = 60  # characters of context either side of a match
+QUOTE_MAX = 240  # the longest evidence (the coordinator keeps 300)
 
 
 def normalise(text: str) -> str:
-    """NFKC, one space for any run of white space, none between CJK characters."""
-    text = _SPACE.sub(" ", unicodedata.normalize("NFKC", text)).strip()
+    """NFKC, one space for any run of white space within a line, none between CJK characters.
+
+    Line breaks (innerText puts them between block elements) are kept as one BLOCK each, so a
+    heading and the paragraph after it stay apart in evidence; matching reads them as spaces.
+    """
+    text = _SPACE.sub(" ", unicodedata.normalize("NFKC", text))
+    text = _LINES.sub(BLOCK, text).strip()
     return _CJK_GAP.sub("", text)
+
+
+def flat(text: str) -> str:
+    """Region text as matching sees it: block boundaries are spaces (same length, same indices)."""
+    return text.replace(BLOCK, " ")
+
+
+def _joins(ch: str) -> bool:
+    """True for a character that belongs to the one before it (combining mark, ZWJ, variation selector)."""
+    return unicodedata.category(ch) in ("Mn", "Me", "Cf", "Sk") or "\ud800" <= ch <= "\udfff"
+
+
+def _kind(ch: str) -> str:
+    if _CJK_CHAR.match(ch):
+        return "cjk"
+    return "word" if ch.isalnum() else "other"
+
+
+def _may_cut(text: str, i: int) -> bool:
+    """True when a quote may start or end at index `i` without splitting a word or a character."""
+    if i <= 0 or i >= len(text):
+        return True
+    before, after = text[i - 1], text[i]
+    if _joins(after):
+        return False
+    if before.isspace() or after.isspace():
+        return True
+    # CJK has no spaces: any character boundary will do (punctuation is preferred by the caller).
+    return _kind(before) == "cjk" or _kind(after) == "cjk" or _kind(before) != _kind(after)
+
+
+def _cut(text: str, lo: int, hi: int, forward: bool) -> int:
+    """The cut nearest `lo` on the way to `hi`: at a sentence or block end, else a pause, else any boundary."""
+    if lo in (0, len(text)):
+        return lo  # the whole text fits on this side
+    step = 1 if forward else -1
+    candidates = [i for i in range(lo, hi + step, step) if 0 < i < len(text) and _may_cut(text, i)]
+    for tier in (_ends_sentence, _pauses):
+        found = next((i for i in candidates if tier(text[i - 1], text[i])), None)
+        if found is not None:
+            return found
+    return candidates[0] if candidates else hi
+
+
+def _ends_sentence(before: str, after: str) -> bool:
+    return BLOCK in (before, after) or before in "。！？」』）" or (before in ".!?" and after == " ")
+
+
+def _pauses(before: str, after: str) -> bool:
+    return after == " " or before in "、，"
+
+
+def quote(text: str, start: int, end: int, around: int = QUOTE_AROUND) -> str:
+    """Evidence: text[start:end] with context, cut at word or character-class boundaries, blocks shown."""
+    if end - start > QUOTE_MAX:  # a long match is itself cut (never mid-word), without context
+        around, end = 0, _cut(text, start + QUOTE_MAX, start, forward=False)
+    around = min(around, max(0, (QUOTE_MAX - (end - start)) // 2))
+    lo = _cut(text, max(0, start - around), start, forward=True)
+    hi = _cut(text, min(len(text), end + around), end, forward=False)
+    shown = show_blocks(text[lo:hi])
+    opened = 0 < lo < len(text) and BLOCK not in (text[lo - 1], text[lo])  # cut within a block
+    closed = 0 < hi < len(text) and BLOCK not in (text[hi - 1], text[hi])
+    return ("…" if opened else "") + shown + ("…" if closed else "")
+
+
+def show_blocks(text: str) -> str:
+    """Region text for a person: blocks joined by SHOWN_BLOCK, a block repeated in a row shown once."""
+    blocks: list[str] = []
+    for block in text.split(BLOCK):
+        block = block.strip()
+        if block and (not blocks or block != blocks[-1]):
+            blocks.append(block)
+    return SHOWN_BLOCK.join(blocks)
+
+
+def shorten(text: str, width: int) -> str:
+    """`text` cut to at most about `width` characters at a word or character-class boundary."""
+    if len(text) <= width:
+        return text
+    return text[: _cut(text, width - 1, 1, forward=False)].rstrip() + "…"
 
 
 class Matcher:
@@ -57,10 +150,9 @@ class TextMatcher(Matcher):
         """The matched words with a little context."""
         text = snap.regions.get(self.region, "")
         for pattern in self.patterns:
-            found = pattern.search(text)
+            found = pattern.search(flat(text))
             if found:
-                start, end = max(0, found.start() - 30), min(len(text), found.end() + 30)
-                return text[start:end]
+                return quote(text, found.start(), found.end())
         return None
 
 
@@ -74,7 +166,7 @@ class SelectorMatcher(Matcher):
         found = snap.selectors.get(selector_key(self.region, self.value))
         if found is None:
             return None
-        return found or self.value
+        return shorten(found, 200) if found else self.value
 
 
 class UrlMatcher(Matcher):
@@ -102,7 +194,7 @@ def detect(profile: Profile, snap: Snapshot) -> Match:
         evidence = match_rule(rule, snap)
         if evidence is not None:
             return Match(rule.name, rule.status, rule.problem, evidence)
-    return Match("", Status.UNKNOWN, None, snap.regions.get("body", "")[:200])
+    return Match("", Status.UNKNOWN, None, quote(snap.regions.get("body", ""), 0, 0, around=200))
 
 
 def match_rule(rule: Rule, snap: Snapshot) -> str | None:
@@ -113,7 +205,13 @@ def match_rule(rule: Rule, snap: Snapshot) -> str | None:
         if found is None:
             return None
         evidence.append(found)
-    return " | ".join(evidence)
+    # The same words found by two matchers (a selector and a text on one banner) are quoted once.
+    distinct: list[str] = []
+    for piece in sorted(evidence, key=len, reverse=True):
+        if not any(piece.strip("…") in kept for kept in distinct):
+            distinct.append(piece)
+    distinct.sort(key=evidence.index)
+    return shorten(" | ".join(distinct), QUOTE_MAX)
 
 
 # Runs in the page. innerText is the browser's own notion of rendered text: it leaves out
@@ -157,7 +255,7 @@ _EXTRACT_JS = """
     hits[key] = null;
     for (const root of roots[region] || []) {
       const el = [...root.querySelectorAll(sel)].find(visible);
-      if (el) { hits[key] = (el.innerText || "").trim().slice(0, 200); break; }
+      if (el) { hits[key] = (el.innerText || "").slice(0, 2000); break; }
     }
   }
   const orders = ordersSel ? [...document.querySelectorAll(ordersSel)].filter(visible)
@@ -184,9 +282,9 @@ async def snapshot(page: Page, profile: Profile, http_status: int | None = None)
         url=raw["url"],
         title=raw["title"],
         regions={name: normalise(text) for name, text in raw["text"].items()},
-        selectors=raw["hits"],
+        selectors={k: None if v is None else show_blocks(normalise(v)) for k, v in raw["hits"].items()},
         http_status=http_status,
-        orders=[normalise(o) for o in raw["orders"]],
+        orders=[flat(normalise(o)) for o in raw["orders"]],
     )
 
 
@@ -194,7 +292,14 @@ async def read_page(page: Page, profile: Profile, http_status: int | None = None
     """Snapshot and classify; while no rule matches, re-read until the profile's settle time is spent."""
     deadline = time.monotonic() + profile.settle_ms / 1000
     while True:
-        snap = await snapshot(page, profile, http_status)
+        try:
+            snap = await snapshot(page, profile, http_status)
+        except PlaywrightError as exc:
+            if "Execution context was destroyed" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            # The page navigated (e.g. by script) while being read: read where it went.
+            await page.wait_for_load_state("domcontentloaded")
+            continue
         match = detect(profile, snap)
         if match.status != Status.UNKNOWN or time.monotonic() >= deadline:
             return match, snap

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import ipaddress
 import json
 import logging
 import os
@@ -13,16 +14,16 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 from urllib.parse import urlsplit
 
-from playwright.async_api import BrowserContext, Page, StorageState
+from playwright.async_api import BrowserContext, CDPSession, Page, StorageState
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from monitor.browser import BrowserManager, ordinary_user_agent
+from monitor.browser import BrowserManager, ordinary_user_agent, present_as_ordinary_chrome
 from monitor.config import Account, BrowserOptions
-from monitor.detect import is_status, read_page
+from monitor.detect import is_status, read_page, shorten
 from monitor.errors import (
     BrowserFailed,
     ChallengeRequired,
@@ -32,7 +33,7 @@ from monitor.errors import (
     Unreachable,
 )
 from monitor.models import Match, Problem, Snapshot, Status
-from monitor.profiles import Profile
+from monitor.profiles import Profile, origin
 from monitor.store import write_private
 from monitor.totp import totp
 
@@ -173,88 +174,146 @@ class PlaywrightFetcher:
             # fails by itself) and the browser is relaunched next time, in case it hung.
             nonlocal timed_out
             timed_out = True
-            self.manager.mark_broken()
+            self.manager.mark_broken(browser)
             if context is not None:
+                closing.append(asyncio.ensure_future(context.close()))
+
+        too_big = False
+
+        def on_too_big() -> None:
+            # Stopped like a check that overruns: the browser itself is fine and stays in service.
+            nonlocal too_big
+            if not too_big and context is not None:
+                too_big = True
                 closing.append(asyncio.ensure_future(context.close()))
 
         watchdog = asyncio.get_running_loop().call_later(self.options.check_timeout_s, on_watchdog)
         page: Page | None = None
         try:
+            locale = account.locale or profile.locale
             context = await browser.new_context(
                 storage_state=self.sessions.load(account.name, binding(account)),
-                locale=account.locale or profile.locale,
+                locale=locale,
                 timezone_id=account.timezone or profile.timezone,
                 user_agent=ordinary_user_agent(browser),
                 viewport={"width": 1280, "height": 900},
+                accept_downloads=False,  # a page that starts a download gets nothing on disk
             )
             context.set_default_timeout(self.timeout_ms)
             context.set_default_navigation_timeout(self.timeout_ms)
             page = await context.new_page()
-            return await self._read(page, context, account, profile, gate)
+            cdp = await present_as_ordinary_chrome(context, page, locale)
+            await self._limit_size(cdp, on_too_big)
+            result = await self._read(page, context, account, profile, gate)
+            if too_big:
+                raise PlaywrightError("stopped reading")  # the limit was crossed as the read ended
+            return result
         except CheckFailed as exc:
             if page is not None and gate.want_screenshot(Match("", None, exc_problem(exc), "")):
                 exc.screenshot = await self._screenshot(page)
             raise
-        except PlaywrightTimeout as exc:
-            if timed_out:
-                raise Unreachable(f"check timed out after {self.options.check_timeout_s:g} s") from exc
-            raise Unreachable(f"timed out: {_first_line(exc)}") from exc
         except PlaywrightError as exc:
             message = _first_line(exc)
+            if too_big:
+                raise Unreachable(f"page larger than {self.options.max_page_mb:g} MB (stopped reading)") from exc
             if timed_out:
                 raise Unreachable(f"check timed out after {self.options.check_timeout_s:g} s") from exc
+            if isinstance(exc, PlaywrightTimeout):
+                raise Unreachable(f"timed out: {message}") from exc
             if "net::ERR_" in message or "NS_ERROR" in message:
                 raise Unreachable(message) from exc
-            self.manager.mark_broken()
+            if "Download is starting" in message:
+                # The site's doing, not the browser's: nothing is saved and the browser stays in service.
+                raise BrowserFailed("the account page started a download instead of showing itself (refused)") from exc
+            self.manager.mark_broken(browser)
             raise BrowserFailed(message) from exc
         finally:
             watchdog.cancel()
             if context is not None:
                 with contextlib.suppress(Exception):
                     await context.close()
-            self.manager.release()
+            # Their outcome does not matter, but it is collected (else asyncio logs it on exit).
+            await asyncio.gather(*closing, return_exceptions=True)
+            await self.manager.release(browser)
+
+    async def _limit_size(self, cdp: CDPSession, on_too_big: Callable[[], None]) -> None:
+        """Call `on_too_big` once the page's responses together exceed max_page_mb (or one says it will)."""
+        # Counted as the bytes arrive (decoded), so a page streamed without a Content-Length is stopped
+        # too; the renderer's memory grows with what it is given, and this bounds it per check.
+        limit = self.options.max_page_mb * 1024 * 1024
+        received = 0
+
+        def on_data(params: dict[str, Any]) -> None:
+            nonlocal received
+            received += int(params.get("dataLength", 0))
+            if received > limit:
+                on_too_big()
+
+        def on_response(params: dict[str, Any]) -> None:
+            headers = params.get("response", {}).get("headers", {})
+            length = next((v for k, v in headers.items() if k.lower() == "content-length"), "0")
+            if str(length).isdigit() and received + int(length) > limit:
+                on_too_big()
+
+        cdp.on("Network.dataReceived", on_data)
+        cdp.on("Network.responseReceived", on_response)
+        await cdp.send("Network.enable")
 
     async def _read(
         self, page: Page, context: BrowserContext, account: Account, profile: Profile, gate: Gate
     ) -> PageResult:
-        signed_in = False
+        signed_in = strayed = False
         result: PageResult | None = None
         for path in profile.pages:
-            match, snap = await self._open(page, account.base_url + path, profile)
+            match, snap = await self._open(page, account, path, profile)
             if match.problem == Problem.LOGGED_OUT and not signed_in:
                 reason = gate.may_sign_in()
                 if reason:
                     raise SignedOut(reason)
                 match, snap = await self._sign_in(page, account, profile, gate)
                 signed_in = True
-                if not (is_status(match) and urlsplit(page.url).path == urlsplit(path).path):
-                    # The site did not land on this page after signing in: open it again.
-                    match, snap = await self._open(page, account.base_url + path, profile)
+                if urlsplit(page.url).path != urlsplit(path).path:
+                    # The site did not land on this page after signing in: open it. Landing on it is
+                    # enough even when no rule matches (a profile still being written): already read.
+                    match, snap = await self._open(page, account, path, profile)
                 if match.problem == Problem.LOGGED_OUT:
                     raise SignedOut("still signed out right after signing in")
+                if match.problem is None and on_site(snap.url, account.base_url, profile.allowed_origins):
+                    # A sign-in that did not end on a sign-in, challenge or rejection page made a
+                    # session worth keeping, whatever the page says: else every check signs in again.
+                    self.sessions.save(account.name, await context.storage_state(), binding(account))
             raise_for(match)
+            strayed = strayed or not on_site(snap.url, account.base_url, profile.allowed_origins)
             if result is None or (result.match.status == Status.OK and match.status != Status.OK):
                 # Across several pages the first that is not ok decides.
                 result = PageResult(match, snap, signed_in)
         assert result is not None
         result.signed_in = signed_in
-        if is_status(result.match) and (signed_in or self.sessions.age(account.name) > SESSION_REFRESH_S):
-            # Saved only from a page that proves the account is signed in; between sign-ins only now and
-            # then, to keep cookies the site rolls forward without paying for it on every check.
+        refresh = is_status(result.match) and self.sessions.age(account.name) > SESSION_REFRESH_S
+        if not strayed and (signed_in or refresh):
+            # After a sign-in (cookies may have moved on across the pages); between sign-ins only from a
+            # page that proves the account is signed in, and only now and then, to keep cookies the site
+            # rolls forward without paying for it on every check. Never from a check that left the site.
             self.sessions.save(account.name, await context.storage_state(), binding(account))
         if gate.want_screenshot(result.match):
             result.screenshot = await self._screenshot(page)
         return result
 
-    async def _open(self, page: Page, url: str, profile: Profile) -> tuple[Match, Snapshot]:
-        response = await page.goto(url, wait_until="domcontentloaded", timeout=self.timeout_ms)
-        return await self._settle(page, profile, response.status if response else None)
+    async def _open(self, page: Page, account: Account, path: str, profile: Profile) -> tuple[Match, Snapshot]:
+        response = await page.goto(account.base_url + path, wait_until="domcontentloaded", timeout=self.timeout_ms)
+        return await self._settle(page, account, profile, response.status if response else None)
 
-    async def _settle(self, page: Page, profile: Profile, http_status: int | None) -> tuple[Match, Snapshot]:
+    async def _settle(
+        self, page: Page, account: Account, profile: Profile, http_status: int | None
+    ) -> tuple[Match, Snapshot]:
         """Read the page; while no rule matches, re-read until the profile's settle time is spent."""
         if http_status is not None and (http_status >= 500 or http_status == 429):
             raise Unreachable(f"HTTP {http_status} from {page.url}")
-        return await read_page(page, profile, http_status)
+        match, snap = await read_page(page, profile, http_status)
+        if not on_site(snap.url, account.base_url, profile.allowed_origins):
+            # Whatever another site shows says nothing about this account (and may imitate it).
+            return Match("", Status.UNKNOWN, None, f"the page left the site for {snap.url}"), snap
+        return match, snap
 
     async def _sign_in(self, page: Page, account: Account, profile: Profile, gate: Gate) -> tuple[Match, Snapshot]:
         if account.password is None:
@@ -272,7 +331,7 @@ class PlaywrightFetcher:
             await page.fill(s.otp.field, totp(account.totp_secret.reveal()), timeout=self.timeout_ms)
             async with page.expect_navigation(wait_until="domcontentloaded", timeout=self.timeout_ms):
                 await page.click(s.otp.submit, timeout=self.timeout_ms)
-        match, snap = await self._settle(page, profile, None)
+        match, snap = await self._settle(page, account, profile, None)
         if match.problem == Problem.LOGGED_OUT:
             raise LoginRejected("the sign-in form came back after submitting the password")
         raise_for(match)
@@ -285,6 +344,23 @@ class PlaywrightFetcher:
             return None
 
 
+def on_site(url: str, base_url: str, allowed: tuple[str, ...] = ()) -> bool:
+    """True when `url` is on the account's site: base_url's host, its subdomains, or an allowed origin."""
+    if origin(url) in allowed:
+        return True
+    host, home = urlsplit(url).hostname or "", urlsplit(base_url).hostname or ""
+    if host == home:
+        return True
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(home)
+        return False  # an address is its own site: 127.0.0.1 is not localhost
+    # Without a public-suffix list the registrable domain is not known for sure, so the site is the
+    # host and what lies under it (and under the domain of a www. host); any other origin the site
+    # uses, e.g. a sign-in provider or a sibling subdomain, is listed in the profile's allowed_origins.
+    site = home.removeprefix("www.")
+    return "." in site and (host == site or host.endswith("." + site))
+
+
 def exc_problem(exc: CheckFailed) -> Problem:
     """The Problem a CheckFailed stands for."""
     return Problem(exc.problem)
@@ -293,6 +369,6 @@ def exc_problem(exc: CheckFailed) -> Problem:
 def raise_for(match: Match) -> None:
     """Turn a page that shows a problem into the matching exception."""
     if match.problem == Problem.LOGIN_REJECTED:
-        raise LoginRejected(f"the site rejected the sign-in ({match.rule}: {match.evidence[:80]})")
+        raise LoginRejected(f"the site rejected the sign-in ({match.rule}: {shorten(match.evidence, 80)})")
     if match.problem == Problem.CHALLENGE:
-        raise ChallengeRequired(f"the site asks for a human check ({match.rule}: {match.evidence[:80]})")
+        raise ChallengeRequired(f"the site asks for a human check ({match.rule}: {shorten(match.evidence, 80)})")

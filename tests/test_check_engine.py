@@ -248,3 +248,98 @@ def test_playwright_driver_killed_is_restarted(own_browser) -> None:
     readings = [r.check("alice") for _ in range(2)]
     assert readings[-1].status == Status.OK, readings  # at most one check is lost to the crash
     assert manager.launches == 2
+
+
+def _profile_without_ok_rule(tmp_path: Path) -> str:
+    """The mock-retailer profile with an ok rule that never matches (a profile still being written)."""
+    from monitor.profiles import SHIPPED
+
+    text = (SHIPPED / "mock-retailer.toml").read_text(encoding="utf-8")
+    text = text.replace('text = ["Gift card balance", "ギフトカード残高"]', 'text = ["no such words on any page"]')
+    text = text.replace("settle_ms = 5000", "settle_ms = 300")
+    path = tmp_path / "unfinished.toml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def test_unrecognised_page_after_signin_keeps_the_session(rig, control: Control, monkeypatch, tmp_path) -> None:
+    r = rig([entry("alice", monkeypatch, profile=_profile_without_ok_rule(tmp_path))])
+    readings = [r.check("alice") for _ in range(3)]
+    assert [x.status for x in readings] == [Status.UNKNOWN] * 3
+    assert [x.signed_in for x in readings] == [True, False, False]
+    acct = control.account("alice@example.com")
+    assert acct["signin_count"] == 1 and acct["signin_attempts"] == 1
+    assert acct["page_views"] == 3  # the page is opened once per check, not again after signing in
+
+
+def _descendants() -> set[int]:
+    """PIDs of every process below this test process."""
+    procs = _processes()
+    found: set[int] = set()
+    todo = [os.getpid()]
+    while todo:
+        parent = todo.pop()
+        for pid, ppid, _comm in procs:
+            if ppid == parent and pid not in found:
+                found.add(pid)
+                todo.append(pid)
+    return found
+
+
+def test_secrets_in_the_environment_stay_out_of_driver_and_chromium(own_browser, monkeypatch) -> None:
+    secret = "s3cret-token-in-env-4711"
+    monkeypatch.setenv("SHOP_API_TOKEN", secret)
+    monkeypatch.setenv("MONITOR_TEST_PASSTHROUGH", "kept")
+    before = _descendants()
+    r, _ = own_browser()
+    assert r.check("alice").status == Status.OK
+    environs: dict[int, bytes] = {}
+    for pid in _descendants() - before:
+        try:
+            with open(f"/proc/{pid}/environ", "rb") as fh:
+                environs[pid] = fh.read()
+        except OSError:
+            continue
+    comms = {pid: comm for pid, _, comm in _processes() if pid in environs}
+    assert any("node" in c for c in comms.values()), "the Playwright driver process was not found"
+    chromiums = [pid for pid, comm in comms.items() if "chrom" in comm]
+    assert chromiums, "no Chromium process was found"
+    assert not [comms[pid] for pid, env in environs.items() if secret.encode() in env]
+    # Passed through by prefix (the daemon tests find their processes so). Node and Chromium's zygote
+    # overwrite their environ area with a process title, so it is looked for in any Chromium process.
+    assert any(b"MONITOR_TEST_PASSTHROUGH=kept" in environs[pid] for pid in chromiums)
+    assert os.environ["SHOP_API_TOKEN"] == secret  # the monitor's own environment is untouched
+
+
+@pytest.mark.parametrize(
+    ("name", "evidence"),
+    [
+        ("alice", "Your account has been locked / To protect your account, we have temporarily locked it.…"),
+        ("hanako", "アカウントがロックされています / お客様のアカウントを保護するため、一時的にロックしました。…"),
+    ],
+)
+def test_lock_evidence_reads_as_the_page_does(rig, control: Control, monkeypatch, name: str, evidence: str) -> None:
+    control.event({"alice": "alice@example.com", "hanako": "hanako@example.jp"}[name], "lock")
+    reading = rig([entry(name, monkeypatch)]).check(name)
+    assert reading.status == Status.LOCKED and reading.matched == evidence
+
+
+def test_driver_start_leaves_the_monitors_own_environment_alone(aio, monkeypatch) -> None:
+    import asyncio
+
+    from monitor.browser import start_driver
+
+    monkeypatch.setenv("SHOP_API_TOKEN", "read-while-the-driver-starts")
+
+    async def run() -> list[str | None]:
+        # A secret given as { env = ... } is read when used, e.g. by a notification sent meanwhile.
+        seen: list[str | None] = []
+        starting = asyncio.ensure_future(start_driver())
+        while not starting.done():
+            seen.append(os.environ.get("SHOP_API_TOKEN"))
+            await asyncio.sleep(0)
+        await (await starting).stop()
+        return seen
+
+    seen = aio.run(run())
+    assert seen and set(seen) == {"read-while-the-driver-starts"}

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import soupsieve
 
@@ -16,6 +17,10 @@ from monitor.errors import ConfigError
 from monitor.models import Problem, Status
 
 SHIPPED = Path(__file__).parent
+TOP_KEYS = (
+    "name", "description", "locale", "timezone", "settle_ms", "regions", "signin", "pages", "rules", "orders",
+    "allowed_origins",
+)  # fmt: skip
 # Pseudo-classes of Playwright's CSS engine (sign-in fields go through it; regions and rules go
 # through document.querySelectorAll, which has none of them).
 PLAYWRIGHT_PSEUDO = re.compile(r""":(?:has-text|text|text-is|text-matches)\((?:"[^"]*"|'[^']*'|[^)]*)\)|:visible\b""")
@@ -68,6 +73,7 @@ class Profile:
     settle_ms: int = 5000  # how long to wait for a late-rendered page to match a rule
     description: str = ""
     orders: str | None = None  # CSS selector of order lines, listed when an account is restored
+    allowed_origins: tuple[str, ...] = ()  # other origins the site's pages may end on (sign-in providers)
 
 
 def shipped() -> list[str]:
@@ -132,7 +138,7 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
     """Validate a parsed profile document."""
     _only(
         data,
-        {"name", "description", "locale", "timezone", "settle_ms", "regions", "signin", "pages", "rules", "orders"},
+        set(TOP_KEYS),
         path,
         "",
     )
@@ -240,7 +246,35 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
         settle_ms=settle,
         description=str(data.get("description", "")),
         orders=orders,
+        allowed_origins=_origins(data.get("allowed_origins", []), path),
     )
+
+
+def _origins(value: Any, path: Path) -> tuple[str, ...]:
+    """`allowed_origins`: a list of scheme://host[:port], kept normalised as origin() gives them."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise _fail(path, "allowed_origins", 'must be a list of origins, e.g. ["https://login.example.com"]')
+    found: list[str] = []
+    for v in value:
+        parts = urlsplit(v)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query:
+            raise _fail(path, "allowed_origins", f"{v!r} is not an origin like https://login.example.com")
+        found.append(origin(v))
+    return tuple(found)
+
+
+def origin(url: str) -> str:
+    """scheme://host[:port] of `url`, lower case, without the scheme's default port."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return f"{parts.scheme}://{host}" + (f":{port}" if port and port != default else "")
 
 
 def _regex(pattern: str, path: Path, where: str) -> None:
