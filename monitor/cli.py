@@ -13,6 +13,7 @@ import logging
 import os
 import re
 import shutil
+import sqlite3
 import subprocess
 import sys
 import unicodedata
@@ -190,7 +191,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     """Check the config, that a Chromium can be launched, each account's secrets and each channel.
 
     Each check is one line and a failure does not stop the others. Exit status: 0 all fine, 1 the
-    browser failed, 2 the config, a secret or a channel is wrong.
+    browser failed or the database is damaged, 2 the config, a secret or a channel is wrong.
     Example: monitor doctor
     """
     status = 0
@@ -219,6 +220,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     except MonitorError as exc:
         failed(str(exc), 1)
     if cfg is not None:
+        # The database: a damaged one is named here with the way out, instead of failing every command.
+        from monitor.store import RECOVERY, integrity_problems
+
+        db = cfg.data_dir / "monitor.db"
+        db_problems = integrity_problems(db)
+        if db_problems:
+            failed(f"database: {db} is DAMAGED ({db_problems[0]}); to recover: {RECOVERY}", 1)
+        else:
+            print(f"database: {db} ok")
         for account in cfg.accounts:
             secrets = account.secrets()
             problems = [p for p in (s.problem() for s in secrets.values()) if p]
@@ -294,6 +304,7 @@ async def _run_checks(cfg: configmod.Config, names: list[str], send: bool) -> li
 
     store = Store.open(cfg.data_dir)
     coordinator = Coordinator(cfg, store)
+    coordinator.abort_on_signals()  # Ctrl-C or SIGTERM: the check under way records nothing
     try:
         readings = [await coordinator.check(name) for name in names]
         if send:
@@ -730,5 +741,11 @@ def main(argv: list[str] | None = None) -> int:
     except MonitorError as exc:
         print(f"monitor: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
+    except sqlite3.DatabaseError as exc:  # e.g. a damaged page met mid-command
+        print(
+            f"monitor: the database failed ({exc}); `monitor doctor` checks it and says how to recover", file=sys.stderr
+        )
+        return 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        print("monitor: interrupted", file=sys.stderr)
         return 130

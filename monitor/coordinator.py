@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import signal
 import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from monitor.config import Account, Config
 from monitor.decide import Alert, Decision, decide, reminders
 from monitor.errors import CheckFailed, MonitorError, NeedsHuman
-from monitor.fetch import Fetcher, Gate, PageResult, PlaywrightFetcher, SessionFiles
+from monitor.fetch import Fetcher, Gate, PageResult, PlaywrightFetcher, SessionFiles, binding
 from monitor.models import Match, Problem, Reading, Status
 from monitor.notify import outbox_rows
 from monitor.profiles import load_profile
@@ -21,6 +23,35 @@ from monitor.store import AccountState, Store, ensure_private_dir, write_private
 
 log = logging.getLogger("monitor")
 DAY = 86400.0
+DRIVER_GONE = "Connection closed while reading from the driver"  # Playwright's words when its driver died
+
+
+class _QuietDeadDriver:
+    """A loop exception handler that drops a dead Playwright driver's unretrieved error, passes on the rest."""
+
+    def __init__(self, previous: Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object] | None) -> None:
+        self.previous = previous
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+        """Handle one exception context."""
+        if str(context.get("exception")) == DRIVER_GONE:
+            return
+        if self.previous is not None:
+            self.previous(loop, context)
+        else:
+            loop.default_exception_handler(context)
+
+
+def quiet_dead_driver(loop: asyncio.AbstractEventLoop) -> None:
+    """Keep a dead driver's pipe error from being printed as "Future exception was never retrieved".
+
+    A driver that died (Ctrl-C reaches it too, or it was killed) is dealt with where it matters: the
+    check that met it, the relaunch, or the stop. Its pipe's error also sits in a future nobody
+    awaits, and asyncio would print that as a traceback when it is collected, often at exit.
+    """
+    previous = loop.get_exception_handler()
+    if not isinstance(previous, _QuietDeadDriver):
+        loop.set_exception_handler(_QuietDeadDriver(previous))
 
 
 class Coordinator:
@@ -35,6 +66,25 @@ class Coordinator:
         self.fetcher: Fetcher = fetcher or PlaywrightFetcher(config.browser, self.sessions)
         self.clock = clock
         self._locks: dict[str, asyncio.Lock] = {}
+        self.aborting = False
+
+    def abort(self) -> None:
+        """We are stopping: a check that fails from now on was cut short by the stop and records nothing."""
+        self.aborting = True
+        quiet_dead_driver(asyncio.get_running_loop())
+
+    def abort_on_signals(self) -> None:
+        """SIGINT or SIGTERM abort the calling task's checks (it ends cancelled); nothing they saw is recorded."""
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+
+        def stop() -> None:
+            self.abort()
+            if task is not None:
+                task.cancel()
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop)
 
     async def close(self) -> None:
         """Release the browser."""
@@ -75,11 +125,23 @@ class Coordinator:
     async def check(self, name: str) -> Reading:
         """Check one account now (one at a time per account) and commit what changed."""
         account = self.config.account(name)
+        quiet_dead_driver(asyncio.get_running_loop())
         lock = self._locks.setdefault(name, asyncio.Lock())
         async with lock:
             return await self._check(account)
 
+    def rebind(self, account: Account) -> None:
+        """Start afresh when the entry now names another user or site: old session and state are not theirs."""
+        state = self.store.state(account.name)
+        if state.bound_to is not None and state.bound_to != binding(account):
+            log.warning(
+                "%s: username, base_url or profile changed; the old session and state are discarded", account.name
+            )
+            self.sessions.forget(account.name)
+            self.store.forget_state(account.name)
+
     async def _check(self, account: Account) -> Reading:
+        self.rebind(account)
         previous = self.store.state(account.name)
         started = self.clock()
         t0 = time.monotonic()
@@ -109,6 +171,10 @@ class Coordinator:
                 code = f"HTTP {result.snap.http_status}, " if result.snap.http_status else ""
                 reading.detail = f"{code}no rule matched (profile {profile.name})"
             screenshot = result.screenshot
+        if self.aborting and reading.problem is not None:
+            # Ctrl-C reaches Chromium too, so the page fails: that says nothing about the account.
+            log.info("%s: check interrupted; nothing recorded", account.name)
+            raise asyncio.CancelledError
         reading.duration_ms = int((time.monotonic() - t0) * 1000)
         if screenshot:
             reading.screenshot = str(self._save_screenshot(account.name, reading, screenshot))
@@ -121,6 +187,9 @@ class Coordinator:
         with self.store.tx() as conn:
             previous = self.store.state(reading.account)
             decision = decide(previous, reading, now, self.config.schedule)
+            account = next((a for a in self.config.accounts if a.name == reading.account), None)
+            if account is not None:
+                decision.state.bound_to = binding(account)
             reading_id = self.store.insert_reading(conn, reading)
             self.store.put_state(conn, decision.state)
             for t in decision.transitions:

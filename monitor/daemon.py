@@ -1,4 +1,4 @@
-"""`monitor run`: APScheduler on one event loop, signals, the single-instance lock, systemd and health."""
+"""`monitor run`: a steady-clock supervisor, signals, the single-instance lock, systemd and health."""
 
 from __future__ import annotations
 
@@ -11,35 +11,32 @@ import os
 import random
 import signal
 import socket
+import sqlite3
 import sys
 import time
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
-
-from apscheduler.events import (
-    EVENT_JOB_ERROR,
-    EVENT_JOB_EXECUTED,
-    EVENT_JOB_MAX_INSTANCES,
-    EVENT_JOB_MISSED,
-    JobExecutionEvent,
-)
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.date import DateTrigger
 
 from monitor import config as configmod
 from monitor.config import Account, Config
 from monitor.coordinator import Coordinator
 from monitor.decide import Alert
 from monitor.errors import ConfigError
-from monitor.models import AlertKind, Status
-from monitor.notify import Notifier
-from monitor.store import Store, ensure_private_dir
+from monitor.models import AlertKind, Severity, Status
+from monitor.notify import Notifier, wants
+from monitor.store import RECOVERY, DatabaseDamaged, Store, damaged, ensure_private_dir
 
 log = logging.getLogger("monitor")
 STOP_BUDGET_S = 15.0
+TICK_S = 1.0  # how often the supervisor looks for due checks
+# Never steps, and keeps counting through a system suspend (CLOCK_MONOTONIC stops there), so checks
+# that became due while asleep run at once on waking. Linux has it; elsewhere the monotonic clock.
+CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
+EXIT_DAMAGED = 3  # the database is damaged: a restart cannot help (the unit's RestartPreventExitStatus)
 
 
 class JsonFormatter(logging.Formatter):
@@ -68,8 +65,6 @@ def setup_logging(log_json: bool, verbose: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    # APScheduler logs every job run at INFO: that is per poll, not per edge. Its warnings still come through.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # Apprise's own messages can name endpoints: they stay inside each send's result (which our
     # notifier reads and masks) instead of reaching our log.
     apprise_log = logging.getLogger("apprise")
@@ -139,16 +134,60 @@ class SystemdNotifier:
 
 @dataclass
 class Counters:
-    """What the scheduler did: for the watchdog and the log."""
+    """What the daemon did: for the watchdog and the log."""
 
     executed: int = 0
     errors: int = 0
-    missed: int = 0
-    last_progress: float = 0.0
+    last_done: float = 0.0  # steady time the last check finished
+    last_success: float = 0.0  # steady time the last check read a status
+
+
+@dataclass
+class Periodic:
+    """A housekeeping job run by the supervisor on the steady clock."""
+
+    name: str
+    every_s: float
+    run: Callable[[], object]
+    due: float
+
+
+def next_check_at(
+    now: datetime,
+    span: float,
+    jitter: float,
+    hours: tuple[int, int] | None,
+    first: bool = False,
+    uniform: Callable[[float, float], float] = random.uniform,
+) -> datetime:
+    """When to check next: `span` jittered symmetrically (mean stays put), inside active hours."""
+    # First checks are spread over a short window so that many accounts do not start at once.
+    delay = uniform(0, min(span, 5.0)) if first else span * uniform(1 - jitter, 1 + jitter)
+    when = now + timedelta(seconds=delay)
+    if hours and not _in_hours(when.hour, hours):
+        start = when.replace(hour=hours[0], minute=0, second=0, microsecond=0)
+        if start <= when:
+            start += timedelta(days=1)
+        when = start + timedelta(seconds=uniform(0, min(span, 300)))
+    return when
+
+
+def steady() -> float:
+    """Seconds on CLOCK: what the schedule, the watchdog and the no-success alert are timed with."""
+    return time.clock_gettime(CLOCK)
+
+
+def clock_step(wall_before: float, mono_before: float, wall_now: float, mono_now: float) -> float:
+    """Seconds the wall clock jumped against the steady clock between two observations."""
+    return (wall_now - wall_before) - (mono_now - mono_before)
 
 
 class Daemon:
-    """Owns the scheduler, the coordinator and the notifier for one data directory."""
+    """Owns the supervisor, the coordinator and the notifier for one data directory.
+
+    Checks are timed on the steady clock, so a suspend, a stopped process, a paused VM or a wall-clock
+    step delays them but never drops them: whatever is due when the supervisor runs again runs then.
+    """
 
     def __init__(self, config: Config, config_path: Path) -> None:
         self.config = config
@@ -156,74 +195,152 @@ class Daemon:
         self.store = Store.open(config.data_dir)
         self.coordinator = Coordinator(config, self.store)
         self.notifier = Notifier(config, self.store)
-        self.scheduler = AsyncIOScheduler(job_defaults={"coalesce": True, "max_instances": 1})
-        self.counters = Counters(last_progress=time.monotonic())
+        now = steady()
+        self.counters = Counters(last_done=now, last_success=now)
         self.systemd = SystemdNotifier()
         self.stopping = asyncio.Event()
         self.semaphore = asyncio.Semaphore(config.schedule.max_concurrency)
         self.running: set[asyncio.Task[Any]] = set()
-        self.started = time.time()
+        self.due: dict[str, float] = {}  # account -> steady time of its next check
+        self.checks: dict[str, asyncio.Task[None]] = {}
+        self.jobs: list[Periodic] = []
         self.stale_alerted = False
         self.last_heartbeat = 0.0
+        self._clocks = (time.time(), steady())
+        self.store_trouble: str | None = None  # why the data dir cannot be written, during such an episode
+        self.exit_status = 0
 
     # --- scheduling ----------------------------------------------------------------
 
     def interval(self, account: Account) -> float:
         """Seconds until the next check: shorter while locked or under review."""
         base = account.interval_s or self.config.schedule.interval_s
-        status = self.store.state(account.name).status
+        try:
+            status = self.store.state(account.name).status
+        except sqlite3.Error:
+            status = None  # reported where it happened; the schedule must go on
         if status in (Status.LOCKED, Status.UNDER_REVIEW):
             return min(base, self.config.schedule.interval_while_locked_s)
         return base
 
     def next_run(self, account: Account, first: bool = False) -> datetime:
-        """When to check next: the interval jittered symmetrically (mean stays put), inside active hours."""
-        span = self.interval(account)
-        jitter = self.config.schedule.jitter
-        # First checks are spread over a short window so that many accounts do not start at once.
-        delay = random.uniform(0, min(span, 5.0)) if first else span * random.uniform(1 - jitter, 1 + jitter)
-        when = datetime.now().astimezone() + timedelta(seconds=delay)
-        hours = self.config.schedule.active_hours
-        if hours and not _in_hours(when.hour, hours):
-            start = when.replace(hour=hours[0], minute=0, second=0, microsecond=0)
-            if start <= when:
-                start += timedelta(days=1)
-            when = start + timedelta(seconds=random.uniform(0, min(span, 300)))
-        return when
+        """When to check `account` next (wall clock, for active hours and the log)."""
+        rules = self.config.schedule
+        return next_check_at(
+            datetime.now().astimezone(), self.interval(account), rules.jitter, rules.active_hours, first
+        )
 
     def schedule(self, account: Account, first: bool = False) -> None:
-        """(Re)schedule the account's next check."""
-        self.scheduler.add_job(
-            self.run_check,
-            DateTrigger(self.next_run(account, first)),
-            args=[account.name],
-            id=f"check:{account.name}",
-            name=f"check {account.name}",
-            replace_existing=True,
-            # The configured interval, not the state-dependent one: no database read just for the grace.
-            misfire_grace_time=max(30, int(account.interval_s or self.config.schedule.interval_s)),
-        )
+        """(Re)schedule the account's next check on the steady clock."""
+        delay = (self.next_run(account, first) - datetime.now().astimezone()).total_seconds()
+        self.due[account.name] = steady() + max(0.0, delay)
+
+    def tick(self) -> None:
+        """One supervisor round: notice clock steps, start due checks, run due housekeeping."""
+        now = steady()
+        wall = time.time()
+        step = clock_step(*self._clocks, wall, now)
+        if abs(step) > 5:
+            log.warning("the wall clock jumped %+.0f s; checks keep their schedule", step)
+        self._clocks = (wall, now)
+        for account in self.config.accounts:
+            name = account.name
+            if not account.enabled or name in self.checks:
+                continue
+            if name not in self.due:
+                self.schedule(account, first=True)  # a missing schedule is repaired, never lost
+            elif now >= self.due[name]:
+                task = asyncio.ensure_future(self.run_check(name))
+                self.checks[name] = task
+                self.running.add(task)
+                task.add_done_callback(self.running.discard)
+        for job in self.jobs:
+            if now >= job.due:
+                job.due = now + job.every_s
+                try:
+                    job.run()
+                except (sqlite3.Error, OSError) as exc:
+                    self.store_failed(exc)
+                except Exception:  # housekeeping must never stop the supervisor
+                    log.exception("%s failed", job.name)
+
+    async def supervise(self) -> None:
+        """Run `tick` about once a second until stopping (asyncio's timers never follow wall-clock steps)."""
+        while not self.stopping.is_set():
+            self.tick()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.stopping.wait(), TICK_S)
 
     async def run_check(self, name: str) -> None:
         """One scheduled check: bounded by the global cap, always rescheduled."""
-        task = asyncio.current_task()
-        if task:
-            self.running.add(task)
         try:
             if self.stopping.is_set():
                 return
             async with self.semaphore:
                 reading = await self.coordinator.check(name)
+            self.counters.executed += 1
+            self.store_ok()
             self.notifier.kick()  # send what this check queued without waiting for the next tick
             if reading.status is not None:
                 self._on_success()
+        except (sqlite3.Error, OSError) as exc:
+            self.store_failed(exc)
+        except Exception:
+            self.counters.errors += 1
+            log.exception("%s: check failed", name)
         finally:
-            if task:
-                self.running.discard(task)
+            # A check that ran counts for the watchdog even when its result could not be stored:
+            # that failure is reported on its own, and a restart would not fix a full disk.
+            self.counters.last_done = steady()
+            self.checks.pop(name, None)
             if not self.stopping.is_set() and any(a.name == name and a.enabled for a in self.config.accounts):
                 self.schedule(self.config.account(name))
 
+    # --- the data directory failing ---------------------------------------------------
+
+    def store_failed(self, exc: BaseException) -> None:
+        """A read or write of the data dir failed: the owner hears it once, straight from the channels."""
+        self.counters.errors += 1
+        if damaged(exc):
+            if not self.exit_status:
+                self.exit_status = EXIT_DAMAGED
+                message = f"{self.store.path}: the database is damaged ({exc}); stopping. To recover: {RECOVERY}"
+                log.error("%s", message)
+                self.tell_owner("🛑 monitor: database damaged, checks stopped", message)
+                self.stop()
+            return
+        if self.store_trouble is None:
+            self.store_trouble = f"{type(exc).__name__}: {exc}"
+            log.error(
+                "cannot write to %s (%s): checks are not recorded and no alert is queued until this is fixed",
+                self.config.data_dir,
+                self.store_trouble,
+            )
+            self.tell_owner(
+                "⚠️ monitor: cannot save its checks",
+                f"The monitor cannot write to {self.config.data_dir} ({self.store_trouble}); is the disk full?"
+                " Checks go on, but what they see is neither recorded nor alerted until this is fixed.",
+            )
+
+    def store_ok(self) -> None:
+        """A check was stored: end a failure episode, if there was one, and say so."""
+        if self.store_trouble is not None:
+            self.store_trouble = None
+            log.info("%s is writable again; checks are recorded and alerted again", self.config.data_dir)
+            self.tell_owner(
+                "👍 monitor: saving its checks again",
+                f"The monitor can write to {self.config.data_dir} again; checks are recorded and alerted as before.",
+                Severity.SUCCESS,
+            )
+
+    def tell_owner(self, title: str, body: str, severity: Severity = Severity.URGENT) -> None:
+        """Send to every channel now, without the outbox: it lives in the store that just failed."""
+        task = asyncio.ensure_future(asyncio.to_thread(send_straight, self.notifier, title, body, severity))
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+
     def _on_success(self) -> None:
+        self.counters.last_success = steady()
         if self.stale_alerted:
             self.stale_alerted = False
             log.info("checks succeed again")
@@ -234,30 +351,31 @@ class Daemon:
             self.running.add(task)
             task.add_done_callback(self.running.discard)
 
-    async def deliver(self) -> None:
+    def deliver(self) -> None:
         """Start delivery of due outbox rows (each channel on its own)."""
         self.notifier.kick()
 
-    async def housekeeping(self) -> None:
+    def housekeeping(self) -> None:
         """Reminders, the no-success self-alert and retention."""
         self.coordinator.remind()
         self._check_stale()
 
     def _check_stale(self) -> None:
         accounts = [a for a in self.config.accounts if a.enabled]
-        if not accounts or self.stale_alerted:
-            return
+        if not accounts or self.stale_alerted or self.store_trouble:
+            return  # with the data dir failing, the owner has been told why nothing is recorded
         longest = max(a.interval_s or self.config.schedule.interval_s for a in accounts)
         limit = longest * self.config.schedule.stale_after_intervals
-        last = max([self.started] + [self.store.state(a.name).last_success_at or 0 for a in accounts])
-        if time.time() - last > limit:
+        # Steady clock: a wall-clock step forward is not a stretch of failed checks.
+        quiet = steady() - self.counters.last_success
+        if quiet > limit:
             self.stale_alerted = True
-            minutes = int((time.time() - last) / 60)
+            minutes = int(quiet / 60)
             log.error("no successful check for %d min", minutes)
             with self.store.tx() as conn:
                 self.coordinator.queue(conn, [Alert(AlertKind.NO_SUCCESS, "", {"minutes": minutes})], None, time.time())
 
-    async def retention(self) -> None:
+    def retention(self) -> None:
         """Drop readings and screenshots older than the retention period (those of transitions stay)."""
         before = time.time() - self.config.schedule.retention_days * 86400
         removed = self.store.prune(before)
@@ -269,21 +387,16 @@ class Daemon:
         if removed:
             log.info("retention: removed %d old readings", removed)
 
-    async def watchdog(self) -> None:
-        """Tell systemd we are alive, but only while the scheduler makes progress."""
-        if self.systemd.watchdog_s and time.monotonic() - self.counters.last_progress < self.systemd.watchdog_s:
-            self.systemd.send("WATCHDOG=1")
+    def healthy(self, now: float) -> bool:
+        """Checks really complete: the last one finished within the longest interval twice over, plus its timeout."""
+        spans = [a.interval_s or self.config.schedule.interval_s for a in self.config.accounts if a.enabled]
+        limit = 2 * max(spans or [self.config.schedule.interval_s]) + self.config.browser.check_timeout_s + 60
+        return now - self.counters.last_done < limit
 
-    def _on_event(self, event: JobExecutionEvent) -> None:
-        self.counters.last_progress = time.monotonic()
-        if event.code == EVENT_JOB_EXECUTED:
-            self.counters.executed += 1
-        elif event.code == EVENT_JOB_ERROR:
-            self.counters.errors += 1
-            log.error("job %s failed: %r", event.job_id, event.exception)
-        else:
-            self.counters.missed += 1
-            log.warning("job %s missed or skipped (%d so far)", event.job_id, self.counters.missed)
+    def watchdog(self) -> None:
+        """Tell systemd we are alive, only while the supervisor runs and checks complete."""
+        if self.healthy(steady()):
+            self.systemd.send("WATCHDOG=1")
 
     # --- reload and lifecycle --------------------------------------------------------
 
@@ -307,57 +420,44 @@ class Daemon:
         self.notifier.config = new
         self.notifier.forget_channels()
         for name in old.keys() - fresh.keys():
-            with contextlib.suppress(Exception):
-                self.scheduler.remove_job(f"check:{name}")
+            self.due.pop(name, None)
         for name, account in fresh.items():
             if not account.enabled:
-                with contextlib.suppress(Exception):
-                    self.scheduler.remove_job(f"check:{name}")
-            elif name not in old or old[name] != account or not self.scheduler.get_job(f"check:{name}"):
+                self.due.pop(name, None)
+            elif name not in old or old[name] != account or name not in self.due:
                 self.schedule(account, first=True)
         added, removed = sorted(fresh.keys() - old.keys()), sorted(old.keys() - fresh.keys())
         log.info("config reloaded: %d account(s); added %s; removed %s", len(fresh), added or "none", removed or "none")
+
+    def stop(self) -> None:
+        """SIGTERM/SIGINT: start no more checks; one that fails from now on was cut short and records nothing."""
+        self.stopping.set()
+        self.coordinator.abort()
 
     async def main(self) -> None:
         """Run until SIGTERM or SIGINT."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.stopping.set)
+            loop.add_signal_handler(sig, self.stop)
         loop.add_signal_handler(signal.SIGHUP, self.reload)
-        self.scheduler.add_listener(
-            self._on_event, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES
-        )
-        self.scheduler.start()
         for account in self.config.accounts:
             if account.enabled:
                 self.schedule(account, first=True)
-        self.scheduler.add_job(self.deliver, "interval", seconds=2, id="deliver", name="deliver outbox")
+        now = steady()
         shortest = min([a.interval_s or self.config.schedule.interval_s for a in self.config.accounts] or [30.0])
-        self.scheduler.add_job(
-            self.housekeeping, "interval", seconds=max(1.0, min(30.0, shortest)), id="housekeeping", name="reminders"
-        )
-        self.scheduler.add_job(
-            self.retention,
-            "interval",
-            hours=6,
-            id="retention",
-            name="retention",
-            next_run_time=datetime.now().astimezone() + timedelta(minutes=5),
-        )
+        self.jobs = [
+            Periodic("deliver outbox", 2.0, self.deliver, now),
+            Periodic("reminders", max(1.0, min(30.0, shortest)), self.housekeeping, now),
+            Periodic("retention", 6 * 3600.0, self.retention, now + 300),
+        ]
         if self.systemd.watchdog_s:
-            self.scheduler.add_job(
-                self.watchdog,
-                "interval",
-                seconds=max(1.0, self.systemd.watchdog_s / 3),
-                id="watchdog",
-                name="systemd watchdog",
-            )
+            self.jobs.append(Periodic("systemd watchdog", max(1.0, self.systemd.watchdog_s / 3), self.watchdog, now))
         enabled = [a.name for a in self.config.accounts if a.enabled]
         log.info(
             "started: watching %d account(s) %s; data in %s", len(enabled), ", ".join(enabled), self.config.data_dir
         )
         self.systemd.send("READY=1\nSTATUS=watching " + ", ".join(enabled))
-        await self.stopping.wait()
+        await self.supervise()
         await self.shutdown()
 
     async def shutdown(self) -> None:
@@ -365,7 +465,6 @@ class Daemon:
         deadline = time.monotonic() + STOP_BUDGET_S - 2
         self.systemd.send("STOPPING=1")
         log.info("stopping")
-        self.scheduler.pause()  # no new jobs; the scheduler's own shutdown would cancel running ones
         running = [t for t in self.running if not t.done()]
         if running:
             await asyncio.wait(running, timeout=max(0.5, min(7.0, deadline - time.monotonic() - 5)))
@@ -373,18 +472,22 @@ class Daemon:
                 if not task.done():
                     task.cancel()  # an unfinished check commits nothing: the database stays consistent
             await asyncio.wait(running, timeout=1)
-        self.scheduler.shutdown(wait=False)
         await asyncio.wait(
             [asyncio.ensure_future(self.coordinator.close())], timeout=max(0.5, deadline - time.monotonic() - 2)
         )
-        await asyncio.wait([asyncio.ensure_future(self.notifier.drain(timeout=2))], timeout=2)
+        if not self.exit_status:  # a damaged store has no outbox to drain
+            await asyncio.wait([asyncio.ensure_future(self.notifier.drain(timeout=2))], timeout=2)
         self.store.close()
-        log.info(
-            "stopped (%d jobs run, %d errors, %d missed)",
-            self.counters.executed,
-            self.counters.errors,
-            self.counters.missed,
-        )
+        log.info("stopped (%d checks run, %d errors)", self.counters.executed, self.counters.errors)
+
+
+def send_straight(notifier: Notifier, title: str, body: str, severity: Severity = Severity.URGENT) -> None:
+    """Send one message to every channel that takes it, now and without the outbox; failures are logged."""
+    for channel in notifier.config.channels:
+        if wants(channel, severity, None):
+            result = notifier.send_now(channel, title, body, severity)
+            if not result.ok:
+                log.error("channel %s: could not tell the owner (%s)", channel.name, result.error)
 
 
 def _in_hours(hour: int, hours: tuple[int, int]) -> bool:
@@ -401,7 +504,7 @@ def _ping(url: str) -> None:
 
 
 def run(config_path: Path, log_json: bool = False) -> int:
-    """Load the config, take the lock and run; exit 2 on a bad config or a second instance."""
+    """Load the config, take the lock and run; exit 2 on a bad config or a second instance, 3 on a damaged database."""
     setup_logging(log_json)
     try:
         config = configmod.load(config_path)
@@ -420,7 +523,19 @@ def run(config_path: Path, log_json: bool = False) -> int:
         )
         return 2
     try:
-        asyncio.run(Daemon(config, config_path).main())
+        try:
+            daemon = Daemon(config, config_path)
+            daemon.store.check_sound()
+        except DatabaseDamaged as exc:
+            # One line and a distinct status (the unit does not restart on it): only a person can fix this.
+            log.error("%s", exc)
+            # The real outbox is in the damaged file; this notifier's in-memory store is never used.
+            send_straight(Notifier(config, Store(":memory:")), "🛑 monitor: database damaged, not started", str(exc))
+            return EXIT_DAMAGED
+        except sqlite3.Error as exc:
+            log.error("%s: cannot open the database: %s", config.data_dir / "monitor.db", exc)
+            return 1
+        asyncio.run(daemon.main())
+        return daemon.exit_status
     finally:
         lock.release()
-    return 0

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import ipaddress
 import json
+import logging
 import os
 import re
 import time
@@ -68,10 +70,23 @@ class Fetcher(Protocol):
 
 
 SESSION_REFRESH_S = 600.0
+BOUND_KEY = "monitor_bound_to"  # our key inside a session file; Playwright never sees it
+log = logging.getLogger("monitor")
+
+
+def binding(account: Account) -> str:
+    """What a session or a state is for: a digest of profile, base_url and username (no plain username)."""
+    made_for = "\0".join((account.profile, account.base_url, account.username))
+    return hashlib.sha256(made_for.encode()).hexdigest()[:32]
 
 
 class SessionFiles:
-    """Playwright storage state per account: 0600, atomic, the previous good one kept."""
+    """Playwright storage state per account: 0600, atomic, the previous good one kept.
+
+    Each file is bound to the profile, base_url and username it was made with; a file made for
+    anything else is discarded on load. A file without a binding (written before bindings
+    existed, or by `monitor login`) is used as is and bound at its next save.
+    """
 
     def __init__(self, directory: Path) -> None:
         self.directory = directory
@@ -80,15 +95,21 @@ class SessionFiles:
         """Where `account`'s session lives."""
         return self.directory / f"{account}.json"
 
-    def load(self, account: str) -> StorageState | None:
+    def load(self, account: str, bound: str | None = None) -> StorageState | None:
         """The saved session, falling back to the previous one if the newest is unreadable."""
         for candidate in (self.path(account), self.path(account).with_suffix(".json.prev")):
             try:
                 data = json.loads(candidate.read_text(encoding="utf-8"))
             except (OSError, ValueError):
                 continue
-            if isinstance(data, dict) and "cookies" in data:
-                return cast(StorageState, data)
+            if not (isinstance(data, dict) and "cookies" in data):
+                continue
+            made_for = data.pop(BOUND_KEY, None)
+            if bound is not None and made_for is not None and made_for != bound:
+                log.warning("%s: the saved session was made for another user or site; discarded", account)
+                self.forget(account)
+                return None
+            return cast(StorageState, data)
         return None
 
     def age(self, account: str) -> float:
@@ -98,10 +119,10 @@ class SessionFiles:
         except OSError:
             return float("inf")
 
-    def save(self, account: str, state: StorageState) -> bool:
+    def save(self, account: str, state: StorageState, bound: str | None = None) -> bool:
         """Write the session if it changed; returns True when written."""
         path = self.path(account)
-        data = json.dumps(state, sort_keys=True).encode()
+        data = json.dumps({**state, BOUND_KEY: bound} if bound else state, sort_keys=True).encode()
         with contextlib.suppress(OSError):
             if path.read_bytes() == data:
                 os.utime(path)  # checked just now: counts as fresh
@@ -171,7 +192,7 @@ class PlaywrightFetcher:
         try:
             locale = account.locale or profile.locale
             context = await browser.new_context(
-                storage_state=self.sessions.load(account.name),
+                storage_state=self.sessions.load(account.name, binding(account)),
                 locale=locale,
                 timezone_id=account.timezone or profile.timezone,
                 user_agent=ordinary_user_agent(browser),
@@ -260,7 +281,7 @@ class PlaywrightFetcher:
                 if match.problem is None and on_site(snap.url, account.base_url, profile.allowed_origins):
                     # A sign-in that did not end on a sign-in, challenge or rejection page made a
                     # session worth keeping, whatever the page says: else every check signs in again.
-                    self.sessions.save(account.name, await context.storage_state())
+                    self.sessions.save(account.name, await context.storage_state(), binding(account))
             raise_for(match)
             strayed = strayed or not on_site(snap.url, account.base_url, profile.allowed_origins)
             if result is None or (result.match.status == Status.OK and match.status != Status.OK):
@@ -273,7 +294,7 @@ class PlaywrightFetcher:
             # After a sign-in (cookies may have moved on across the pages); between sign-ins only from a
             # page that proves the account is signed in, and only now and then, to keep cookies the site
             # rolls forward without paying for it on every check. Never from a check that left the site.
-            self.sessions.save(account.name, await context.storage_state())
+            self.sessions.save(account.name, await context.storage_state(), binding(account))
         if gate.want_screenshot(result.match):
             result.screenshot = await self._screenshot(page)
         return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import time
@@ -11,8 +12,13 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, MonitorError
 from monitor.models import Problem, Reading, Status
+
+RECOVERY = (
+    "stop the monitor, then restore monitor.db from a backup, or move monitor.db (with monitor.db-wal and"
+    " monitor.db-shm) aside and start again with a fresh one; sessions/ stays, so no new sign-in is needed"
+)
 
 MIGRATIONS: list[tuple[str, str]] = [
     (
@@ -102,7 +108,37 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE account_state ADD COLUMN signins_reset_at REAL;
         """,
     ),
+    (
+        "account_binding",
+        """
+        -- What the state row was made for (a digest of profile, base_url and username): an account
+        -- entry that now points at another user or site starts afresh instead of inheriting it.
+        ALTER TABLE account_state ADD COLUMN bound_to TEXT;
+        """,
+    ),
 ]
+
+
+class DatabaseDamaged(MonitorError):
+    """The database file is damaged or not a database: no retry helps; restore it or start afresh."""
+
+
+def damaged(exc: BaseException) -> bool:
+    """Whether `exc` says the database file itself is damaged (as opposed to full or busy)."""
+    code = getattr(exc, "sqlite_errorcode", 0) & 0xFF  # the primary code of an extended one
+    return isinstance(exc, sqlite3.DatabaseError) and code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def integrity_problems(path: Path) -> list[str]:
+    """`PRAGMA integrity_check` of a database file, read-only: [] when it is sound or does not exist yet."""
+    if not path.exists():
+        return []
+    try:
+        with contextlib.closing(sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)) as conn:
+            rows = [str(r[0]) for r in conn.execute("PRAGMA integrity_check")]
+    except sqlite3.DatabaseError as exc:
+        return [str(exc)]
+    return [] if rows == ["ok"] else rows
 
 
 @dataclass
@@ -126,6 +162,7 @@ class AccountState:
     paused_at: float | None = None
     created_at: float = field(default_factory=time.time)
     signins_reset_at: float | None = None  # sign-ins before this do not count against the budget
+    bound_to: str | None = None  # see fetch.binding; NULL for rows from before bindings existed
 
 
 @dataclass
@@ -202,11 +239,17 @@ class Store:
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         self.conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
-        self.conn.execute("PRAGMA foreign_keys = ON")
-        if self.path is not None:
-            self.conn.execute("PRAGMA journal_mode = WAL")
-            self.conn.execute("PRAGMA synchronous = FULL")
-        self.migrate()
+        try:
+            self.conn.execute("PRAGMA foreign_keys = ON")
+            if self.path is not None:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                self.conn.execute("PRAGMA synchronous = FULL")
+            self.migrate()
+        except sqlite3.DatabaseError as exc:
+            self.conn.close()
+            if damaged(exc):
+                raise DatabaseDamaged(f"{path}: the database is damaged ({exc}); {RECOVERY}") from None
+            raise
         if self.path is not None:
             for suffix in ("-wal", "-shm"):
                 side = Path(f"{self.path}{suffix}")
@@ -231,16 +274,30 @@ class Store:
         """Close the connection."""
         self.conn.close()
 
+    def check_sound(self) -> None:
+        """Raise DatabaseDamaged unless `PRAGMA quick_check` finds the file sound (a daemon checks at start)."""
+        try:
+            rows = [str(r[0]) for r in self.conn.execute("PRAGMA quick_check")]
+        except sqlite3.DatabaseError as exc:
+            if not damaged(exc):
+                raise
+            rows = [str(exc)]
+        if rows != ["ok"]:
+            raise DatabaseDamaged(f"{self.path}: the database is damaged ({rows[0]}); {RECOVERY}")
+
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (BEGIN IMMEDIATE so concurrent writers queue instead of failing)."""
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
+            self.conn.execute("COMMIT")
         except BaseException:
-            self.conn.execute("ROLLBACK")
+            # Also when COMMIT itself failed (disk full): an open transaction would block every later one.
+            if self.conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    self.conn.execute("ROLLBACK")
             raise
-        self.conn.execute("COMMIT")
 
     def migrate(self) -> None:
         """Apply pending migrations, each in its own transaction."""
@@ -281,6 +338,11 @@ class Store:
             f"INSERT OR REPLACE INTO account_state ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
             values,
         )
+
+    def forget_state(self, account: str) -> None:
+        """Drop an account's state row (status, problem counts, pause): it starts as never read."""
+        with self.tx() as conn:
+            conn.execute("DELETE FROM account_state WHERE account = ?", (account,))
 
     def pause(self, account: str, reason: str, now: float | None = None) -> None:
         """Stop automated sign-ins for `account` until resumed."""

@@ -95,6 +95,7 @@ class Daemon:
             stdout=log,
             stderr=log,
             text=True,
+            start_new_session=True,  # its own process group, as under systemd or in a terminal
         )
         if wait:
             wait_until(lambda: self.log().count("started: watching") >= self.runs, 30, "the daemon to start")
@@ -103,9 +104,13 @@ class Daemon:
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8") if self.log_path.exists() else ""
 
-    def stop(self, timeout: float = 20) -> int:
+    def stop(self, timeout: float = 20, group: bool = False) -> int:
+        """SIGTERM the daemon, or its whole process group (systemd's default KillMode, or Ctrl-C)."""
         assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
+        if group:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        else:
+            self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout)
 
     def titles(self) -> list[str]:
@@ -315,3 +320,67 @@ def test_heartbeat_and_no_success_self_alert(daemon: Daemon, control: Control) -
         assert "cannot check: unreachable" in daemon.log() and "checks succeed again" in daemon.log()
     finally:
         hb.stop()
+
+
+def descendants(root: int) -> list[int]:
+    """Every process below `root` (Chromium's zygote children carry no marker in their environment)."""
+    parents: dict[int, int] = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError, ValueError, IndexError), open(f"/proc/{pid}/stat") as fh:
+            parents[int(pid)] = int(fh.read().rsplit(")", 1)[1].split()[1])
+    found, frontier = [], [root]
+    while frontier:
+        children = [pid for pid, ppid in parents.items() if ppid in frontier]
+        found += children
+        frontier = children
+    return found
+
+
+def renderer_running(root: int) -> bool:
+    """A Chromium renderer below `root` exists: a page is open."""
+    for pid in descendants(root):
+        with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as fh:
+            if b"--type=renderer" in fh.read():
+                return True
+    return False
+
+
+def readings(data: Path) -> list[tuple[Any, ...]]:
+    if not (data / "monitor.db").exists():
+        return []
+    with contextlib.closing(sqlite3.connect(data / "monitor.db")) as db:
+        return db.execute("SELECT account, status, problem, detail FROM readings").fetchall()
+
+
+def test_ctrl_c_during_check_records_nothing(daemon: Daemon, control: Control) -> None:
+    daemon.write([("shop", "alice")])
+    control.site(slow_ms=60_000)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "monitor", "--config", str(daemon.config), "check"],
+        env=daemon.env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        wait_until(lambda: renderer_running(proc.pid), 30, "the check to open its page")
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal reaches the whole foreground group
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130
+    assert "interrupted" in err
+    assert "Traceback" not in err and "never retrieved" not in err, err
+    assert readings(daemon.data) == []
+
+
+def test_sigterm_mid_check_records_no_reading_for_it(daemon: Daemon, control: Control) -> None:
+    daemon.write([("shop", "alice")])
+    control.site(slow_ms=60_000)  # the first check hangs on its page until the daemon is stopped
+    proc = daemon.start()
+    wait_until(lambda: renderer_running(proc.pid), 30, "the check to open its page")
+    assert daemon.stop(timeout=20, group=True) == 0  # Chromium gets it too: its page fails at once
+    assert readings(daemon.data) == []
+    assert "Traceback" not in daemon.log() and "never retrieved" not in daemon.log()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import random
 import statistics
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
-from monitor.daemon import Daemon, _in_hours
+from monitor.daemon import Daemon, _in_hours, clock_step, next_check_at
 from monitor.models import Reading, Status
 from tests.test_notify import make_config
 
@@ -50,3 +50,17 @@ def test_outside_active_hours_waits_for_the_start(tmp_path) -> None:
     daemon.store = Store.open(cfg.data_dir)
     when = daemon.next_run(cfg.accounts[0])
     assert when.hour == start and (when - now).total_seconds() > 3600
+
+
+def test_next_check_at_is_a_pure_function_of_its_inputs() -> None:
+    noon = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+    assert next_check_at(noon, 900, 0.1, None, uniform=lambda a, b: b) == noon + timedelta(seconds=990)
+    assert next_check_at(noon, 900, 0.1, None, first=True, uniform=lambda a, b: b) == noon + timedelta(seconds=5)
+    morning = next_check_at(noon, 900, 0.1, (7, 10), uniform=lambda a, b: b)
+    assert morning == datetime(2026, 3, 2, 7, 5, tzinfo=UTC)
+
+
+def test_clock_step_is_the_wall_clock_against_the_monotonic_one() -> None:
+    assert clock_step(1000.0, 50.0, 1001.0, 51.0) == 0
+    assert clock_step(1000.0, 50.0, 8201.0, 51.0) == 7200  # set forward by two hours
+    assert clock_step(1000.0, 50.0, 1001.0, 3651.0) == -3600  # set back by an hour
