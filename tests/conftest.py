@@ -11,6 +11,7 @@ import pytest
 import requests
 
 from fixtures.retailer import RetailerServer
+from tests.receivers import PushReceiver, SmtpReceiver
 
 T = TypeVar("T")
 
@@ -63,6 +64,22 @@ def retailer(retailer_server: RetailerServer) -> Iterator[RetailerServer]:
     """The shared retailer, reset to its seeded state for this test."""
     Control(retailer_server.url).reset()
     yield retailer_server
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpReceiver]:
+    """A real SMTP server (aiosmtpd) on loopback for this test."""
+    receiver = SmtpReceiver().start()
+    yield receiver
+    receiver.stop()
+
+
+@pytest.fixture
+def push() -> Iterator[PushReceiver]:
+    """A real HTTP push receiver (ntfy, json, form) on loopback for this test."""
+    receiver = PushReceiver().start()
+    yield receiver
+    receiver.stop()
 
 
 @pytest.fixture

@@ -126,10 +126,9 @@ class Daemon:
 
 
 @pytest.fixture
-def receiver() -> Iterator[PushReceiver]:
-    r = PushReceiver().start()
-    yield r
-    r.stop()
+def receiver(push: PushReceiver) -> PushReceiver:
+    """The daemon tests' phone: the shared push receiver."""
+    return push
 
 
 @pytest.fixture

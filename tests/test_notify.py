@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,23 +18,9 @@ from monitor.models import Problem, Reading, Severity, Status
 from monitor.notify import Notifier, mask, secret_parts, wants
 from monitor.store import Store
 from tests.conftest import PASSWORDS, account_entry
-from tests.receivers import PushReceiver, SmtpReceiver
+from tests.receivers import PushReceiver
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpReceiver]:
-    receiver = SmtpReceiver().start()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
-def push() -> Iterator[PushReceiver]:
-    receiver = PushReceiver().start()
-    yield receiver
-    receiver.stop()
 
 
 class Clock:

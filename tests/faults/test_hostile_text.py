@@ -5,32 +5,16 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 
 from monitor.models import Status
 from monitor.notify import Notifier
 from tests.conftest import PASSWORDS, account_entry
-from tests.receivers import PushReceiver, SmtpReceiver
 
 # Shown by the page as literal text: a tag, a colour escape, a terminal-title escape, a bell, a bidi override.
 HOSTILE = "<b>BOLD</b> \x1b[31mRED\x1b[0m \x1b]0;pwned\x07\x07\u202e!"
 CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpReceiver]:
-    receiver = SmtpReceiver().start()
-    yield receiver
-    receiver.stop()
-
-
-@pytest.fixture
-def push() -> Iterator[PushReceiver]:
-    receiver = PushReceiver().start()
-    yield receiver
-    receiver.stop()
 
 
 @pytest.mark.browser
