@@ -321,6 +321,7 @@ class PlaywrightFetcher:
         gate.record_signin("attempt")
         s = profile.signin
         await page.goto(account.base_url + s.url, wait_until="domcontentloaded", timeout=self.timeout_ms)
+        await _refuse_off_site(page, s.password, account, profile)
         await page.fill(s.username, account.username, timeout=self.timeout_ms)
         await page.fill(s.password, account.password.reveal(), timeout=self.timeout_ms)
         async with page.expect_navigation(wait_until="domcontentloaded", timeout=self.timeout_ms):
@@ -328,6 +329,7 @@ class PlaywrightFetcher:
         if s.otp is not None and re.search(s.otp.url, page.url):
             if account.totp_secret is None:
                 raise ChallengeRequired("the site asks for a one-time code and no totp_secret is configured")
+            await _refuse_off_site(page, s.otp.field, account, profile)
             await page.fill(s.otp.field, totp(account.totp_secret.reveal()), timeout=self.timeout_ms)
             async with page.expect_navigation(wait_until="domcontentloaded", timeout=self.timeout_ms):
                 await page.click(s.otp.submit, timeout=self.timeout_ms)
@@ -342,6 +344,19 @@ class PlaywrightFetcher:
             return await page.screenshot(timeout=min(self.timeout_ms, 10_000))
         except PlaywrightError:
             return None
+
+
+async def _refuse_off_site(page: Page, field: str, account: Account, profile: Profile) -> None:
+    """Never type a secret into a page, or a form that posts, off the account's site (a redirect, a phish)."""
+    # The form's action counts too: a look-alike form on the site itself could post elsewhere.
+    action = await page.eval_on_selector(field, "el => (el.form && el.form.action) || location.href")
+    for url in (page.url, str(action)):
+        if not on_site(url, account.base_url, profile.allowed_origins):
+            raise ChallengeRequired(
+                f"the sign-in page sends the password to {origin(url)}, not to {origin(account.base_url)}: nothing "
+                "was typed; sign in by hand, or list that origin in the profile's allowed_origins if it is the "
+                "site's own"
+            )
 
 
 def on_site(url: str, base_url: str, allowed: tuple[str, ...] = ()) -> bool:

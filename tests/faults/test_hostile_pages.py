@@ -104,6 +104,24 @@ def test_page_that_leaves_the_site_is_unknown_and_keeps_no_session(
     assert not (r.config.data_dir / "sessions" / "alice.json").exists()
 
 
+def test_password_is_never_typed_into_a_sign_in_page_on_another_origin(
+    rig, retailer, control: Control, monkeypatch, tmp_path
+) -> None:
+    """The sign-in form answers 302 to a look-alike on another origin: nothing is typed or sent there."""
+    from monitor.profiles import SHIPPED
+
+    text = (SHIPPED / "mock-retailer.toml").read_text(encoding="utf-8")
+    profile = tmp_path / "bare-signin.toml"  # signs in at /signin, the entry point that redirects
+    profile.write_text(text.replace('url = "/signin?return=/account"', 'url = "/signin"'), encoding="utf-8")
+    away = evil_url(retailer).removesuffix("/evil") + "/signin?return=/account"
+    control.site(signin_redirect_to=away)  # served by the same mock under "localhost": it would count a submit
+    r = rig([account_entry("alice", monkeypatch, profile=str(profile))])
+    reading = r.check("alice")
+    assert reading.problem == Problem.CHALLENGE and "nothing was typed" in (reading.detail or ""), reading
+    assert control.account(EMAILS["alice"])["signin_attempts"] == 0
+    assert r.store.state("alice").paused_reason  # automated sign-ins wait for the owner
+
+
 def test_origin_listed_in_the_profile_is_part_of_the_site(
     rig, retailer, control: Control, monkeypatch, tmp_path
 ) -> None:
