@@ -207,6 +207,7 @@ class Daemon:
         self.stale_alerted = False
         self.last_heartbeat = 0.0
         self._clocks = (time.time(), steady())
+        self.stale_since = 0.0  # steady time of the last success when the no_success alert went out
         self.store_trouble: str | None = None  # why the data dir cannot be written, during such an episode
         self.exit_status = 0
 
@@ -242,6 +243,13 @@ class Daemon:
         step = clock_step(*self._clocks, wall, now)
         if abs(step) > 5:
             log.warning("the wall clock jumped %+.0f s; checks keep their schedule", step)
+        asleep = now - self._clocks[1] - TICK_S
+        if asleep > 5:
+            # The process itself did not run (SIGSTOP, a paused VM, a suspend): that time is not a stretch
+            # of failed checks, and what fell due runs now, before anyone is told checks stopped.
+            log.info("the monitor did not run for %.0f s; checks that fell due run now", asleep)
+            self.counters.last_success += asleep
+            self.counters.last_done += asleep
         self._clocks = (wall, now)
         for account in self.config.accounts:
             name = account.name
@@ -266,6 +274,7 @@ class Daemon:
 
     async def supervise(self) -> None:
         """Run `tick` about once a second until stopping (asyncio's timers never follow wall-clock steps)."""
+        self._clocks = (time.time(), steady())  # however long start-up took, it was not a pause
         while not self.stopping.is_set():
             self.tick()
             with contextlib.suppress(TimeoutError):
@@ -343,7 +352,11 @@ class Daemon:
         self.counters.last_success = steady()
         if self.stale_alerted:
             self.stale_alerted = False
+            minutes = max(1, round((self.counters.last_success - self.stale_since) / 60))
             log.info("checks succeed again")
+            with self.store.tx() as conn:
+                alert = Alert(AlertKind.SUCCESS_AGAIN, "", {"minutes": minutes})
+                self.coordinator.queue(conn, [alert], None, time.time())
         url = self.config.schedule.heartbeat_url
         if url and time.monotonic() - self.last_heartbeat > 60:
             self.last_heartbeat = time.monotonic()
@@ -368,9 +381,11 @@ class Daemon:
         limit = longest * self.config.schedule.stale_after_intervals
         # Steady clock: a wall-clock step forward is not a stretch of failed checks.
         quiet = steady() - self.counters.last_success
-        if quiet > limit:
+        if quiet > limit and not all(self.store.state(a.name).problem_alerted for a in accounts):
+            # (When every account's own "cannot check" alert went out, the owner knows already.)
             self.stale_alerted = True
-            minutes = int(quiet / 60)
+            self.stale_since = self.counters.last_success
+            minutes = max(1, round(quiet / 60))
             log.error("no successful check for %d min", minutes)
             with self.store.tx() as conn:
                 self.coordinator.queue(conn, [Alert(AlertKind.NO_SUCCESS, "", {"minutes": minutes})], None, time.time())

@@ -20,6 +20,7 @@ SEVERITY = {
     AlertKind.CHECKS_RECOVERED: Severity.SUCCESS,
     AlertKind.NEEDS_HUMAN: Severity.URGENT,
     AlertKind.NO_SUCCESS: Severity.WARNING,
+    AlertKind.SUCCESS_AGAIN: Severity.SUCCESS,
     AlertKind.TEST: Severity.INFO,
 }
 HUMAN_PROBLEMS = (Problem.CHALLENGE, Problem.LOGIN_REJECTED)

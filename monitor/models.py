@@ -52,6 +52,7 @@ class AlertKind(enum.StrEnum):
     CHECKS_RECOVERED = "checks_recovered"
     NEEDS_HUMAN = "needs_human"
     NO_SUCCESS = "no_success"
+    SUCCESS_AGAIN = "success_again"  # a check succeeded after the no_success alert
     TEST = "test"
 
 

@@ -98,6 +98,10 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
             "No account could be checked for {minutes} minutes. Look at the monitor's log "
             "(journalctl -u account-monitor).",
         ),
+        AlertKind.SUCCESS_AGAIN: (
+            "👍 account-monitor: checks succeed again",
+            "An account was checked successfully again, after {minutes} min without a successful check.",
+        ),
         AlertKind.TEST: (
             "🔔 account-monitor test",
             'This is a test message from account-monitor to the channel "{channel}". If you can read '
@@ -151,6 +155,10 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
             "⚠️ account-monitor: {minutes}分間確認に成功していません",
             "{minutes}分間、どのアカウントも確認できていません。ログを確認してください"
             "（journalctl -u account-monitor）。",
+        ),
+        AlertKind.SUCCESS_AGAIN: (
+            "👍 account-monitor: 確認が再開しました",
+            "{minutes}分間確認に成功していませんでしたが、再びアカウントを確認できました。",
         ),
         AlertKind.TEST: (
             "🔔 account-monitor テスト",

@@ -113,6 +113,14 @@ class Daemon:
             self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout)
 
+    def outcomes(self, account: str) -> list[str]:
+        """The account's stored readings as status or problem words, oldest first."""
+        if not (self.data / "monitor.db").exists():
+            return []
+        with contextlib.closing(sqlite3.connect(self.data / "monitor.db")) as db:
+            query = "SELECT COALESCE(problem, status) FROM readings WHERE account = ? ORDER BY id"
+            return [row[0] for row in db.execute(query, (account,))]
+
     def titles(self) -> list[str]:
         return [(p.json or {}).get("title", "") for p in self.receiver.received]
 
@@ -306,19 +314,33 @@ def test_heartbeat_and_no_success_self_alert(daemon: Daemon, control: Control) -
     try:
         daemon.write(
             [("shop", "alice")],
-            extra=f'heartbeat_url = "http://127.0.0.1:{hb.port}/ping"\nstale_after_intervals = 2\nproblem_confirm = 2',
+            # No account alert of its own for a long while: the monitor-wide one must speak first.
+            extra=f'heartbeat_url = "http://127.0.0.1:{hb.port}/ping"\n'
+            "stale_after_intervals = 2\nproblem_confirm = 100",
         )
         daemon.start()
         wait_until(lambda: any(p.path == "/ping" for p in hb.received), 30, "a heartbeat ping")
         control.site(error=503)
-        wait_until(lambda: "⚠️ shop: cannot check the account" in daemon.titles(), 30, "the checks-failing alert")
         wait_until(lambda: any("no successful check" in t for t in daemon.titles()), 30, "the self-alert")
         control.site(error=None)
-        wait_until(lambda: "👍 shop: checks recovered" in daemon.titles(), 30, "the recovery alert")
+        wait_until(lambda: "👍 account-monitor: checks succeed again" in daemon.titles(), 30, "its all-clear")
         assert daemon.stop() == 0
         assert "cannot check: unreachable" in daemon.log() and "checks succeed again" in daemon.log()
+        assert daemon.titles().count("👍 account-monitor: checks succeed again") == 1
     finally:
         hb.stop()
+
+
+def test_no_second_alert_when_every_account_said_it_cannot_be_checked(daemon: Daemon, control: Control) -> None:
+    daemon.write([("shop", "alice")], extra="stale_after_intervals = 2\nproblem_confirm = 2")
+    daemon.start()
+    wait_until(lambda: "ok" in daemon.outcomes("shop"), 30, "a first reading")
+    control.site(error=503)
+    wait_until(lambda: "⚠️ shop: cannot check the account" in daemon.titles(), 30, "the checks-failing alert")
+    # Long past stale_after_intervals (2 x 1.5 s): the owner was told about the one account already.
+    wait_until(lambda: daemon.outcomes("shop").count("unreachable") >= 8, 60, "eight failed checks")
+    assert daemon.stop() == 0
+    assert not any("no successful check" in t for t in daemon.titles())
 
 
 def descendants(root: int) -> list[int]:
