@@ -11,11 +11,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from monitor.config import Account, Config
 from monitor.decide import Alert, Decision, decide, reminders
 from monitor.errors import CheckFailed, MonitorError, NeedsHuman
-from monitor.fetch import Fetcher, Gate, PageResult, PlaywrightFetcher, SessionFiles, binding
+from monitor.fetch import OFF_SITE, Fetcher, Gate, PageResult, PlaywrightFetcher, SessionFiles, binding
 from monitor.models import Match, Problem, Reading, Status
 from monitor.notify import outbox_rows
 from monitor.profiles import load_profile
@@ -167,7 +168,12 @@ class Coordinator:
             reading.url, reading.title = result.snap.url, result.snap.title
             reading.signed_in, reading.orders = result.signed_in, result.snap.orders
             reading.instructions = result.snap.regions.get("instructions") or None
-            if reading.status == Status.UNKNOWN:
+            if result.match.rule == OFF_SITE:
+                # Said without a link: an alert must never send the owner to a page that may be a phish.
+                host = urlsplit(result.snap.url).netloc or result.snap.url[:80]
+                reading.detail = f"the page left the account's site for {host}; do not sign in there"
+                reading.url = None
+            elif reading.status == Status.UNKNOWN:
                 code = f"HTTP {result.snap.http_status}, " if result.snap.http_status else ""
                 reading.detail = f"{code}no rule matched (profile {profile.name})"
             screenshot = result.screenshot

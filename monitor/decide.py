@@ -161,6 +161,7 @@ def _facts(reading: Reading, before: Status | None) -> dict[str, Any]:
         "rule": reading.rule,
         "matched": reading.matched,
         "url": reading.url,
+        "detail": reading.detail,
         "orders": reading.orders,
         "instructions": reading.instructions,
     }

@@ -312,7 +312,7 @@ class PlaywrightFetcher:
         match, snap = await read_page(page, profile, http_status)
         if not on_site(snap.url, account.base_url, profile.allowed_origins):
             # Whatever another site shows says nothing about this account (and may imitate it).
-            return Match("", Status.UNKNOWN, None, f"the page left the site for {snap.url}"), snap
+            return Match(OFF_SITE, Status.UNKNOWN, None, f"the page left the site for {snap.url}"), snap
         return match, snap
 
     async def _sign_in(self, page: Page, account: Account, profile: Profile, gate: Gate) -> tuple[Match, Snapshot]:
@@ -344,6 +344,9 @@ class PlaywrightFetcher:
             return await page.screenshot(timeout=min(self.timeout_ms, 10_000))
         except PlaywrightError:
             return None
+
+
+OFF_SITE = "(left the site)"  # the rule name of a reading whose page ended on another site
 
 
 async def _refuse_off_site(page: Page, field: str, account: Account, profile: Profile) -> None:

@@ -75,9 +75,10 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         ),
         AlertKind.UNKNOWN_PAGE: (
             "❓ {account}: page not recognised",
-            'The account page matches no rule of the site profile "{profile}": the site may have changed '
-            "its layout, or the account is in a state nobody described. Check the account by hand (screenshot "
-            "attached) and update the profile.\n\nPage: {url} ({time}).",
+            "The monitor cannot tell the account's state: {detail}.\nThe site may have changed its layout, sent "
+            "the browser elsewhere, or the account is in a state nobody described. Check the account by hand at "
+            '{base_url} (screenshot attached); if the layout changed, update the site profile "{profile}".'
+            "\n\nPage: {url} ({time}).",
         ),
         AlertKind.CHECKS_FAILING: (
             "⚠️ {account}: cannot check the account",
@@ -133,9 +134,9 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
         ),
         AlertKind.UNKNOWN_PAGE: (
             "❓ {account}: ページを判定できません",
-            "アカウントのページがサイトプロファイル「{profile}」のどのルールにも一致しません。"
-            "サイトのデザインが変わったか、想定外の状態です。スクリーンショットを確認し、"
-            "手動でアカウントを確認してください。\n\nページ: {url}（{time}）",
+            "アカウントの状態を判定できません: {detail}。\nサイトのデザインが変わったか、別のサイトに移動したか、"
+            "想定外の状態です。{base_url} で手動でアカウントを確認し（スクリーンショット添付）、"
+            "デザインが変わった場合はサイトプロファイル「{profile}」を更新してください。\n\nページ: {url}（{time}）",
         ),
         AlertKind.CHECKS_FAILING: (
             "⚠️ {account}: アカウントを確認できません",
@@ -296,7 +297,7 @@ def render(
         profile=account.profile if account else "",
         site=site or ("The site" if lang == "en" else "サイト"),
         matched=one_line(facts.get("matched") or "", 160),
-        url=facts.get("url") or "",
+        url=facts.get("url") or "-",
         time=_when(facts.get("at", time.time()), lang),
         since=_when(facts.get("since"), lang),
         hours=facts.get("hours", ""),

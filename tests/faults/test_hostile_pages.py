@@ -96,12 +96,17 @@ def test_page_that_leaves_the_site_is_unknown_and_keeps_no_session(
     rig, retailer, control: Control, monkeypatch, how: str
 ) -> None:
     control.site(**{how: evil_url(retailer)})  # signed-in account pages send the browser away
-    r = rig([account_entry("alice", monkeypatch)])
+    r = rig([account_entry("alice", monkeypatch)], extra='[[channels]]\nurl = "json://127.0.0.1:9/"')
     reading = r.check("alice")
     assert reading.status == Status.UNKNOWN and reading.problem is None, reading
     assert evil_url(retailer) in (reading.matched or "")
+    assert "left the account's site for localhost:" in (reading.detail or ""), reading.detail
     assert reading.signed_in and control.account(EMAILS["alice"])["signin_count"] == 1
     assert not (r.config.data_dir / "sessions" / "alice.json").exists()
+    r.check("alice")  # confirmed: the owner is told, without a link to the other site
+    (row,) = [row for row in r.store.outbox() if row.kind == "unknown_page"]
+    assert "do not sign in there" in row.body and retailer.url in row.body
+    assert "localhost" not in row.body.replace(f"for localhost:{retailer.url.rsplit(':', 1)[1]};", ""), row.body
 
 
 def test_password_is_never_typed_into_a_sign_in_page_on_another_origin(
