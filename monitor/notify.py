@@ -171,6 +171,7 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
 
 # What to do when the profile and the account give no advice: quote the page's own instruction when the
 # profile marks where it is (an `instructions` region), else neutral words that fit any site.
+QUOTE = {"en": 'The site says: "{instructions}"', "ja": "サイトの案内: 「{instructions}」"}
 QUOTED_ADVICE = {
     "en": {
         AlertKind.LOCKED: 'The site says: "{instructions}"\nSign in at {base_url} and do what it asks.',
@@ -258,9 +259,12 @@ def advice(kind: AlertKind, facts: dict[str, Any], account: Account | None, site
         return HUMAN_ADVICE[lang].get(str(facts.get("problem")), "")
     kinds = [str(kind)] + ([str(ADVICE_FALLBACK[kind])] if kind in ADVICE_FALLBACK else [])
     chosen = _pick(account.advice if account else {}, kinds, lang) or _pick(site, kinds, lang)
+    quoted = bool(facts.get("instructions")) and kind in QUOTED_ADVICE[lang]
     if chosen:
-        return chosen
-    if facts.get("instructions") and kind in QUOTED_ADVICE[lang]:
+        # The page's own words come first even then: a site can ask for something the profile never
+        # foresaw (another document, a deadline), and the owner must not hear only the usual advice.
+        return f"{QUOTE[lang]}\n{chosen}" if quoted else chosen
+    if quoted:
         return QUOTED_ADVICE[lang][kind]
     return NEUTRAL_ADVICE[lang].get(kind, "")
 

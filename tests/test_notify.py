@@ -504,8 +504,22 @@ def test_lock_alert_quotes_the_pages_own_instruction(aio, rig, control, push, mo
         assert "billing statement" not in message and "請求明細書" not in message
 
 
+@pytest.mark.browser
+def test_a_page_that_asks_for_more_than_the_profile_foresaw_is_quoted(aio, rig, control, push, monkeypatch) -> None:
+    """The shipped profile's advice (billing statement) still comes with what this lock page asks for."""
+    r = rig([account_entry("alice", monkeypatch)], extra=f'[[channels]]\nname = "hook"\nurl = "{push.json_url()}"')
+    note = "Please upload a photo ID (passport) within 7 days or the account will be closed."
+    control.event(PASSWORDS["alice"][0], "lock")
+    control.misbehave(PASSWORDS["alice"][0], banner_note=note)
+    assert r.check("alice").status == Status.LOCKED
+    aio.run(Notifier(r.config, r.store).drain(timeout=30))
+    (message,) = [p.json["message"] for p in push.received]
+    assert note in message and "billing statement" in message
+    assert message.index(note) < message.index("billing statement")
+
+
 def test_account_advice_overrides_profile_and_page(aio, tmp_path, push) -> None:
-    """An account's own advice wins over the profile's and over the page's quoted instruction, in ja too."""
+    """An account's own advice wins over the profile's; the page's own words are still quoted first, in ja too."""
     advice = '[accounts.advice.locked]\nen = "Bring your passport to the store."\nja = "パスポートを持って来店して。"'
     for lang in ("en", "ja"):
         (tmp_path / lang).mkdir()
@@ -516,7 +530,8 @@ def test_account_advice_overrides_profile_and_page(aio, tmp_path, push) -> None:
         env.deliver(aio)
         body = env.rows("sent")[0].body
         assert ("Bring your passport" if lang == "en" else "パスポートを持って来店") in body
-        assert "billing statement" not in body and "請求明細書" not in body and "photo ID" not in body
+        assert "billing statement" not in body and "請求明細書" not in body
+        assert body.index("Upload a photo ID.") < body.index("Bring your passport" if lang == "en" else "パスポート")
         env.store.close()
 
 
