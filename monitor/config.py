@@ -159,7 +159,8 @@ class Secret:
                     if self.reloading
                     else ""
                 )
-                raise ConfigError(f"{fail}: environment variable {self.ref} is not set{hint}")
+                state = "is empty" if self.ref in os.environ else "is not set"
+                raise ConfigError(f"{fail}: environment variable {self.ref} {state}{hint}")
             return value
         if self.how == "file":
             file = (self._base / os.path.expanduser(self.ref)).resolve()

@@ -209,6 +209,21 @@ def test_notify_test_needs_only_the_channel(tmp_path) -> None:
     assert done.stdout.strip() == "hook: delivered" and len(push.received) == 1
 
 
+def test_a_failed_notify_test_is_our_one_line_per_channel(tmp_path) -> None:
+    """Apprise's own warning (which can name the endpoint) stays out; our masked result says it."""
+    path = write(tmp_path, GOOD + CHANNEL_FROM_ENV)
+    done = cli(path, "notify-test", env=without("SHOP_PW") | {"HOOK_URL": "json://127.0.0.1:9/hook"})
+    assert done.returncode == 1
+    assert done.stdout.startswith("hook: FAILED") and done.stderr == "", (done.stdout, done.stderr)
+
+
+def test_an_empty_environment_variable_is_called_empty(tmp_path) -> None:
+    path = write(tmp_path, GOOD)
+    done = cli(path, "check", env=without("SHOP_PW") | {"SHOP_PW": ""})
+    assert done.returncode == 2
+    assert done.stderr.strip().endswith("password.env: environment variable SHOP_PW is empty"), done.stderr
+
+
 def test_outbox_send_and_check_name_a_missing_channel_secret(tmp_path) -> None:
     path = write(tmp_path, GOOD + CHANNEL_FROM_ENV)
     for command in (["outbox", "--send"], ["check"]):
