@@ -302,7 +302,7 @@ async def _run_checks(cfg: configmod.Config, names: list[str], send: bool) -> li
     from monitor.notify import Notifier
     from monitor.store import Store
 
-    store = Store.open(cfg.data_dir)
+    store = Store.open(cfg.data_dir, check=True)
     coordinator = Coordinator(cfg, store)
     coordinator.abort_on_signals()  # Ctrl-C or SIGTERM: the check under way records nothing
     try:
@@ -392,7 +392,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     account = cfg.account(args.account)
-    store = Store.open(cfg.data_dir)
+    store = Store.open(cfg.data_dir, check=True)
     paused = store.state(account.name).paused_reason
     budget = store.budget(account.name, account.signin_budget)
     reset = budget.spent and budget.limit > 0  # a budget of 0 is the owner's setting, not spent
@@ -439,7 +439,7 @@ def _account_states(cfg: configmod.Config) -> list[tuple[configmod.Account, Acco
 
     if not (cfg.data_dir / "monitor.db").exists():  # status never creates a data dir
         return [(a, AccountState(a.name), Budget(0, a.signin_budget, None)) for a in cfg.accounts]
-    store = Store.open(cfg.data_dir)
+    store = Store.open(cfg.data_dir, check=True)
     try:
         return [(a, store.state(a.name), store.budget(a.name, a.signin_budget)) for a in cfg.accounts]
     finally:
@@ -533,7 +533,7 @@ def cmd_history(args: argparse.Namespace) -> int:
 
     cfg = _config(args)
     cfg.account(args.account)
-    store = Store.open(cfg.data_dir)
+    store = Store.open(cfg.data_dir, check=True)
     rows = [
         [
             _when(t["at"]),
@@ -565,7 +565,7 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     if not channels:
         raise ConfigError(f"{cfg.path}: no channel {args.channel!r}" if args.channel else f"{cfg.path}: no channels")
     cfg.resolve([], [c.name for c in channels])
-    store = Store.open(cfg.data_dir)
+    store = Store.open(cfg.data_dir, check=True)
     notifier = Notifier(cfg, store)
     failed = 0
     for channel in channels:
@@ -596,7 +596,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     cfg = _config(args)
     if args.send:  # sending needs the channel URLs, which may be secrets
         cfg.resolve([], [c.name for c in cfg.channels])
-    store = Store.open(cfg.data_dir)
+    store = Store.open(cfg.data_dir, check=True)
     if args.send:
         asyncio.run(Notifier(cfg, store).drain(timeout=120, force=True))
     states = ("pending", "given_up", "sent") if args.all else ("pending", "given_up")

@@ -310,10 +310,14 @@ class Daemon:
     def store_failed(self, exc: BaseException) -> None:
         """A read or write of the data dir failed: the owner hears it once, straight from the channels."""
         self.counters.errors += 1
-        if damaged(exc):
+        if isinstance(exc, DatabaseDamaged) or damaged(exc):
             if not self.exit_status:
                 self.exit_status = EXIT_DAMAGED
-                message = f"{self.store.path}: the database is damaged ({exc}); stopping. To recover: {RECOVERY}"
+                message = (
+                    f"checks stopped: {exc}"
+                    if isinstance(exc, DatabaseDamaged)
+                    else f"{self.store.path}: the database is damaged ({exc}); stopping. To recover: {RECOVERY}"
+                )
                 log.error("%s", message)
                 self.tell_owner("🛑 monitor: database damaged, checks stopped", message)
                 self.stop()
@@ -390,6 +394,13 @@ class Daemon:
             with self.store.tx() as conn:
                 self.coordinator.queue(conn, [Alert(AlertKind.NO_SUCCESS, "", {"minutes": minutes})], None, time.time())
 
+    def integrity(self) -> None:
+        """PRAGMA quick_check of the database; damage stops the daemon as a failed query would."""
+        try:
+            self.store.check_sound()
+        except DatabaseDamaged as exc:
+            self.store_failed(exc)
+
     def retention(self) -> None:
         """Drop readings and screenshots older than the retention period (those of transitions stay)."""
         before = time.time() - self.config.schedule.retention_days * 86400
@@ -464,6 +475,8 @@ class Daemon:
             Periodic("deliver outbox", 2.0, self.deliver, now),
             Periodic("reminders", max(1.0, min(30.0, shortest)), self.housekeeping, now),
             Periodic("retention", 6 * 3600.0, self.retention, now + 300),
+            # Damage in pages no check reads (e.g. the outbox) is found within the hour, not at the next start.
+            Periodic("integrity", 3600.0, self.integrity, now + 3600),
         ]
         if self.systemd.watchdog_s:
             self.jobs.append(Periodic("systemd watchdog", max(1.0, self.systemd.watchdog_s / 3), self.watchdog, now))

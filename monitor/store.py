@@ -257,8 +257,12 @@ class Store:
                     os.chmod(side, 0o600)
 
     @classmethod
-    def open(cls, data_dir: Path) -> Store:
-        """The store of a data directory; a directory that is not (and cannot become) one is refused."""
+    def open(cls, data_dir: Path, check: bool = False) -> Store:
+        """The store of a data directory; a directory that is not (and cannot become) one is refused.
+
+        With `check`, a damaged file is refused too (PRAGMA quick_check): commands whose own queries
+        might not touch the damaged page would otherwise answer as if all were well.
+        """
         from monitor.config import DATA_DIR_MARKER, data_dir_problem
 
         problem = data_dir_problem(data_dir)
@@ -268,7 +272,14 @@ class Store:
         marker = data_dir / DATA_DIR_MARKER
         if not marker.exists():
             write_private(marker, b"account-monitor data directory: sessions, screenshots and the database\n")
-        return cls(data_dir / "monitor.db")
+        store = cls(data_dir / "monitor.db")
+        if check:
+            try:
+                store.check_sound()
+            except DatabaseDamaged:
+                store.close()
+                raise
+        return store
 
     def close(self) -> None:
         """Close the connection."""

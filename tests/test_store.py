@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +74,37 @@ def test_a_damaged_file_is_named_not_a_traceback(tmp_path: Path) -> None:
     assert integrity_problems(db)
     with pytest.raises(DatabaseDamaged, match=r"monitor\.db: the database is damaged.*sessions/ stays"):
         Store.open(tmp_path / "data")
+
+
+def test_damage_that_a_query_does_not_touch_is_found_when_checked(tmp_path: Path) -> None:
+    """A damaged readings table: listing the outbox alone would not notice, a checked open does."""
+    store = Store.open(tmp_path / "data")
+    with store.tx() as conn:  # enough readings for the table to have pages of its own
+        conn.executemany(
+            "INSERT INTO readings (account, at, status, signed_in, duration_ms) VALUES ('shop', ?, 'ok', 0, 1)",
+            [(float(i),) for i in range(2000)],
+        )
+    root = store.conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'readings'").fetchone()[0]
+    page_size = store.conn.execute("PRAGMA page_size").fetchone()[0]
+    store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    store.close()
+    db = tmp_path / "data" / "monitor.db"
+    with db.open("r+b") as fh:  # the root page of readings: an interior page, overwritten
+        fh.seek((root - 1) * page_size)
+        fh.write(b"\xff" * page_size)
+    unchecked = Store.open(tmp_path / "data")
+    assert unchecked.outbox() == []  # the outbox's own pages are fine: nothing looks wrong from here
+    unchecked.close()
+    with pytest.raises(DatabaseDamaged, match="the database is damaged"):
+        Store.open(tmp_path / "data", check=True)
+    config = tmp_path / "monitor.toml"
+    config.write_text(  # no secret needed to list the outbox
+        'data_dir = "data"\n[[accounts]]\nname = "shop"\nprofile = "mock-retailer"\n'
+        'base_url = "http://127.0.0.1:9"\nusername = "a@example.com"\npassword = { env = "UNSET_PW" }\n',
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "monitor", "--config", str(config), "outbox"], capture_output=True, text=True
+    )
+    assert done.returncode == 1 and "outbox is empty" not in done.stdout
+    assert len(done.stderr.splitlines()) == 1 and "the database is damaged" in done.stderr, done.stderr
