@@ -455,7 +455,21 @@ def _next_signin(state: AccountState, budget: Budget) -> str:
     return _when(budget.next_at) if budget.spent else "now"
 
 
-def _status_json(account: configmod.Account, s: AccountState, budget: Budget) -> dict[str, Any]:
+def _next_check(cfg: configmod.Config, account: configmod.Account, s: AccountState, running: bool) -> float | None:
+    """When a running daemon checks `account` next: its last check plus the interval (its jitter aside)."""
+    if not running or not account.enabled or s.last_check_at is None:
+        return None
+    from monitor.daemon import interval_for, next_check_at
+
+    last = datetime.fromtimestamp(s.last_check_at, UTC).astimezone()
+    span = interval_for(account, cfg.schedule, s.status)
+    mean = lambda low, high: (low + high) / 2  # noqa: E731  (the middle of the daemon's random choices)
+    return next_check_at(last, span, 0.0, cfg.schedule.active_hours, uniform=mean).timestamp()
+
+
+def _status_json(
+    account: configmod.Account, s: AccountState, budget: Budget, next_check: float | None
+) -> dict[str, Any]:
     """One account for `status --json`; times are Unix seconds."""
     return {
         "account": account.name,
@@ -463,6 +477,7 @@ def _status_json(account: configmod.Account, s: AccountState, budget: Budget) ->
         "status": str(s.status) if s.status else None,
         "since": s.status_since,
         "last_check": s.last_check_at,
+        "next_check": next_check,  # estimated, while a daemon runs; else null
         "last_success": s.last_success_at,
         "problem": str(s.problem) if s.problem else None,
         "problem_count": s.problem_count,
@@ -495,7 +510,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     states = _account_states(cfg)
     if args.json:
         daemon = {"running": pid is not None, "pid": int(pid) if pid and pid.isdigit() else None}
-        accounts = [_status_json(*entry) for entry in states]
+        accounts = [_status_json(*entry, _next_check(cfg, entry[0], entry[1], pid is not None)) for entry in states]
         print(json.dumps({"data_dir": str(cfg.data_dir), "daemon": daemon, "accounts": accounts}, ensure_ascii=False))
         return 0
     print(f"daemon: running (pid {pid})" if pid else "daemon: not running", f"on {cfg.data_dir}")
@@ -507,13 +522,24 @@ def cmd_status(args: argparse.Namespace) -> int:
                 str(s.status or "never read"),
                 _when(s.status_since),
                 _when(s.last_check_at),
+                _when(_next_check(cfg, account, s, pid is not None)),
                 f"{s.problem} x{s.problem_count}" if s.problem else "-",
                 f"{budget.used}/{budget.limit}",
                 _next_signin(s, budget),
                 f"yes ({s.paused_reason})" if s.paused_reason else "no",
             ]
         )
-    header = ["ACCOUNT", "STATUS", "SINCE", "LAST CHECK", "PROBLEM", "SIGN-INS 24H", "NEXT SIGN-IN", "PAUSED"]
+    header = [
+        "ACCOUNT",
+        "STATUS",
+        "SINCE",
+        "LAST CHECK",
+        "NEXT CHECK",
+        "PROBLEM",
+        "SIGN-INS 24H",
+        "NEXT SIGN-IN",
+        "PAUSED",
+    ]
     print(_table(rows, header))
     return 0
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from monitor import config as configmod
-from monitor.config import Account, Config
+from monitor.config import Account, Config, Schedule
 from monitor.coordinator import Coordinator
 from monitor.decide import Alert
 from monitor.errors import ConfigError
@@ -172,6 +172,14 @@ def next_check_at(
     return when
 
 
+def interval_for(account: Account, rules: Schedule, status: Status | None) -> float:
+    """The account's check interval: its own or the schedule's, shorter while locked or under review."""
+    base = account.interval_s or rules.interval_s
+    if status in (Status.LOCKED, Status.UNDER_REVIEW):
+        return min(base, rules.interval_while_locked_s)
+    return base
+
+
 def steady() -> float:
     """Seconds on CLOCK: what the schedule, the watchdog and the no-success alert are timed with."""
     return time.clock_gettime(CLOCK)
@@ -215,14 +223,11 @@ class Daemon:
 
     def interval(self, account: Account) -> float:
         """Seconds until the next check: shorter while locked or under review."""
-        base = account.interval_s or self.config.schedule.interval_s
         try:
             status = self.store.state(account.name).status
         except sqlite3.Error:
             status = None  # reported where it happened; the schedule must go on
-        if status in (Status.LOCKED, Status.UNDER_REVIEW):
-            return min(base, self.config.schedule.interval_while_locked_s)
-        return base
+        return interval_for(account, self.config.schedule, status)
 
     def next_run(self, account: Account, first: bool = False) -> datetime:
         """When to check `account` next (wall clock, for active hours and the log)."""

@@ -333,3 +333,17 @@ def test_try_profile_shortens_page_text_at_word_boundaries(tmp_path) -> None:
     shown = line.removeprefix("region main: ")
     assert shown.endswith("…") and len(shown) <= 300
     assert shown.removesuffix("…").split() == words[: len(shown.split())]  # whole words only
+
+
+def test_status_estimates_the_next_check_only_while_a_daemon_runs(tmp_path) -> None:
+    from monitor import config as configmod
+    from monitor.cli import _next_check
+    from monitor.store import AccountState
+
+    cfg = configmod.load(make_config(tmp_path, [], extra='[schedule]\ninterval = "15m"\ninterval_while_locked = "5m"'))
+    account = cfg.accounts[0]
+    locked = AccountState(account.name, status=Status.LOCKED, last_check_at=1_000_000.0)
+    assert _next_check(cfg, account, locked, running=False) is None
+    assert _next_check(cfg, account, locked, running=True) == pytest.approx(1_000_000.0 + 300)
+    ok = AccountState(account.name, status=Status.OK, last_check_at=1_000_000.0)
+    assert _next_check(cfg, account, ok, running=True) == pytest.approx(1_000_000.0 + 900)
