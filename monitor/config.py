@@ -701,6 +701,12 @@ def apprise_url_problem(url: str) -> str | None:
     with _quiet_apprise():
         plugin = apprise.Apprise.instantiate(url)
         if plugin is None:
+            if scheme in ("http", "https"):  # a webhook written as a web address
+                secure = "s" if scheme == "https" else ""
+                return (
+                    f"Apprise cannot parse this URL (scheme {scheme}://); for a webhook write json{secure}://HOST/PATH"
+                    f" (a JSON POST) or form{secure}://HOST/PATH (a form POST)"
+                )
             return f"Apprise cannot parse this URL (scheme {scheme}://)"
         # A plugin that needs a target (an ntfy topic, ...) but got none accepts the URL and then
         # fails every send: refuse it now.

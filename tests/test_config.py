@@ -456,3 +456,9 @@ def test_doctor_warns_about_a_running_monitor_on_the_default_data_dir(tmp_path) 
     assert warning in done.stdout.splitlines()
     done = cli(path, "doctor", env=env)  # the lock is free again: nobody runs there
     assert done.returncode == 0 and "another monitor" not in done.stdout
+
+
+def test_a_plain_web_address_as_channel_gets_a_webhook_hint(tmp_path) -> None:
+    path = write(tmp_path, GOOD + '[[channels]]\nname = "hook"\nurl = "https://hooks.example/abc"\n')
+    with pytest.raises(ConfigError, match=r"channels\[0\] \(hook\)\.url: .*jsons://HOST/PATH .*forms://HOST/PATH"):
+        load(path, resolve_secrets=False).resolve([], ["hook"])
