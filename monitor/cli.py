@@ -753,8 +753,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(
             level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
         )
-        # Apprise's own lines can name endpoints, and each send's result is reported (masked) by us.
-        logging.getLogger("apprise").disabled = True
+        configmod.tame_apprise_log()
     try:
         code = int(args.func(args))
         sys.stdout.flush()  # here, so that a reader that went away (`| head`) is handled below

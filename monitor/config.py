@@ -681,6 +681,15 @@ def timezone_problem(value: str) -> str | None:
     return None
 
 
+def tame_apprise_log() -> None:
+    """Keep Apprise's own log lines (they can name endpoints) out of ours; each send's result carries them."""
+    # Apprise still hands them to the result of each notify(), which the notifier reads and masks.
+    logger = logging.getLogger("apprise")
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+    logger.handlers[:] = [logging.NullHandler()]
+
+
 @contextlib.contextmanager
 def _quiet_apprise() -> Iterator[None]:
     """Apprise logs its own line (with a partly masked token) about a bad URL; ours is the only one."""

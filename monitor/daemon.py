@@ -65,12 +65,7 @@ def setup_logging(log_json: bool, verbose: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    # Apprise's own messages can name endpoints: they stay inside each send's result (which our
-    # notifier reads and masks) instead of reaching our log.
-    apprise_log = logging.getLogger("apprise")
-    apprise_log.setLevel(logging.WARNING)
-    apprise_log.propagate = False
-    apprise_log.handlers[:] = [logging.NullHandler()]
+    configmod.tame_apprise_log()
     logging.getLogger("asyncio").setLevel(logging.WARNING)
 
 
