@@ -278,10 +278,6 @@ class PlaywrightFetcher:
                     match, snap = await self._open(page, account, path, profile)
                 if match.problem == Problem.LOGGED_OUT:
                     raise SignedOut("still signed out right after signing in")
-                if match.problem is None and on_site(snap.url, account.base_url, profile.allowed_origins):
-                    # A sign-in that did not end on a sign-in, challenge or rejection page made a
-                    # session worth keeping, whatever the page says: else every check signs in again.
-                    self.sessions.save(account.name, await context.storage_state(), binding(account))
             raise_for(match)
             strayed = strayed or not on_site(snap.url, account.base_url, profile.allowed_origins)
             if result is None or (result.match.status == Status.OK and match.status != Status.OK):
@@ -291,9 +287,11 @@ class PlaywrightFetcher:
         result.signed_in = signed_in
         refresh = is_status(result.match) and self.sessions.age(account.name) > SESSION_REFRESH_S
         if not strayed and (signed_in or refresh):
-            # After a sign-in (cookies may have moved on across the pages); between sign-ins only from a
-            # page that proves the account is signed in, and only now and then, to keep cookies the site
-            # rolls forward without paying for it on every check. Never from a check that left the site.
+            # After a sign-in that did not end on a sign-in, challenge or rejection page (those raise before
+            # this), whatever the page says: else a page no rule matches yet means a sign-in every check.
+            # Between sign-ins only from a page that proves the account is signed in, and only now and
+            # then, to keep cookies the site rolls forward without paying for it on every check. Never
+            # from a check that left the site.
             self.sessions.save(account.name, await context.storage_state(), binding(account))
         if gate.want_screenshot(result.match):
             result.screenshot = await self._screenshot(page)
