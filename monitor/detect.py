@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from playwright.async_api import Error as PlaywrightError
 
 from monitor.models import Match, Snapshot, Status
-from monitor.text import clean
+from monitor.text import BLOCK, CJK_RANGES, clean, cut_at, shorten
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
@@ -19,10 +19,7 @@ if TYPE_CHECKING:
 
 _SPACE = re.compile(r"[^\S\n]+")
 _LINES = re.compile(r"\s*\n\s*")
-_CJK = r"\u3000-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef"
-_CJK_GAP = re.compile(rf"(?<=[{_CJK}]) (?=[{_CJK}])")
-_CJK_CHAR = re.compile(rf"[{_CJK}]")
-BLOCK = "\n"  # between block elements in region text; matching sees it as a space
+_CJK_GAP = re.compile(rf"(?<=[{CJK_RANGES}]) (?=[{CJK_RANGES}])")
 SHOWN_BLOCK = " / "  # the same boundary in evidence shown to a person
 QUOTE_AROUND = 60  # characters of context either side of a match
 QUOTE_MAX = 240  # the longest evidence (the coordinator keeps 300)
@@ -44,58 +41,13 @@ def flat(text: str) -> str:
     return text.replace(BLOCK, " ")
 
 
-def _joins(ch: str) -> bool:
-    """True for a character that belongs to the one before it (combining mark, ZWJ, variation selector)."""
-    return unicodedata.category(ch) in ("Mn", "Me", "Cf", "Sk") or "\ud800" <= ch <= "\udfff"
-
-
-def _kind(ch: str) -> str:
-    if _CJK_CHAR.match(ch):
-        return "cjk"
-    return "word" if ch.isalnum() else "other"
-
-
-def _may_cut(text: str, i: int) -> bool:
-    """True when a quote may start or end at index `i` without splitting a word or a character."""
-    if i <= 0 or i >= len(text):
-        return True
-    before, after = text[i - 1], text[i]
-    if _joins(after):
-        return False
-    if before.isspace() or after.isspace():
-        return True
-    # CJK has no spaces: any character boundary will do (punctuation is preferred by the caller).
-    return _kind(before) == "cjk" or _kind(after) == "cjk" or _kind(before) != _kind(after)
-
-
-def _cut(text: str, lo: int, hi: int, forward: bool) -> int:
-    """The cut nearest `lo` on the way to `hi`: at a sentence or block end, else a pause, else any boundary."""
-    if lo in (0, len(text)):
-        return lo  # the whole text fits on this side
-    step = 1 if forward else -1
-    candidates = [i for i in range(lo, hi + step, step) if 0 < i < len(text) and _may_cut(text, i)]
-    for tier in (_ends_sentence, _pauses):
-        found = next((i for i in candidates if tier(text[i - 1], text[i])), None)
-        if found is not None:
-            return found
-    return candidates[0] if candidates else hi
-
-
-def _ends_sentence(before: str, after: str) -> bool:
-    return BLOCK in (before, after) or before in "。！？」』）" or (before in ".!?" and after == " ")
-
-
-def _pauses(before: str, after: str) -> bool:
-    return after == " " or before in "、，"
-
-
 def quote(text: str, start: int, end: int, around: int = QUOTE_AROUND) -> str:
     """Evidence: text[start:end] with context, cut at word or character-class boundaries, blocks shown."""
     if end - start > QUOTE_MAX:  # a long match is itself cut (never mid-word), without context
-        around, end = 0, _cut(text, start + QUOTE_MAX, start, forward=False)
+        around, end = 0, cut_at(text, start + QUOTE_MAX, start, forward=False)
     around = min(around, max(0, (QUOTE_MAX - (end - start)) // 2))
-    lo = _cut(text, max(0, start - around), start, forward=True)
-    hi = _cut(text, min(len(text), end + around), end, forward=False)
+    lo = cut_at(text, max(0, start - around), start, forward=True)
+    hi = cut_at(text, min(len(text), end + around), end, forward=False)
     shown = show_blocks(text[lo:hi])
     opened = 0 < lo < len(text) and BLOCK not in (text[lo - 1], text[lo])  # cut within a block
     closed = 0 < hi < len(text) and BLOCK not in (text[hi - 1], text[hi])
@@ -110,13 +62,6 @@ def show_blocks(text: str) -> str:
         if block and (not blocks or block != blocks[-1]):
             blocks.append(block)
     return SHOWN_BLOCK.join(blocks)
-
-
-def shorten(text: str, width: int) -> str:
-    """`text` cut to at most about `width` characters at a word or character-class boundary."""
-    if len(text) <= width:
-        return text
-    return text[: _cut(text, width - 1, 1, forward=False)].rstrip() + "…"
 
 
 class Matcher:

@@ -546,3 +546,11 @@ def test_site_without_advice_or_instructions_gets_neutral_advice(aio, tmp_path, 
     body = env.rows("sent")[0].body
     assert "Sign in at http://127.0.0.1:9 and follow the instructions on the page." in body
     assert "billing statement" not in body
+
+
+def test_quoted_page_text_in_an_alert_is_cut_at_a_boundary_in_japanese_too() -> None:
+    from monitor.text import one_line
+
+    text = "お客様のアカウントを保護するため、一時的にロックしました。" * 10
+    cut = one_line(text, 60)
+    assert cut.endswith("。…") and len(cut) <= 61, cut  # a sentence end, never mid-word
