@@ -9,18 +9,18 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from monitor.config import Account, Config
 from monitor.decide import decide, reminders
 from monitor.errors import CheckFailed, MonitorError, NeedsHuman
-from monitor.fetch import OFF_SITE, Fetcher, Gate, PageResult, PlaywrightFetcher, SessionFiles, binding
+from monitor.fetch import OFF_SITE, Fetcher, Gate, PageResult, PlaywrightFetcher
+from monitor.files import SessionFiles, binding, save_screenshot
 from monitor.models import PROBLEM_EDGES, AccountState, Alert, Decision, Match, Problem, Reading, Status
 from monitor.notify import outbox_rows
 from monitor.profiles import load_profile
-from monitor.store import Store, ensure_private_dir, write_private
+from monitor.store import Store
 
 log = logging.getLogger("monitor")
 DAY = 86400.0
@@ -188,7 +188,8 @@ class Coordinator:
             raise asyncio.CancelledError
         reading = Reading(account=account.name, at=started, duration_ms=int((time.monotonic() - t0) * 1000), **found)
         if screenshot:
-            reading = replace(reading, screenshot=str(self._save_screenshot(account.name, reading, screenshot)))
+            saved = save_screenshot(self.config.data_dir, account.name, reading.at, reading.outcome, screenshot)
+            reading = replace(reading, screenshot=str(saved))
         self.commit(reading)
         return reading
 
@@ -245,13 +246,6 @@ class Coordinator:
                 log.info("%s: %s -> %s", name, t.from_status or "(first reading)", t.to_status)
         for alert in decision.alerts:
             log.info("%s: alert %s (%s) queued", name, alert.kind, alert.severity)
-
-    def _save_screenshot(self, account: str, reading: Reading, png: bytes) -> Path:
-        stamp = datetime.fromtimestamp(reading.at, UTC).strftime("%Y%m%dT%H%M%S")
-        folder = ensure_private_dir(ensure_private_dir(self.config.data_dir / "screenshots") / account)
-        path = folder / f"{stamp}-{reading.outcome or 'check'}.png"
-        write_private(path, png)
-        return path
 
 
 def _local(ts: float) -> str:

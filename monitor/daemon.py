@@ -25,9 +25,10 @@ from monitor import config as configmod
 from monitor.config import Account, Config, Schedule
 from monitor.coordinator import Coordinator
 from monitor.errors import ConfigError
+from monitor.files import ensure_private_dir
 from monitor.models import Alert, AlertKind, Severity, Status
 from monitor.notify import Notifier, wants
-from monitor.store import RECOVERY, DatabaseDamaged, Store, damaged, ensure_private_dir
+from monitor.store import RECOVERY, DatabaseDamaged, Store, damaged
 
 log = logging.getLogger("monitor")
 STOP_BUDGET_S = 15.0

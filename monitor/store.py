@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import ConfigError, MonitorError
+from monitor.files import ensure_private_dir, write_private
 from monitor.models import (
     AccountState,
     AttemptRow,
@@ -170,35 +171,6 @@ def integrity_problems(path: Path) -> list[str]:
     except sqlite3.DatabaseError as exc:
         return [str(exc)]
     return [] if rows == ["ok"] else rows
-
-
-def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) 0700: it holds sessions and screenshots.
-
-    A directory that already exists keeps its mode: it may not be the monitor's to change.
-    """
-    if not path.is_dir():
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(path, 0o700)  # mkdir's mode passes through the umask
-    return path
-
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a 0600 file atomically: temp file, fsync, rename, fsync the directory."""
-    ensure_private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
 
 
 class Tx:
