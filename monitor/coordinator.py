@@ -17,7 +17,17 @@ from monitor.decide import decide, reminders
 from monitor.errors import CheckFailed, MonitorError, NeedsHuman
 from monitor.fetch import OFF_SITE, Fetcher, Gate, PageResult, PlaywrightFetcher
 from monitor.files import SessionFiles, binding, save_screenshot
-from monitor.models import PROBLEM_EDGES, AccountState, Alert, Decision, Match, Problem, Reading, Status
+from monitor.models import (
+    PROBLEM_EDGES,
+    AccountState,
+    Alert,
+    Decision,
+    Match,
+    Problem,
+    Reading,
+    ScreenshotMode,
+    Status,
+)
 from monitor.notify import outbox_rows
 from monitor.profiles import load_profile
 from monitor.store import Store
@@ -112,8 +122,8 @@ class Coordinator:
 
         def want_screenshot(match: Match) -> bool:
             mode = self.config.browser.screenshots
-            if mode != "changes":
-                return mode == "always"
+            if mode != ScreenshotMode.CHANGES:
+                return mode == ScreenshotMode.ALWAYS
             outcome = str(match.problem or match.status or "")
             return match.problem is not None or match.status == Status.UNKNOWN or outcome != previous.last_outcome
 

@@ -77,6 +77,14 @@ SEVERITY = {
 }
 
 
+class ScreenshotMode(enum.StrEnum):
+    """When a check keeps a screenshot of the page (`browser.screenshots`)."""
+
+    CHANGES = "changes"  # when the outcome changes, and on every problem or unknown page
+    ALWAYS = "always"
+    NEVER = "never"
+
+
 class TransitionKind(enum.StrEnum):
     """What kind of edge a transition is: the alert it raised, or a silent status change."""
 
