@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from monitor.browser import is_driver_gone
 from monitor.config import Account, Config
 from monitor.decide import Alert, Decision, decide, reminders
 from monitor.errors import CheckFailed, MonitorError, NeedsHuman
@@ -24,7 +25,6 @@ from monitor.store import AccountState, Store, ensure_private_dir, write_private
 
 log = logging.getLogger("monitor")
 DAY = 86400.0
-DRIVER_GONE = "Connection closed while reading from the driver"  # Playwright's words when its driver died
 
 
 class _QuietDeadDriver:
@@ -35,7 +35,7 @@ class _QuietDeadDriver:
 
     def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """Handle one exception context."""
-        if str(context.get("exception")) == DRIVER_GONE:
+        if is_driver_gone(context.get("exception")):
             return
         if self.previous is not None:
             self.previous(loop, context)
