@@ -656,15 +656,15 @@ def cmd_try_profile(args: argparse.Namespace) -> int:
 async def _try_profile(profile, target: str, storage_state: str | None) -> str:  # type: ignore[no-untyped-def]
     from playwright.async_api import async_playwright
 
-    from monitor.browser import launch, ordinary_user_agent
+    from monitor.browser import launch, open_context, present_as_ordinary_chrome
     from monitor.detect import read_page
 
     async with async_playwright() as pw:
         browser, _ = await launch(pw)
-        context = await browser.new_context(
-            storage_state=storage_state, locale=profile.locale, user_agent=ordinary_user_agent(browser)
-        )
+        # As the daemon opens an account with this profile, so the page reads as it would there.
+        context = await open_context(browser, profile.locale, profile.timezone, storage_state)
         page = await context.new_page()
+        await present_as_ordinary_chrome(context, page, profile.locale)
         if target.startswith(("http://", "https://")):
             await page.goto(target, wait_until="domcontentloaded", timeout=30_000)
         else:

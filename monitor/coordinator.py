@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from monitor.browser import is_driver_gone
 from monitor.config import Account, Config
 from monitor.decide import decide, reminders
 from monitor.errors import CheckFailed, MonitorError, NeedsHuman
@@ -34,7 +35,6 @@ from monitor.store import Store
 
 log = logging.getLogger("monitor")
 DAY = 86400.0
-DRIVER_GONE = "Connection closed while reading from the driver"  # Playwright's words when its driver died
 
 
 class _QuietDeadDriver:
@@ -45,7 +45,7 @@ class _QuietDeadDriver:
 
     def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """Handle one exception context."""
-        if str(context.get("exception")) == DRIVER_GONE:
+        if is_driver_gone(context.get("exception")):
             return
         if self.previous is not None:
             self.previous(loop, context)
