@@ -12,12 +12,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import apprise
 import pytest
 
 from monitor import config as configmod
+from monitor.config import Channel
 from monitor.coordinator import Coordinator
 from monitor.models import Problem, Reading, Severity, Status
-from monitor.notify import Notifier, describe, mask, secret_parts, wants
+from monitor.notify import Notifier, describe, make_apprise, mask, secret_parts, wants
 from monitor.store import Store
 from tests.conftest import PASSWORDS, account_entry
 from tests.fakes import FakeApprise, Handler, Sent, fail_first
@@ -95,6 +97,18 @@ class Env:
         return self.store.outbox(states or ("pending", "given_up", "sent"))
 
 
+def unthrottled(channel: Channel) -> apprise.Apprise:
+    """The real Apprise object without Apprise's own pause between two sends of one service.
+
+    ntfy and mail wait 5.5 s of real time before a second send through the same object, which a moved
+    clock cannot skip; a daemon's retries are at least 8 s apart, so it never waits for it.
+    """
+    ap = make_apprise(channel)
+    for service in ap:
+        service.request_rate_per_sec = 0
+    return ap
+
+
 def test_locked_alert_reaches_mail_ntfy_and_json(aio, tmp_path, smtp, push) -> None:
     env = Env(
         make_config(
@@ -141,6 +155,7 @@ def test_japanese_arrives_intact_in_mail_and_push(aio, tmp_path, smtp, push) -> 
 
 
 def test_receiver_500_keeps_row_then_delivers_exactly_once(aio, tmp_path, push) -> None:
+    """The path through real Apprise: an HTTP 500 is a failure, the retry delivers once (backoff: unit tests)."""
     env = Env(make_config(tmp_path, [{"name": "hook", "url": push.json_url()}]))
     push.status = 500
     env.lock()
@@ -149,11 +164,8 @@ def test_receiver_500_keeps_row_then_delivers_exactly_once(aio, tmp_path, push) 
     assert row.state == "pending" and row.attempts == 1 and row.next_attempt_at > env.clock()
     assert env.store.attempts(row.id)[0]["ok"] == 0
     push.status = 200
-    env.deliver(aio)  # backoff not over: nothing is sent yet
-    assert push.received == []
-    env.clock.advance(3600)
+    env.clock.advance(row.next_attempt_at - env.clock())
     env.deliver(aio)
-    env.clock.advance(3600)
     env.deliver(aio)
     assert len(push.received) == 1
     (row,) = env.rows()
@@ -161,15 +173,16 @@ def test_receiver_500_keeps_row_then_delivers_exactly_once(aio, tmp_path, push) 
 
 
 def test_receiver_down_then_back(aio, tmp_path, push) -> None:
+    """ntfy with its receiver down: the alert waits and arrives exactly once when it is back."""
     env = Env(make_config(tmp_path, [{"name": "phone", "url": push.ntfy_url()}]))
+    env.notifier.factory = unthrottled
     push.stop()
     env.lock()
     env.deliver(aio)
-    env.clock.advance(30)
-    env.deliver(aio)
-    assert env.rows("pending")[0].attempts >= 1
+    (row,) = env.rows("pending")
+    assert row.attempts == 1 and row.last_error and push.received == []
     push.start()
-    env.clock.advance(7200)
+    env.clock.advance(row.next_attempt_at - env.clock())
     env.deliver(aio)
     env.deliver(aio)
     assert len(push.received) == 1 and env.rows("sent")
@@ -177,23 +190,16 @@ def test_receiver_down_then_back(aio, tmp_path, push) -> None:
 
 def test_smtp_refusal_is_a_failure_and_retried(aio, tmp_path, smtp) -> None:
     env = Env(make_config(tmp_path, [{"name": "mail", "url": smtp.url()}]))
+    env.notifier.factory = unthrottled
     smtp.refuse = True
     env.lock()
     env.deliver(aio)
-    assert env.rows("pending")[0].last_error
+    (row,) = env.rows("pending")
+    assert row.last_error and smtp.messages == []
     smtp.refuse = False
-    env.clock.advance(3600)
+    env.clock.advance(row.next_attempt_at - env.clock())
     env.deliver(aio)
-    assert len(smtp.messages) == 1
-
-
-def test_one_failing_channel_does_not_hold_back_another(aio, tmp_path, smtp, push) -> None:
-    env = Env(make_config(tmp_path, [{"name": "hook", "url": push.json_url()}, {"name": "mail", "url": smtp.url()}]))
-    push.stop()
-    env.lock()
-    env.deliver(aio)
-    states = {r.channel: r.state for r in env.rows()}
-    assert states == {"hook": "pending", "mail": "sent"} and len(smtp.messages) == 1
+    assert len(smtp.messages) == 1 and env.rows("sent")
 
 
 def test_rows_too_old_are_given_up_and_listed(aio, tmp_path, push) -> None:
@@ -728,3 +734,23 @@ def test_drain_returns_at_its_timeout_and_the_send_still_completes_once(tmp_path
     asyncio.run(scenario())
     drain(notifier)
     assert fake.titles("a") == ["lock"] and notifier.store.outbox(("sent",))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known: a lease and a backoff wait look alike (both are next_attempt_at), so a forced deliverer "
+    "(`monitor outbox --send`) takes a row another process is sending; needs a lease column in the store",
+)
+def test_a_forced_deliverer_leaves_a_row_another_one_is_sending(tmp_path) -> None:
+    first, fake, clock = deliverer(tmp_path)
+    second = Notifier(first.config, Store.open(first.config.data_dir), factory=fake, clock=clock)
+    queue(first.store, "a", "lock", clock())
+
+    def handler(sent: Sent) -> None:
+        if len(fake.tried) == 1:  # mid-send of the first deliverer, the owner runs `monitor outbox --send`
+            asyncio.run(second.drain(timeout=10, force=True))
+        return None
+
+    fake.handler = handler
+    drain(first)
+    assert fake.titles("a") == ["lock"]
