@@ -489,7 +489,7 @@ class Notifier:
         return SendResult(False, mask(text, self._secrets(channel))[:300])
 
     def backoff(self, attempts: int) -> float:
-        """Seconds before the next try: exponential from 10 s to 1 h, with +-20% jitter."""
+        """Seconds before the next try: doubling from retry_min up to retry_max (10 s, 1 h), with +-20% jitter."""
         rules = self.config.schedule
         base = min(rules.retry_min_s * 2 ** max(attempts - 1, 0), rules.retry_max_s)
         return base * self.uniform(0.8, 1.2)

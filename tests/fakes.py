@@ -60,17 +60,15 @@ def fail_first(times: int, error: str = "Connection refused") -> Handler:
 class FakeApprise:
     """A fake Apprise factory, driven by a handler (like httpx's MockTransport): `Notifier(factory=fake)`.
 
-    `.tried` holds every send in order; `.sent[channel]` only those delivered; `.built` the channels it made.
+    `.tried` holds every send in order; `.sent[channel]` only those delivered.
     """
 
     def __init__(self, handler: Handler | None = None) -> None:
         self.handler: Handler = handler or (lambda sent: None)
         self.tried: list[Sent] = []
         self.sent: dict[str, list[Sent]] = {}
-        self.built: list[str] = []
 
     def __call__(self, channel: Channel) -> _FakeChannel:
-        self.built.append(channel.name)
         return _FakeChannel(self, channel.name)
 
     def titles(self, channel: str) -> list[str]:
