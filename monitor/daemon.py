@@ -24,11 +24,11 @@ from typing import IO, Any
 from monitor import config as configmod
 from monitor.config import Account, Config, Schedule
 from monitor.coordinator import Coordinator
-from monitor.decide import Alert
 from monitor.errors import ConfigError
-from monitor.models import AlertKind, Severity, Status
+from monitor.files import ensure_private_dir
+from monitor.models import Alert, AlertKind, Severity, Status
 from monitor.notify import Notifier, wants
-from monitor.store import RECOVERY, DatabaseDamaged, Store, damaged, ensure_private_dir
+from monitor.store import RECOVERY, DatabaseDamaged, Store, damaged
 
 log = logging.getLogger("monitor")
 STOP_BUDGET_S = 15.0
@@ -358,9 +358,8 @@ class Daemon:
             self.stale_alerted = False
             minutes = max(1, round((self.counters.last_success - self.stale_since) / 60))
             log.info("checks succeed again")
-            with self.store.tx() as conn:
-                alert = Alert(AlertKind.SUCCESS_AGAIN, "", {"minutes": minutes})
-                self.coordinator.queue(conn, [alert], None, time.time())
+            alert = Alert(AlertKind.SUCCESS_AGAIN, "", {"minutes": minutes})
+            self.coordinator.queue([alert], None, time.time())
         url = self.config.schedule.heartbeat_url
         if url and time.monotonic() - self.last_heartbeat > 60:
             self.last_heartbeat = time.monotonic()
@@ -391,8 +390,7 @@ class Daemon:
             self.stale_since = self.counters.last_success
             minutes = max(1, round(quiet / 60))
             log.error("no successful check for %d min", minutes)
-            with self.store.tx() as conn:
-                self.coordinator.queue(conn, [Alert(AlertKind.NO_SUCCESS, "", {"minutes": minutes})], None, time.time())
+            self.coordinator.queue([Alert(AlertKind.NO_SUCCESS, "", {"minutes": minutes})], None, time.time())
 
     def integrity(self) -> None:
         """PRAGMA quick_check of the database; damage stops the daemon as a failed query would."""
@@ -405,7 +403,7 @@ class Daemon:
         """Drop readings and screenshots older than the retention period (those of transitions stay)."""
         before = time.time() - self.config.schedule.retention_days * 86400
         removed = self.store.prune(before)
-        kept = {t["screenshot"] for a in self.config.accounts for t in self.store.transitions(a.name, 10_000)}
+        kept = {t.screenshot for a in self.config.accounts for t in self.store.transitions(a.name, 10_000)}
         for shot in (self.config.data_dir / "screenshots").glob("*/*.png"):
             with contextlib.suppress(OSError):
                 if shot.stat().st_mtime < before and str(shot) not in kept:

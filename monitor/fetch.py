@@ -4,20 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import ipaddress
-import json
 import logging
-import os
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from playwright.async_api import BrowserContext, CDPSession, Page, StorageState
+from playwright.async_api import BrowserContext, CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -32,9 +27,9 @@ from monitor.errors import (
     SignedOut,
     Unreachable,
 )
+from monitor.files import SessionFiles, binding
 from monitor.models import Match, Problem, Snapshot, Status
 from monitor.profiles import Profile, origin
-from monitor.store import write_private
 from monitor.totp import totp
 
 
@@ -70,73 +65,7 @@ class Fetcher(Protocol):
 
 
 SESSION_REFRESH_S = 600.0
-BOUND_KEY = "monitor_bound_to"  # our key inside a session file; Playwright never sees it
 log = logging.getLogger("monitor")
-
-
-def binding(account: Account) -> str:
-    """What a session or a state is for: a digest of profile, base_url and username (no plain username)."""
-    made_for = "\0".join((account.profile, account.base_url, account.username))
-    return hashlib.sha256(made_for.encode()).hexdigest()[:32]
-
-
-class SessionFiles:
-    """Playwright storage state per account: 0600, atomic, the previous good one kept.
-
-    Each file is bound to the profile, base_url and username it was made with; a file made for
-    anything else is discarded on load. A file without a binding (written before bindings
-    existed, or by `monitor login`) is used as is and bound at its next save.
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def path(self, account: str) -> Path:
-        """Where `account`'s session lives."""
-        return self.directory / f"{account}.json"
-
-    def load(self, account: str, bound: str | None = None) -> StorageState | None:
-        """The saved session, falling back to the previous one if the newest is unreadable."""
-        for candidate in (self.path(account), self.path(account).with_suffix(".json.prev")):
-            try:
-                data = json.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if not (isinstance(data, dict) and "cookies" in data):
-                continue
-            made_for = data.pop(BOUND_KEY, None)
-            if bound is not None and made_for is not None and made_for != bound:
-                log.warning("%s: the saved session was made for another user or site; discarded", account)
-                self.forget(account)
-                return None
-            return cast(StorageState, data)
-        return None
-
-    def age(self, account: str) -> float:
-        """Seconds since the session was last written (infinite when there is none)."""
-        try:
-            return time.time() - self.path(account).stat().st_mtime
-        except OSError:
-            return float("inf")
-
-    def save(self, account: str, state: StorageState, bound: str | None = None) -> bool:
-        """Write the session if it changed; returns True when written."""
-        path = self.path(account)
-        data = json.dumps({**state, BOUND_KEY: bound} if bound else state, sort_keys=True).encode()
-        with contextlib.suppress(OSError):
-            if path.read_bytes() == data:
-                os.utime(path)  # checked just now: counts as fresh
-                return False
-        if path.exists():
-            write_private(path.with_suffix(".json.prev"), path.read_bytes())
-        write_private(path, data)
-        return True
-
-    def forget(self, account: str) -> None:
-        """Remove a session (e.g. the site rejected it)."""
-        for p in (self.path(account), self.path(account).with_suffix(".json.prev")):
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
 
 
 def _first_line(exc: BaseException) -> str:

@@ -11,7 +11,7 @@ from playwright.async_api import async_playwright
 from monitor.browser import launch, ordinary_user_agent
 from monitor.config import Account, Config
 from monitor.detect import detect, is_status, snapshot
-from monitor.fetch import SessionFiles
+from monitor.files import SessionFiles
 from monitor.profiles import load_profile
 from monitor.store import Store
 

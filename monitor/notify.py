@@ -22,9 +22,8 @@ from urllib.parse import parse_qsl, urlsplit
 import apprise
 
 from monitor.config import Account, Channel, Config
-from monitor.decide import Alert
-from monitor.models import AlertKind, Severity
-from monitor.store import OutboxRow, Store
+from monitor.models import Alert, AlertKind, OutboxRow, OutboxState, Severity
+from monitor.store import Store
 from monitor.text import Advice, clean, one_line
 
 log = logging.getLogger("monitor.notify")
@@ -558,7 +557,7 @@ def describe(row: OutboxRow) -> str:
     created = datetime.fromtimestamp(row.created_at, UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
     nxt = datetime.fromtimestamp(row.next_attempt_at, UTC).astimezone().strftime("%H:%M:%S")
     error = f" last error: {row.last_error}" if row.last_error else ""
-    when = f" next try {nxt}" if row.state == "pending" else ""
+    when = f" next try {nxt}" if row.state == OutboxState.PENDING else ""
     return (
         f"#{row.id} {row.state} {created} {row.account or '-'} {row.kind} -> {row.channel}"
         f" attempts={row.attempts}{when}{error}"

@@ -162,14 +162,14 @@ def test_receiver_500_keeps_row_then_delivers_exactly_once(aio, tmp_path, push) 
     env.deliver(aio)
     (row,) = env.rows()
     assert row.state == "pending" and row.attempts == 1 and row.next_attempt_at > env.clock()
-    assert env.store.attempts(row.id)[0]["ok"] == 0
+    assert env.store.attempts(row.id)[0].ok is False
     push.status = 200
     env.clock.advance(row.next_attempt_at - env.clock())
     env.deliver(aio)
     env.deliver(aio)
     assert len(push.received) == 1
     (row,) = env.rows()
-    assert row.state == "sent" and [a["ok"] for a in env.store.attempts(row.id)] == [0, 1]
+    assert row.state == "sent" and [a.ok for a in env.store.attempts(row.id)] == [False, True]
 
 
 def test_receiver_down_then_back(aio, tmp_path, push) -> None:
