@@ -65,3 +65,13 @@ def test_rule_without_matchers(tmp_path: Path) -> None:
     path.write_text(SHIPPED + '\n[[rules]]\nname = "nothing"\nstatus = "ok"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"rule 'nothing': needs at least one matcher \(text, selector, url\)"):
         load_profile(str(path))
+
+
+def test_the_matcher_table_in_the_docs_is_each_kinds_own_help() -> None:
+    from monitor.detect import Matcher
+
+    doc = (Path(__file__).parents[1] / "docs" / "profiles.md").read_text(encoding="utf-8")
+    table = doc.split("| matcher | matches when |\n|---|---|\n", 1)[1].split("\n\n", 1)[0]
+    documented = [line for line in table.splitlines() if line.startswith("| `")]
+    expected = [f"| `{kind}` | {(cls.__doc__ or '').strip()} |" for kind, cls in Matcher.registry.items()]
+    assert documented == expected, "docs/profiles.md's matcher table must repeat each Matcher kind's docstring"
