@@ -102,7 +102,8 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
     """Validate a parsed profile document."""
     r = Reader(f"profile {path}")
     r.table(data, "", set(TOP_KEYS))
-    regions_raw = r.table(data.get("regions", {}), "regions", set(data.get("regions", {})))
+    regions_raw = data.get("regions", {})
+    regions_raw = r.table(regions_raw, "regions", set(regions_raw) if isinstance(regions_raw, dict) else set())
     regions: dict[str, list[str]] = {}
     for name, sels in regions_raw.items():
         sels = [sels] if isinstance(sels, str) else sels
@@ -187,7 +188,7 @@ def _rule(r: Reader, raw: Any, i: int, regions: dict[str, list[str]]) -> Rule:
             raise r.fail(f"{where}.problem", f"must be one of {', '.join(PROBLEMS)}, not {t['problem']!r}")
         problem = Problem(t["problem"])
     region = t.get("region", "body")
-    if region != "body" and region not in regions:
+    if not isinstance(region, str) or (region != "body" and region not in regions):
         raise r.fail(f"{where}.region", f"unknown region {region!r} (defined: body, {', '.join(regions)})")
     matchers = tuple(
         cls.from_toml(t[kind], region, r, f"{where}.{kind}") for kind, cls in Matcher.registry.items() if kind in t
