@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.browser import is_driver_gone
+from monitor.browser_errors import is_driver_gone
 from monitor.config import Account, Config
 from monitor.decide import decide, reminders
 from monitor.errors import CheckFailed, MonitorError, NeedsHuman

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
 from playwright.async_api import Error as PlaywrightError
 
-from monitor.browser import navigated_while_reading
+from monitor.browser_errors import navigated_while_reading
 from monitor.models import Match, Problem, Snapshot, Status
 from monitor.schema import Reader
 from monitor.text import BLOCK, CJK_RANGES, clean, cut_at, shorten

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 from playwright.async_api import BrowserContext, CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 
-from monitor.browser import BrowserManager, open_context, playwright_errors, present_as_ordinary_chrome
+from monitor.browser import BrowserManager, open_context, present_as_ordinary_chrome
+from monitor.browser_errors import playwright_errors
 from monitor.config import Account, BrowserOptions
 from monitor.detect import is_status, read_page, shorten
 from monitor.errors import ChallengeRequired, CheckFailed, LoginRejected, SignedOut, Unreachable
