@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import re
@@ -15,6 +16,7 @@ from typing import Any
 import platformdirs
 
 from monitor.errors import ConfigError
+from monitor.files import data_dir_problem
 from monitor.models import AlertKind, ScreenshotMode, Severity
 from monitor.schema import Reader, locale_problem, parse_toml, timezone_problem
 from monitor.text import Advice, parse_advice, template_problem
@@ -25,17 +27,6 @@ DEFAULT_NAME = "monitor.toml"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Written into a data_dir the monitor creates: only such a directory (or one holding monitor.db,
 # made by an older version) is used, so that a data_dir of "~" or "/tmp" is refused.
-DATA_DIR_MARKER = ".account-monitor"
-DATA_DIR_FILES = {
-    DATA_DIR_MARKER,
-    "monitor.db",
-    "monitor.db-wal",
-    "monitor.db-shm",
-    "monitor.lock",
-    "sessions",
-    "screenshots",
-}
-
 # Every key the parser accepts, by table: the parser reads these sets, docs/config.md documents them.
 TOP_KEYS = {"data_dir", "browser", "accounts", "channels", "schedule", "templates"}
 BROWSER_KEYS = {
@@ -211,6 +202,12 @@ class Account:
     interval_s: float | None = None  # overrides [schedule] interval
     enabled: bool = True
     advice: Advice = field(default_factory=dict)  # overrides the profile's advice per alert kind
+
+    @property
+    def binding(self) -> str:
+        """What a session or a state is for: a digest of profile, base_url and username (no plain username)."""
+        made_for = "\0".join((self.profile, self.base_url, self.username))
+        return hashlib.sha256(made_for.encode()).hexdigest()[:32]
 
     def secrets(self) -> dict[str, Secret]:
         """The account's secrets by key (password, totp_secret), for resolving and for doctor."""
@@ -547,30 +544,6 @@ def _templates(r: _Reader, data: dict[str, Any]) -> dict[str, dict[str, str]]:
 
 
 # --- value checks: each says why a value is unusable, or None; never repeats a secret ------------
-
-
-def data_dir_problem(data_dir: Path) -> str | None:
-    """Why `data_dir` cannot be the monitor's data directory, checked before anything is written."""
-    if data_dir.exists():
-        if not data_dir.is_dir():
-            return f"{data_dir} is a file, not a directory"
-        if not os.access(data_dir, os.W_OK | os.X_OK):
-            return f"{data_dir} is not writable"
-        names = {p.name for p in data_dir.iterdir()}
-        if names and DATA_DIR_MARKER not in names and "monitor.db" not in names and not names <= DATA_DIR_FILES:
-            return (
-                f"{data_dir} already holds other files and is not a monitor data directory; "
-                "give a new or empty directory (e.g. ~/.local/share/account-monitor)"
-            )
-        return None
-    parent = data_dir.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"{data_dir} is under {parent}, which is a file"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"{data_dir} cannot be created: {parent} is not writable"
-    return None
 
 
 def totp_problem(value: str) -> str | None:

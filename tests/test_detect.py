@@ -69,30 +69,3 @@ def test_bad_matcher_values_give_one_line_naming_file_and_key(kind: str, value: 
     line = str(err.value)
     assert "\n" not in line
     assert line.startswith(f"{FILE}: {WHERE}.{error}")
-
-
-def monitor_imports(module: str) -> set[str]:
-    """The monitor modules `module` imports anywhere in its source (TYPE_CHECKING and functions too)."""
-    import ast
-    from pathlib import Path
-
-    package = Path(__file__).parents[1] / "monitor"
-    source = package / f"{module}.py" if (package / f"{module}.py").exists() else package / module / "__init__.py"
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(source.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("monitor."):
-            found.add(node.module.split(".")[1])
-        elif isinstance(node, ast.ImportFrom) and node.module == "monitor":
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.Import):
-            found.update(a.name.split(".")[1] for a in node.names if a.name.startswith("monitor."))
-    return found
-
-
-@pytest.mark.parametrize(
-    ("module", "below"),
-    [("detect", {"profiles", "config"}), ("profiles", {"config"}), ("schema", {"detect", "profiles", "config"})],
-    ids=["detect-not-profiles", "profiles-not-config", "schema-at-the-bottom"],
-)
-def test_detection_and_its_schema_import_nothing_above_them(module: str, below: set[str]) -> None:
-    assert not monitor_imports(module) & below
