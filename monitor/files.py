@@ -10,12 +10,10 @@ import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Protocol, cast
 
 if TYPE_CHECKING:
     from playwright.async_api import StorageState
-
-    from monitor.config import Account
 
 BOUND_KEY = "monitor_bound_to"  # our key inside a session file; Playwright never sees it
 log = logging.getLogger("monitor")
@@ -59,7 +57,18 @@ def save_screenshot(data_dir: Path, account: str, at: float, outcome: str, png: 
     return path
 
 
-def binding(account: Account) -> str:
+class Bindable(Protocol):
+    """What a binding is made of (a config.Account; this module sits below config)."""
+
+    @property
+    def profile(self) -> str: ...
+    @property
+    def base_url(self) -> str: ...
+    @property
+    def username(self) -> str: ...
+
+
+def binding(account: Bindable) -> str:
     """What a session or a state is for: a digest of profile, base_url and username (no plain username)."""
     made_for = "\0".join((account.profile, account.base_url, account.username))
     return hashlib.sha256(made_for.encode()).hexdigest()[:32]
