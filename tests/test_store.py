@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fixtures.control import Control
 from monitor.models import Status
 from monitor.store import MIGRATIONS, DatabaseDamaged, Store, integrity_problems
-from tests.conftest import Control, account_entry
+from tests.helpers import account_entry, run_monitor
 
 CHANNEL = '[[channels]]\nname = "phone"\nurl = "json://127.0.0.1:9/"'
 
@@ -103,8 +102,6 @@ def test_damage_that_a_query_does_not_touch_is_found_when_checked(tmp_path: Path
         'base_url = "http://127.0.0.1:9"\nusername = "a@example.com"\npassword = { env = "UNSET_PW" }\n',
         encoding="utf-8",
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(config), "outbox"], capture_output=True, text=True
-    )
+    done = run_monitor(config, "outbox")
     assert done.returncode == 1 and "outbox is empty" not in done.stdout
     assert len(done.stderr.splitlines()) == 1 and "the database is damaged" in done.stderr, done.stderr
