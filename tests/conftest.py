@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -89,7 +89,9 @@ def browser_manager(aio: AsyncRunner) -> Iterator[Any]:
 
 
 @pytest.fixture
-def rig(aio: AsyncRunner, browser_manager: Any, retailer: RetailerServer, tmp_path: Any, monkeypatch: Any):
+def rig(
+    aio: AsyncRunner, browser_manager: Any, retailer: RetailerServer, tmp_path: Any, monkeypatch: Any
+) -> Iterator[Callable[..., Rig]]:
     """Build a Rig for the given account entries: rig(entries, timeout_s=...)."""
     made: list[Rig] = []
 

@@ -21,6 +21,7 @@ from fixtures.receiver import PushReceiver
 from fixtures.run import run_monitor, start_monitor
 from monitor import config as configmod
 from monitor.coordinator import Coordinator
+from monitor.fetch import PlaywrightFetcher, SessionFiles
 from monitor.models import Reading, Status
 from monitor.notify import Notifier
 from monitor.store import Store
@@ -170,7 +171,7 @@ class Env:
             )
         )
 
-    def deliver(self, aio: Any) -> None:
+    def deliver(self, aio: AsyncRunner) -> None:
         aio.run(self.notifier.drain(timeout=30))
 
     def rows(self, *states: str) -> list[Any]:
@@ -199,11 +200,6 @@ class Rig:
     """A config, a store and a coordinator wired to the shared browser, for one test."""
 
     def __init__(self, aio: AsyncRunner, manager: Any, config_path: Path, timeout_s: float = 15) -> None:
-        from monitor import config as configmod
-        from monitor.coordinator import Coordinator
-        from monitor.fetch import PlaywrightFetcher, SessionFiles
-        from monitor.store import Store
-
         self.aio = aio
         self.config = configmod.load(config_path)
         self.config.browser.timeout_s = timeout_s

@@ -37,16 +37,8 @@ def test_commit_then_crash_is_delivered_once_after_restart(tmp_path, push) -> No
 @pytest.mark.browser
 def test_monitor_check_records_and_alerts_once(tmp_path, retailer, control, push, monkeypatch) -> None:
     """The whole path: real Chromium reads the lock, the CLI records it and the push arrives once."""
-    monkeypatch.setenv("SHOP_PW", "sakura-2021")
-    shop = {
-        "name": "shop",
-        "profile": "mock-retailer",
-        "base_url": retailer.url,
-        "username": "hanako@example.jp",
-        "password": {"env": "SHOP_PW"},
-        "locale": "ja-JP",
-    }
-    path = write_config(tmp_path, [shop], [{"name": "hook", "url": push.json_url()}])
+    shop = account_entry("hanako", monkeypatch, name="shop", locale="ja-JP")
+    path = write_config(tmp_path, [shop], [{"name": "hook", "url": push.json_url()}], base_url=retailer.url)
 
     def check() -> dict[str, Any]:
         done = run_monitor(path, "check", "--json")

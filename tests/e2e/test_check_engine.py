@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import signal
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -177,14 +179,20 @@ def _chromium_descendants() -> set[int]:
     return {p.pid for p in processes() if p.pid in below and "chrom" in p.comm}
 
 
-def test_browser_killed_between_checks_is_relaunched(own_browser) -> None:
-    before = _chromium_descendants()
+def killed_after_a_check(own_browser, find: Callable[[], set[int]], missing: str) -> tuple[Rig, Any]:
+    """A check with a browser of its own, then SIGKILL for the processes `find` adds (`missing` if none)."""
+    before = find()
     r, manager = own_browser()
     assert r.check("alice").status == Status.OK
-    ours = _chromium_descendants() - before
-    assert ours, "the browser's processes were not found"
+    ours = find() - before
+    assert ours, missing
     for pid in ours:
         os.kill(pid, signal.SIGKILL)
+    return r, manager
+
+
+def test_browser_killed_between_checks_is_relaunched(own_browser) -> None:
+    r, manager = killed_after_a_check(own_browser, _chromium_descendants, "the browser's processes were not found")
     reading = r.check("alice")
     if reading.problem == Problem.BROWSER_ERROR:  # the kill raced the check: the next one must work
         reading = r.check("alice")
@@ -214,13 +222,7 @@ def test_playwright_driver_killed_is_restarted(own_browser) -> None:
     def node_children() -> set[int]:
         return {pid for pid, ppid, comm in processes() if ppid == os.getpid() and comm.startswith("node")}
 
-    before = node_children()
-    r, manager = own_browser()
-    assert r.check("alice").status == Status.OK
-    drivers = node_children() - before
-    assert drivers, "the Playwright driver process was not found"
-    for pid in drivers:
-        os.kill(pid, signal.SIGKILL)
+    r, manager = killed_after_a_check(own_browser, node_children, "the Playwright driver process was not found")
     readings = [r.check("alice") for _ in range(2)]
     assert readings[-1].status == Status.OK, readings  # at most one check is lost to the crash
     assert manager.launches == 2
