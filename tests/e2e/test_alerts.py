@@ -37,7 +37,7 @@ def test_commit_then_crash_is_delivered_once_after_restart(tmp_path, push) -> No
 @pytest.mark.browser
 def test_monitor_check_records_and_alerts_once(tmp_path, retailer, control, push, monkeypatch) -> None:
     """The whole path: real Chromium reads the lock, the CLI records it and the push arrives once."""
-    shop = account_entry("hanako", monkeypatch, name="shop", locale="ja-JP")
+    shop = account_entry("hanako", monkeypatch, locale="ja-JP") | {"name": "shop"}
     path = write_config(tmp_path, [shop], [{"name": "hook", "url": push.json_url()}], base_url=retailer.url)
 
     def check() -> dict[str, Any]:
