@@ -8,17 +8,16 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from fixtures.control import Control
+from fixtures.receiver import PushReceiver
 from monitor.cli import COMMANDS, main
 from monitor.coordinator import Coordinator
 from monitor.models import Problem, Reading, Status, Transition, TransitionKind
-from tests.conftest import Control, account_entry
-from tests.receivers import PushReceiver
-from tests.test_notify import make_config
+from tests.helpers import Env, account_entry, make_config, run_monitor, start_monitor
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -46,9 +45,7 @@ def test_status_and_history_need_no_secrets(tmp_path, monkeypatch) -> None:
     Coordinator(cfg, store).commit(Reading(account="shop", status=Status.LOCKED, at=1_800_000_000))
     store.close()
     monkeypatch.delenv("NOT_SET_HERE")
-    out = subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(path), "status"], capture_output=True, text=True, timeout=60
-    )
+    out = run_monitor(path, "status")
     assert out.returncode == 0, out.stderr
     assert "shop" in out.stdout and "locked" in out.stdout
 
@@ -56,9 +53,7 @@ def test_status_and_history_need_no_secrets(tmp_path, monkeypatch) -> None:
 def test_run_with_a_bad_config_exits_2_before_starting(tmp_path) -> None:
     path = make_config(tmp_path, [])
     path.write_text(path.read_text() + "[schedule]\ninterval = -5\n")
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(path), "run"], capture_output=True, text=True, timeout=60
-    )
+    done = run_monitor(path, "run")
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()
     assert f"{path}: schedule.interval: must be positive" in line
@@ -79,17 +74,6 @@ def test_retention_keeps_readings_of_transitions(tmp_path) -> None:
     assert len(store.transitions("shop")) == 2
 
 
-def monitor(config: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """`python -m monitor --config CONFIG ARGS...` as a user runs it."""
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(config), *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **(env or {})},
-    )
-
-
 @pytest.mark.browser
 def test_spent_budget_shows_in_status_and_resume_resets_it(rig, control: Control, monkeypatch) -> None:
     r = rig([account_entry("alice", monkeypatch, signin_budget=1)])
@@ -99,20 +83,20 @@ def test_spent_budget_shows_in_status_and_resume_resets_it(rig, control: Control
     assert refused.problem == Problem.LOGGED_OUT and "`monitor resume alice` resets it" in (refused.detail or "")
     first_signin = r.store.state("alice").last_check_at
 
-    table = monitor(r.config.path, "status")
+    table = run_monitor(r.config.path, "status")
     assert table.returncode == 0, table.stderr
     (row,) = [line for line in table.stdout.splitlines() if line.startswith("alice")]
     assert " 1/1 " in row and "now" not in row  # used up; the next one is allowed only later
-    data = json.loads(monitor(r.config.path, "status", "--json").stdout)
+    data = json.loads(run_monitor(r.config.path, "status", "--json").stdout)
     (alice,) = data["accounts"]
     assert alice["problem"] == "logged_out" and alice["paused"] is None
     assert alice["signins"]["used"] == 1 and alice["signins"]["limit"] == 1 and not alice["signins"]["allowed_now"]
     assert alice["signins"]["next_allowed"] > first_signin  # 24 h after the sign-in that spent it
 
-    done = monitor(r.config.path, "resume", "alice")
+    done = run_monitor(r.config.path, "resume", "alice")
     assert done.returncode == 0, done.stderr
     assert "reset the spent sign-in budget (1 of 1 in 24 h)" in done.stdout
-    again = json.loads(monitor(r.config.path, "status", "--json").stdout)["accounts"][0]
+    again = json.loads(run_monitor(r.config.path, "status", "--json").stdout)["accounts"][0]
     assert again["signins"] == {"used": 0, "limit": 1, "window_h": 24, "allowed_now": True, "next_allowed": None}
     reading = r.check("alice")
     assert reading.status == Status.OK and reading.signed_in
@@ -126,15 +110,15 @@ def test_resume_says_what_it_cleared(tmp_path) -> None:
 
     path = make_config(tmp_path, [])
     path.write_text(path.read_text() + "signin_budget = 2\n")
-    nothing = monitor(path, "resume", "shop")
+    nothing = run_monitor(path, "resume", "shop")
     assert "nothing to clear" in nothing.stdout and "(0 of 2 in 24 h)" in nothing.stdout
     store = Store.open(configmod.load(path).data_dir)
     store.pause("shop", "challenge")
-    assert "lifted the pause (challenge);" in monitor(path, "resume", "shop").stdout
+    assert "lifted the pause (challenge);" in run_monitor(path, "resume", "shop").stdout
     store.pause("shop", "login_rejected")
     store.record_signin("shop", "attempt")
     store.record_signin("shop", "attempt")
-    both = monitor(path, "resume", "shop").stdout
+    both = run_monitor(path, "resume", "shop").stdout
     assert "lifted the pause (login_rejected) and reset the spent sign-in budget (2 of 2 in 24 h)" in both
     assert store.state("shop").paused_reason is None and store.budget("shop", 2).used == 0
     store.close()
@@ -146,7 +130,7 @@ def test_status_says_whether_a_daemon_runs_and_creates_nothing(tmp_path) -> None
 
     path = make_config(tmp_path, [])
     data_dir = configmod.load(path).data_dir
-    fresh = monitor(path, "status")
+    fresh = run_monitor(path, "status")
     assert fresh.returncode == 0, fresh.stderr
     assert "daemon: not running" in fresh.stdout and "never read" in fresh.stdout
     assert not data_dir.exists()  # status only looks
@@ -154,16 +138,16 @@ def test_status_says_whether_a_daemon_runs_and_creates_nothing(tmp_path) -> None
     lock = InstanceLock(data_dir)  # what `monitor run` holds while it runs
     assert lock.acquire()
     try:
-        running = monitor(path, "status")
+        running = run_monitor(path, "status")
         assert f"daemon: running (pid {os.getpid()})" in running.stdout
-        assert json.loads(monitor(path, "status", "--json").stdout)["daemon"] == {
+        assert json.loads(run_monitor(path, "status", "--json").stdout)["daemon"] == {
             "running": True,
             "pid": os.getpid(),
         }
         assert not InstanceLock(data_dir).acquire()  # still held: status took nothing away
     finally:
         lock.release()
-    assert json.loads(monitor(path, "status", "--json").stdout)["daemon"]["running"] is False
+    assert json.loads(run_monitor(path, "status", "--json").stdout)["daemon"]["running"] is False
 
 
 @pytest.mark.parametrize(
@@ -202,7 +186,7 @@ def test_history_wraps_evidence_instead_of_cutting_words(tmp_path) -> None:
         Reading(account="shop", status=Status.LOCKED, at=1_800_000_000, matched=evidence, screenshot=shot)
     )
     store.close()
-    out = monitor(path, "history", "shop", env={"COLUMNS": "100"})
+    out = run_monitor(path, "history", "shop", env=os.environ | {"COLUMNS": "100"})
     assert out.returncode == 0, out.stderr
     lines = out.stdout.splitlines()
     assert all(len(line) <= 100 for line in lines)
@@ -211,16 +195,7 @@ def test_history_wraps_evidence_instead_of_cutting_words(tmp_path) -> None:
     assert "20270115T090000-locked.png" in out.stdout and str(cfg.data_dir) not in out.stdout
 
 
-@pytest.fixture
-def push() -> Iterator[PushReceiver]:
-    receiver = PushReceiver().start()
-    yield receiver
-    receiver.stop()
-
-
 def test_outbox_send_sends_rows_not_yet_due(aio, tmp_path, push: PushReceiver) -> None:
-    from tests.test_notify import Env
-
     env = Env(make_config(tmp_path, [{"name": "hook", "url": push.json_url()}], extra='[schedule]\nretry_min = "1h"'))
     push.status = 500
     env.lock(screenshot=False)
@@ -228,7 +203,7 @@ def test_outbox_send_sends_rows_not_yet_due(aio, tmp_path, push: PushReceiver) -
     (row,) = env.rows()
     assert row.state == "pending" and row.next_attempt_at > time.time() + 600  # next try in about an hour
     push.status = 200
-    out = monitor(env.config.path, "outbox", "--send")
+    out = run_monitor(env.config.path, "outbox", "--send")
     assert out.returncode == 0, out.stderr
     assert [p.json["title"] for p in push.received] == ["🔒 shop: account locked"]
     assert "outbox is empty" in out.stdout
@@ -247,12 +222,7 @@ def test_history_piped_into_head_ends_quietly(tmp_path) -> None:
         for i in range(3000):
             tx.add_transitions("shop", 1_800_000_000 + i, edge, None)
     store.close()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--config", str(path), "history", "shop", "--limit", "3000"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_monitor(path, "history", "shop", "--limit", "3000", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     assert proc.stdout.readline().startswith("WHEN")
     proc.stdout.close()  # what `| head -1` does after its line
@@ -263,7 +233,7 @@ def test_history_piped_into_head_ends_quietly(tmp_path) -> None:
 
 def test_init_example_readme_and_mock_retailer_agree_on_the_port(tmp_path) -> None:
     path = tmp_path / "monitor.toml"
-    assert monitor(path, "init").returncode == 0
+    assert run_monitor(path, "init").returncode == 0
     (example,) = re.findall(r'base_url = "http://127\.0\.0\.1:(\d+)"', path.read_text())
     helped = subprocess.run(
         [sys.executable, "-m", "fixtures.retailer", "--help"], capture_output=True, text=True, timeout=60, cwd=ROOT
@@ -290,7 +260,7 @@ def test_docs_link_nothing_outside_the_repository() -> None:
 def test_check_of_a_page_no_rule_matches_says_so_and_exits_1(rig, control: Control, monkeypatch) -> None:
     r = rig([account_entry("alice", monkeypatch)])
     control.site(maintenance=True)  # HTTP 200, a page no rule of the profile describes
-    out = monitor(r.config.path, "check", "alice", "--no-send")
+    out = run_monitor(r.config.path, "check", "alice", "--no-send")
     assert out.returncode == 1, out.stdout + out.stderr
     assert "HTTP 200, no rule matched (profile mock-retailer)" in out.stdout
     assert f"monitor try-profile mock-retailer {control.url}/account" in out.stdout
@@ -320,12 +290,7 @@ def test_try_profile_shortens_page_text_at_word_boundaries(tmp_path) -> None:
     words = [f"word{i:03d}" for i in range(80)]  # 640 characters: more than a region line shows
     page = tmp_path / "page.html"
     page.write_text(f"<html><body><main><p>{' '.join(words)}</p></main></body></html>", encoding="utf-8")
-    out = subprocess.run(
-        [sys.executable, "-m", "monitor", "try-profile", "mock-retailer", str(page)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    out = run_monitor(None, "try-profile", "mock-retailer", str(page))
     assert out.returncode == 0, out.stderr
     (line,) = [x for x in out.stdout.splitlines() if x.startswith("region main: ")]
     shown = line.removeprefix("region main: ")
@@ -345,3 +310,27 @@ def test_status_estimates_the_next_check_only_while_a_daemon_runs(tmp_path) -> N
     assert _next_check(cfg, account, locked, running=True) == pytest.approx(1_000_000.0 + 300)
     ok = AccountState(account.name, status=Status.OK, last_check_at=1_000_000.0)
     assert _next_check(cfg, account, ok, running=True) == pytest.approx(1_000_000.0 + 900)
+
+
+def test_notify_test_reports_each_channels_real_result(tmp_path, smtp, push) -> None:
+    refusing = PushReceiver().start()
+    refusing.status = 403
+    try:
+        path = make_config(
+            tmp_path,
+            [
+                {"name": "good", "url": push.json_url()},
+                {"name": "forbidden", "url": refusing.json_url()},
+                {"name": "mail", "url": smtp.url()},
+            ],
+        )
+        smtp.refuse = True
+        done = run_monitor(path, "notify-test")
+    finally:
+        refusing.stop()
+    lines = done.stdout.strip().splitlines()
+    assert done.returncode == 1
+    assert lines[0] == "good: delivered"
+    assert lines[1].startswith("forbidden: FAILED") and "403" in lines[1]
+    assert lines[2].startswith("mail: FAILED")
+    assert push.received[0].json["title"] == "🔔 account-monitor test"

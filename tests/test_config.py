@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from monitor.config import load
 from monitor.errors import ConfigError
+from tests.helpers import make_config, run_monitor
 
 GOOD = """
 data_dir = "data"
@@ -124,13 +123,7 @@ def test_missing_config_file_names_init(tmp_path) -> None:
 def test_cli_exits_2_with_one_line(tmp_path) -> None:
     path = write(tmp_path, GOOD.replace("SHOP_PW", "UNSET_PW_VAR"))
     env = {k: v for k, v in os.environ.items() if k != "UNSET_PW_VAR"}
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(path), "check"],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-    )
+    done = run_monitor(path, "check", env=env)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [
         f"monitor: {path}: accounts[0] (shop).password.env: environment variable UNSET_PW_VAR is not set"
@@ -140,25 +133,12 @@ def test_cli_exits_2_with_one_line(tmp_path) -> None:
 
 def test_init_writes_a_config_that_loads(tmp_path, monkeypatch) -> None:
     path = tmp_path / "new.toml"
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(path), "init"], capture_output=True, text=True, timeout=60
-    )
+    done = run_monitor(path, "init")
     assert done.returncode == 0 and path.exists()
     assert oct(path.stat().st_mode & 0o777) == "0o600"
     monkeypatch.setenv("SHOP_PASSWORD", "x")
     cfg = load(path)
     assert cfg.accounts[0].name == "shop" and cfg.channels[0].name == "phone"
-
-
-def cli(path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run the real CLI on `path` in a subprocess."""
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(path), *args],
-        capture_output=True,
-        text=True,
-        env=env if env is not None else dict(os.environ),
-        timeout=120,
-    )
 
 
 def without(*names: str) -> dict[str, str]:
@@ -189,10 +169,10 @@ CHANNEL_FROM_ENV = '[[channels]]\nname = "hook"\nurl = { env = "HOOK_URL" }\n'
 @pytest.mark.parametrize("command", [["status"], ["history", "shop"], ["outbox"], ["resume", "shop"]])
 def test_read_only_commands_need_no_secret_and_accept_channel_urls_from_env(tmp_path, command) -> None:
     path = write(tmp_path, GOOD + CHANNEL_FROM_ENV)
-    done = cli(path, *command, env=without("SHOP_PW") | {"HOOK_URL": "json://127.0.0.1:9/hook"})
+    done = run_monitor(path, *command, env=without("SHOP_PW") | {"HOOK_URL": "json://127.0.0.1:9/hook"})
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    done = cli(path, *command, env=without("SHOP_PW", "HOOK_URL"))
+    done = run_monitor(path, *command, env=without("SHOP_PW", "HOOK_URL"))
     assert done.returncode == 0, done.stderr
 
 
@@ -202,7 +182,7 @@ def test_notify_test_needs_only_the_channel(tmp_path) -> None:
     push = PushReceiver().start()
     try:
         path = write(tmp_path, GOOD + CHANNEL_FROM_ENV)
-        done = cli(path, "notify-test", env=without("SHOP_PW") | {"HOOK_URL": push.json_url()})
+        done = run_monitor(path, "notify-test", env=without("SHOP_PW") | {"HOOK_URL": push.json_url()})
     finally:
         push.stop()
     assert done.returncode == 0, done.stderr
@@ -212,14 +192,14 @@ def test_notify_test_needs_only_the_channel(tmp_path) -> None:
 def test_a_failed_notify_test_is_our_one_line_per_channel(tmp_path) -> None:
     """Apprise's own warning (which can name the endpoint) stays out; our masked result says it."""
     path = write(tmp_path, GOOD + CHANNEL_FROM_ENV)
-    done = cli(path, "notify-test", env=without("SHOP_PW") | {"HOOK_URL": "json://127.0.0.1:9/hook"})
+    done = run_monitor(path, "notify-test", env=without("SHOP_PW") | {"HOOK_URL": "json://127.0.0.1:9/hook"})
     assert done.returncode == 1
     assert done.stdout.startswith("hook: FAILED") and done.stderr == "", (done.stdout, done.stderr)
 
 
 def test_an_empty_environment_variable_is_called_empty(tmp_path) -> None:
     path = write(tmp_path, GOOD)
-    done = cli(path, "check", env=without("SHOP_PW") | {"SHOP_PW": ""})
+    done = run_monitor(path, "check", env=without("SHOP_PW") | {"SHOP_PW": ""})
     assert done.returncode == 2
     assert done.stderr.strip().endswith("password.env: environment variable SHOP_PW is empty"), done.stderr
 
@@ -227,7 +207,7 @@ def test_an_empty_environment_variable_is_called_empty(tmp_path) -> None:
 def test_outbox_send_and_check_name_a_missing_channel_secret(tmp_path) -> None:
     path = write(tmp_path, GOOD + CHANNEL_FROM_ENV)
     for command in (["outbox", "--send"], ["check"]):
-        done = cli(path, *command, env=without("HOOK_URL") | {"SHOP_PW": "pw"})
+        done = run_monitor(path, *command, env=without("HOOK_URL") | {"SHOP_PW": "pw"})
         assert done.returncode == 2
         assert done.stderr.splitlines() == [
             f"monitor: {path}: channels[0] (hook).url.env: environment variable HOOK_URL is not set"
@@ -237,7 +217,7 @@ def test_outbox_send_and_check_name_a_missing_channel_secret(tmp_path) -> None:
 
 def test_a_channel_url_from_env_is_checked_when_resolved(tmp_path) -> None:
     path = write(tmp_path, GOOD + CHANNEL_FROM_ENV)
-    done = cli(path, "notify-test", env=without("SHOP_PW") | {"HOOK_URL": "ntfy://"})
+    done = run_monitor(path, "notify-test", env=without("SHOP_PW") | {"HOOK_URL": "ntfy://"})
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         f"monitor: {path}: channels[0] (hook).url: the ntfy:// URL names no target (e.g. the ntfy topic after the host)"
@@ -247,7 +227,7 @@ def test_a_channel_url_from_env_is_checked_when_resolved(tmp_path) -> None:
 def test_doctor_reports_each_part_and_goes_on_after_a_failure(tmp_path) -> None:
     text = GOOD + CHANNEL_FROM_ENV + '[[channels]]\nname = "mail"\nurl = "json://127.0.0.1:9/x"\n'
     path = write(tmp_path, text)
-    done = cli(path, "doctor", env=without("SHOP_PW") | {"HOOK_URL": "json://127.0.0.1:9/hook"})
+    done = run_monitor(path, "doctor", env=without("SHOP_PW") | {"HOOK_URL": "json://127.0.0.1:9/hook"})
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         f"monitor: {path}: accounts[0] (shop).password.env: environment variable SHOP_PW is not set"
@@ -256,7 +236,7 @@ def test_doctor_reports_each_part_and_goes_on_after_a_failure(tmp_path) -> None:
     assert lines[0].startswith(f"config: {path} ok (1 account(s), 2 channel(s))")
     assert lines[1].startswith("browser: ")
     assert "channel hook: ok" in lines and "channel mail: ok" in lines
-    done = cli(path, "doctor", env=without("HOOK_URL") | {"SHOP_PW": "pw"})
+    done = run_monitor(path, "doctor", env=without("HOOK_URL") | {"SHOP_PW": "pw"})
     assert done.returncode == 2
     assert "account shop: secrets ok (password from env SHOP_PW)" in done.stdout.splitlines()
     assert done.stderr.splitlines() == [
@@ -294,12 +274,12 @@ def bad_profile(tmp_path: Path, old: str, new: str) -> Path:
 def test_bad_profile_content_is_refused_at_load(tmp_path, old, new, where) -> None:
     profile = bad_profile(tmp_path, old, new)
     path = write(tmp_path, GOOD.replace('"mock-retailer"', '"./shop.toml"'))
-    done = cli(path, "check", env=os.environ | {"SHOP_PW": "pw"})
+    done = run_monitor(path, "check", env=os.environ | {"SHOP_PW": "pw"})
     assert done.returncode == 2
     (line,) = done.stderr.splitlines()
     assert line.startswith(f"monitor: {path}: accounts[0] (shop).profile: profile {profile}: {where}: ")
     assert done.stdout == "" and not (tmp_path / "data").exists()
-    done = cli(path, "try-profile", str(profile), str(Path(__file__).parent / "pages" / "ok_en.html"))
+    done = run_monitor(path, "try-profile", str(profile), str(Path(__file__).parent / "pages" / "ok_en.html"))
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.splitlines() == [f"monitor: profile {profile}: {where}: {line.split(f'{where}: ', 1)[1]}"]
 
@@ -316,7 +296,7 @@ def test_playwright_pseudo_classes_are_allowed_in_signin_fields(tmp_path) -> Non
 @pytest.mark.parametrize("command", ["check", "doctor"])
 def test_a_malformed_totp_secret_is_refused_before_any_sign_in(tmp_path, command) -> None:
     path = write(tmp_path, GOOD + 'totp_secret = { env = "SHOP_TOTP" }\n')
-    done = cli(path, command, env=os.environ | {"SHOP_PW": "pw", "SHOP_TOTP": "not base32 at all!"})
+    done = run_monitor(path, command, env=os.environ | {"SHOP_PW": "pw", "SHOP_TOTP": "not base32 at all!"})
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         f"monitor: {path}: accounts[0] (shop).totp_secret: not a valid base32 TOTP secret "
@@ -388,7 +368,7 @@ def test_a_foreign_non_empty_directory_is_refused_and_left_alone(tmp_path) -> No
     os.chmod(home, 0o755)
     (home / "notes.txt").write_text("mine")
     path = write(tmp_path, GOOD.replace('data_dir = "data"', f'data_dir = "{home}"'))
-    done = cli(path, "status")
+    done = run_monitor(path, "status")
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
         f"monitor: {path}: data_dir: {home} already holds other files and is not a monitor data directory; "
@@ -400,14 +380,14 @@ def test_a_foreign_non_empty_directory_is_refused_and_left_alone(tmp_path) -> No
 
 def test_a_new_data_dir_is_private_and_marked_an_existing_one_keeps_its_mode(tmp_path) -> None:
     path = write(tmp_path, GOOD)  # `resume` opens the store; `status` creates nothing
-    assert cli(path, "resume", "shop").returncode == 0
+    assert run_monitor(path, "resume", "shop").returncode == 0
     data = tmp_path / "data"
     assert data.stat().st_mode & 0o777 == 0o700 and (data / ".account-monitor").exists()
     empty = tmp_path / "empty"
     empty.mkdir()
     os.chmod(empty, 0o750)
     path = write(tmp_path, GOOD.replace('data_dir = "data"', 'data_dir = "empty"'))
-    assert cli(path, "resume", "shop").returncode == 0
+    assert run_monitor(path, "resume", "shop").returncode == 0
     assert empty.stat().st_mode & 0o777 == 0o750  # not created by the monitor: its mode is the owner's
     assert (empty / ".account-monitor").exists()
 
@@ -425,7 +405,7 @@ def test_a_data_dir_of_the_previous_version_keeps_working(tmp_path) -> None:
     (cfg.data_dir / ".account-monitor").unlink(missing_ok=True)  # as the previous version left it
     (cfg.data_dir / "sessions").mkdir()
     (cfg.data_dir / "notes").write_text("x")
-    done = cli(path, "status")
+    done = run_monitor(path, "status")
     assert done.returncode == 0, done.stderr
     assert "locked" in done.stdout
 
@@ -452,10 +432,10 @@ def test_doctor_warns_about_a_running_monitor_on_the_default_data_dir(tmp_path) 
     )
     with open(default / "monitor.lock", "a+") as held:  # what a running daemon holds
         fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        done = cli(path, "doctor", env=env)
+        done = run_monitor(path, "doctor", env=env)
     assert done.returncode == 0, done.stderr
     assert warning in done.stdout.splitlines()
-    done = cli(path, "doctor", env=env)  # the lock is free again: nobody runs there
+    done = run_monitor(path, "doctor", env=env)  # the lock is free again: nobody runs there
     assert done.returncode == 0 and "another monitor" not in done.stdout
 
 
@@ -463,3 +443,18 @@ def test_a_plain_web_address_as_channel_gets_a_webhook_hint(tmp_path) -> None:
     path = write(tmp_path, GOOD + '[[channels]]\nname = "hook"\nurl = "https://hooks.example/abc"\n')
     with pytest.raises(ConfigError, match=r"channels\[0\] \(hook\)\.url: .*jsons://HOST/PATH .*forms://HOST/PATH"):
         load(path, resolve_secrets=False).resolve([], ["hook"])
+
+
+def test_template_typo_is_refused_at_load_with_one_line(tmp_path) -> None:
+    """A typo in [templates] stops every command with exit 2 and one line naming the file and key."""
+    for extra, account, key in (
+        ('[templates.locked]\nbody = "{acount} is locked"', {}, "templates.locked.body"),
+        ('[templates.locked]\ntitle_ja = "{account ロック"', {}, "templates.locked.title_ja"),
+        ('[templates.restored]\nbody = "{hours:.1f}"', {}, "templates.restored.body"),
+        ("", {"advice": {"locked": "Sign in at {base}"}}, "accounts[0] (shop).advice.locked.en"),
+    ):
+        path = make_config(tmp_path, [], extra=extra, account=account)
+        done = run_monitor(path, "outbox")
+        assert done.returncode == 2, done.stdout
+        (line,) = done.stderr.strip().splitlines()
+        assert str(path) in line and key in line

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import subprocess
-import sys
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,84 +13,11 @@ import pytest
 
 from monitor import config as configmod
 from monitor.config import Channel
-from monitor.coordinator import Coordinator
 from monitor.models import Problem, Reading, Severity, Status
 from monitor.notify import Notifier, describe, make_apprise, mask, secret_parts, wants
 from monitor.store import Store
-from tests.conftest import PASSWORDS, account_entry
 from tests.fakes import FakeApprise, Handler, Sent, fail_first
-from tests.receivers import PushReceiver
-
-PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
-
-
-class Clock:
-    """Time that moves only when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def make_config(
-    tmp_path: Path, channels: list[dict[str, Any]], locale: str = "en", extra: str = "", account: str = ""
-) -> Path:
-    lines = [
-        f'data_dir = "{tmp_path / "data"}"',
-        extra,
-        "[[accounts]]",
-        'name = "shop"',
-        'profile = "mock-retailer"',
-        'base_url = "http://127.0.0.1:9"',
-        'username = "hanako@example.jp"' if locale == "ja" else 'username = "alice@example.com"',
-        f'locale = "{"ja-JP" if locale == "ja" else "en-US"}"',
-        account,
-    ]
-    for ch in channels:
-        lines.append("[[channels]]")
-        lines += [f"{k} = {json.dumps(v)}" for k, v in ch.items()]
-    path = tmp_path / "monitor.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
-
-
-class Env:
-    """Config, store, coordinator and notifier sharing one controlled clock."""
-
-    def __init__(self, path: Path) -> None:
-        self.config = configmod.load(path)
-        self.store = Store.open(self.config.data_dir)
-        self.clock = Clock()
-        self.coordinator = Coordinator(self.config, self.store, clock=self.clock)
-        self.notifier = Notifier(self.config, self.store, clock=self.clock)
-
-    def lock(self, status: Status = Status.LOCKED, screenshot: bool = True) -> None:
-        shot = None
-        if screenshot:
-            shot = self.config.data_dir / "shot.png"
-            shot.write_bytes(PNG)
-        self.coordinator.commit(
-            Reading(
-                account="shop",
-                status=status,
-                rule="locked",
-                at=self.clock(),
-                matched="Your account has been locked",
-                url="http://127.0.0.1:9/account",
-                screenshot=str(shot) if shot else None,
-            )
-        )
-
-    def deliver(self, aio: Any) -> None:
-        aio.run(self.notifier.drain(timeout=30))
-
-    def rows(self, *states: str) -> list[Any]:
-        return self.store.outbox(states or ("pending", "given_up", "sent"))
+from tests.helpers import PNG, Clock, Env, make_config, plain_profile, run_monitor
 
 
 def unthrottled(channel: Channel) -> apprise.Apprise:
@@ -212,64 +135,8 @@ def test_rows_too_old_are_given_up_and_listed(aio, tmp_path, push) -> None:
     env.deliver(aio)
     (row,) = env.rows()
     assert row.state == "given_up"
-    out = subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(path), "outbox"], capture_output=True, text=True, timeout=60
-    ).stdout
+    out = run_monitor(path, "outbox").stdout
     assert "given_up" in out and "shop locked -> hook" in out
-
-
-def test_commit_then_crash_is_delivered_once_after_restart(tmp_path, push) -> None:
-    path = make_config(tmp_path, [{"name": "hook", "url": push.json_url()}])
-    script = (
-        "import os, sys\n"
-        "from monitor import config\nfrom monitor.coordinator import Coordinator\n"
-        "from monitor.models import Reading, Status\nfrom monitor.store import Store\n"
-        f"cfg = config.load(__import__('pathlib').Path({str(path)!r}))\n"
-        "c = Coordinator(cfg, Store.open(cfg.data_dir))\n"
-        "c.commit(Reading(account='shop', status=Status.LOCKED, at=__import__('time').time()))\n"
-        "os._exit(0)  # killed after the commit, before any send\n"
-    )
-    assert subprocess.run([sys.executable, "-c", script], timeout=60).returncode == 0
-    assert push.received == []
-    for _ in range(2):
-        done = subprocess.run(
-            [sys.executable, "-m", "monitor", "--config", str(path), "outbox", "--send"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 0, done.stderr
-    assert len(push.received) == 1 and push.received[0].json["title"] == "🔒 shop: account locked"
-    assert "outbox is empty" in done.stdout
-
-
-def test_notify_test_reports_each_channels_real_result(tmp_path, smtp, push) -> None:
-    refusing = PushReceiver().start()
-    refusing.status = 403
-    try:
-        path = make_config(
-            tmp_path,
-            [
-                {"name": "good", "url": push.json_url()},
-                {"name": "forbidden", "url": refusing.json_url()},
-                {"name": "mail", "url": smtp.url()},
-            ],
-        )
-        smtp.refuse = True
-        done = subprocess.run(
-            [sys.executable, "-m", "monitor", "--config", str(path), "notify-test"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-    finally:
-        refusing.stop()
-    lines = done.stdout.strip().splitlines()
-    assert done.returncode == 1
-    assert lines[0] == "good: delivered"
-    assert lines[1].startswith("forbidden: FAILED") and "403" in lines[1]
-    assert lines[2].startswith("mail: FAILED")
-    assert push.received[0].json["title"] == "🔔 account-monitor test"
 
 
 def test_credentials_in_urls_never_leak(aio, tmp_path, push, caplog) -> None:
@@ -286,9 +153,7 @@ def test_credentials_in_urls_never_leak(aio, tmp_path, push, caplog) -> None:
         if file.is_file():
             assert token.encode() not in file.read_bytes(), file
     assert token not in caplog.text
-    out = subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(path), "outbox"], capture_output=True, text=True, timeout=60
-    )
+    out = run_monitor(path, "outbox")
     assert token not in out.stdout + out.stderr and "pending" in out.stdout
 
 
@@ -333,47 +198,6 @@ def test_database_and_files_are_private(tmp_path) -> None:
     assert env.store.conn.execute("PRAGMA user_version").fetchone()[0] >= 1
 
 
-@pytest.mark.browser
-def test_monitor_check_records_and_alerts_once(tmp_path, retailer, control, push, monkeypatch) -> None:
-    """The whole path: real Chromium reads the lock, the CLI records it and the push arrives once."""
-    monkeypatch.setenv("SHOP_PW", "sakura-2021")
-    path = tmp_path / "monitor.toml"
-    path.write_text(
-        f'data_dir = "{tmp_path / "data"}"\n[[accounts]]\nname = "shop"\nprofile = "mock-retailer"\n'
-        f'base_url = "{retailer.url}"\nusername = "hanako@example.jp"\npassword = {{ env = "SHOP_PW" }}\n'
-        f'locale = "ja-JP"\n[[channels]]\nname = "hook"\nurl = "{push.json_url()}"\n',
-        encoding="utf-8",
-    )
-
-    def check() -> dict[str, Any]:
-        done = subprocess.run(
-            [sys.executable, "-m", "monitor", "--config", str(path), "check", "--json"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert done.returncode == 0, done.stderr
-        assert "sakura-2021" not in done.stdout + done.stderr
-        return json.loads(done.stdout)
-
-    assert check()["status"] == "ok"
-    assert push.received == []  # a first reading of ok alerts nobody
-    control.event("hanako@example.jp", "lock")
-    first = check()
-    assert first["status"] == "locked" and first["evidence"]["screenshot"]
-    assert check()["status"] == "locked"
-    (alert,) = push.received
-    assert alert.json["title"] == "🔒 shop: アカウントがロックされました"
-    assert "請求明細書" in alert.json["message"] and alert.json["attachments"][0]["mimetype"] == "image/png"
-    history = subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(path), "history", "shop"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
-    assert "ok -> locked" in history and "アカウントがロックされています" in history
-
-
 def test_config_file_channel_with_tags(aio, tmp_path, push) -> None:
     (tmp_path / "apprise.yml").write_text(
         f"urls:\n  - {push.json_url('family')}:\n      tag: family\n  - {push.json_url('work')}:\n      tag: work\n",
@@ -383,26 +207,6 @@ def test_config_file_channel_with_tags(aio, tmp_path, push) -> None:
     env.lock(screenshot=False)
     env.deliver(aio)
     assert [p.path for p in push.received] == ["/family"]
-
-
-def test_template_typo_is_refused_at_load_with_one_line(tmp_path) -> None:
-    """A typo in [templates] stops every command with exit 2 and one line naming the file and key."""
-    for extra, account, key in (
-        ('[templates.locked]\nbody = "{acount} is locked"', "", "templates.locked.body"),
-        ('[templates.locked]\ntitle_ja = "{account ロック"', "", "templates.locked.title_ja"),
-        ('[templates.restored]\nbody = "{hours:.1f}"', "", "templates.restored.body"),
-        ("", '[accounts.advice]\nlocked = "Sign in at {base}"', "accounts[0] (shop).advice.locked.en"),
-    ):
-        path = make_config(tmp_path, [], extra=extra, account=account)
-        done = subprocess.run(
-            [sys.executable, "-m", "monitor", "--config", str(path), "outbox"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 2, done.stdout
-        (line,) = done.stderr.strip().splitlines()
-        assert str(path) in line and key in line
 
 
 def test_failing_template_still_commits_the_reading_and_a_fallback_alert(aio, tmp_path, push, caplog) -> None:
@@ -449,87 +253,9 @@ def test_challenge_alert_says_how_to_get_past_it(aio, tmp_path, push) -> None:
     assert "`monitor resume shop`" in body and "totp_secret" in body
 
 
-# A profile for the mock retailer that gives no advice but marks where the page's own instruction is.
-PLAIN_PROFILE = """
-name = "plain-shop"
-pages = ["/account"]
-[regions]
-main = ["main", "[role=main]"]
-{instructions}
-[signin]
-url = "/signin?return=/account"
-username = "input[name=email]"
-password = "input[name=password]"
-submit = "form#signin button[type=submit]"
-[[rules]]
-name = "signin-form"
-problem = "logged_out"
-selector = "form#signin"
-[[rules]]
-name = "locked"
-status = "locked"
-region = "main"
-text = ["Your account has been locked", "アカウントがロックされています"]
-[[rules]]
-name = "home"
-status = "ok"
-region = "main"
-text = ["Gift card balance", "ギフトカード残高"]
-"""
-
-
-def plain_profile(tmp_path: Path, instructions: bool = True) -> str:
-    """Write PLAIN_PROFILE next to the config; returns its name relative to the config."""
-    region = 'instructions = [".alert-lock p", ".nt-box div"]' if instructions else ""
-    (tmp_path / "plain-shop.toml").write_text(PLAIN_PROFILE.replace("{instructions}", region), encoding="utf-8")
-    return "plain-shop.toml"
-
-
-@pytest.mark.browser
-def test_lock_alert_quotes_the_pages_own_instruction(aio, rig, control, push, monkeypatch, tmp_path) -> None:
-    """No advice in the profile: the lock alert quotes what the page asks for (a photo ID), en and ja."""
-    profile = plain_profile(tmp_path)
-    r = rig(
-        [
-            account_entry("alice", monkeypatch, profile=profile),
-            account_entry("hanako", monkeypatch, profile=profile, locale="ja-JP"),
-        ],
-        extra=f'[[channels]]\nname = "hook"\nurl = "{push.json_url()}"',
-    )
-    notes = {
-        "alice": "To unlock it, upload a photo ID (passport or driver's license).",
-        "hanako": "ロックを解除するには、顔写真付きの身分証明書をアップロードしてください。",
-    }
-    for name, note in notes.items():
-        email = PASSWORDS[name][0]
-        control.event(email, "lock")
-        control.misbehave(email, banner_note=note)
-        assert r.check(name).status == Status.LOCKED
-    aio.run(Notifier(r.config, r.store).drain(timeout=30))
-    messages = {p.json["title"].split(":")[0][2:]: p.json["message"] for p in push.received}
-    assert 'The site says: "' in messages["alice"] and notes["alice"] in messages["alice"]
-    assert "サイトの案内: 「" in messages["hanako"] and notes["hanako"] in messages["hanako"]
-    for message in messages.values():
-        assert "billing statement" not in message and "請求明細書" not in message
-
-
-@pytest.mark.browser
-def test_a_page_that_asks_for_more_than_the_profile_foresaw_is_quoted(aio, rig, control, push, monkeypatch) -> None:
-    """The shipped profile's advice (billing statement) still comes with what this lock page asks for."""
-    r = rig([account_entry("alice", monkeypatch)], extra=f'[[channels]]\nname = "hook"\nurl = "{push.json_url()}"')
-    note = "Please upload a photo ID (passport) within 7 days or the account will be closed."
-    control.event(PASSWORDS["alice"][0], "lock")
-    control.misbehave(PASSWORDS["alice"][0], banner_note=note)
-    assert r.check("alice").status == Status.LOCKED
-    aio.run(Notifier(r.config, r.store).drain(timeout=30))
-    (message,) = [p.json["message"] for p in push.received]
-    assert note in message and "billing statement" in message
-    assert message.index(note) < message.index("billing statement")
-
-
 def test_account_advice_overrides_profile_and_page(aio, tmp_path, push) -> None:
     """An account's own advice wins over the profile's; the page's own words are still quoted first, in ja too."""
-    advice = '[accounts.advice.locked]\nen = "Bring your passport to the store."\nja = "パスポートを持って来店して。"'
+    advice = {"advice": {"locked": {"en": "Bring your passport to the store.", "ja": "パスポートを持って来店して。"}}}
     for lang in ("en", "ja"):
         (tmp_path / lang).mkdir()
         env = Env(make_config(tmp_path / lang, [{"name": "hook", "url": push.json_url()}], lang, account=advice))
@@ -557,12 +283,6 @@ def test_site_without_advice_or_instructions_gets_neutral_advice(aio, tmp_path, 
     assert "billing statement" not in body
 
 
-def test_quoted_page_text_in_an_alert_is_cut_at_a_boundary_in_japanese_too() -> None:
-    from monitor.text import one_line
-
-    text = "お客様のアカウントを保護するため、一時的にロックしました。" * 10
-    cut = one_line(text, 60)
-    assert cut.endswith("。…") and len(cut) <= 61, cut  # a sentence end, never mid-word
 
 
 # --- Delivery rules, unit tests: a fake Apprise (tests/fakes.py), a moved clock, a real SQLite file ---------------

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from fixtures.control import Control
 from monitor.totp import totp
-from tests.conftest import AsyncRunner, Control
+from tests.helpers import AsyncRunner
 
 pytestmark = pytest.mark.browser
 

@@ -14,9 +14,9 @@ import pytest
 import requests
 from aiohttp.test_utils import make_mocked_request
 
+from fixtures.control import Control
 from fixtures.retailer.app import control_guard, is_loopback
 from monitor.totp import totp
-from tests.conftest import Control
 
 ALICE = ("alice@example.com", "correct-horse")
 HANAKO = ("hanako@example.jp", "sakura-2021")

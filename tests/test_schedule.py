@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from monitor.daemon import Daemon, _in_hours, clock_step, next_check_at
 from monitor.models import Reading, Status
-from tests.test_notify import make_config
+from tests.helpers import make_config
 
 
 def test_in_hours_plain_and_over_midnight() -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fixtures.control import Control
 from monitor.config import Schedule
 from monitor.decide import decide
 from monitor.models import (
@@ -33,7 +32,7 @@ from monitor.store import (
     migrate,
     watched_accounts,
 )
-from tests.conftest import Control, account_entry
+from tests.helpers import account_entry, run_monitor
 
 CHANNEL = '[[channels]]\nname = "phone"\nurl = "json://127.0.0.1:9/"'
 
@@ -165,9 +164,7 @@ def test_damage_that_a_query_does_not_touch_is_found_when_checked(tmp_path: Path
         'base_url = "http://127.0.0.1:9"\nusername = "a@example.com"\npassword = { env = "UNSET_PW" }\n',
         encoding="utf-8",
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(config), "outbox"], capture_output=True, text=True
-    )
+    done = run_monitor(config, "outbox")
     assert done.returncode == 1 and "outbox is empty" not in done.stdout
     assert len(done.stderr.splitlines()) == 1 and "the database is damaged" in done.stderr, done.stderr
 

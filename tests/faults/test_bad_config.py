@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,16 +10,16 @@ from pathlib import Path
 import pytest
 
 from monitor.profiles import SHIPPED
+from tests.helpers import config_text, run_monitor
 
-GOOD = """\
-data_dir = "data"
-[[accounts]]
-name = "shop"
-profile = "mock-retailer"
-base_url = "http://127.0.0.1:9"
-username = "alice@example.com"
-password = { env = "FAULT_PW" }
-"""
+SHOP = {
+    "name": "shop",
+    "profile": "mock-retailer",
+    "base_url": "http://127.0.0.1:9",
+    "username": "alice@example.com",
+    "password": {"env": "FAULT_PW"},
+}
+GOOD = config_text("data", [SHOP])
 
 
 @dataclass
@@ -159,13 +157,7 @@ def test_bad_config_is_one_line_and_exit_2(tmp_path: Path, case: str, command: s
         pytest.skip("running as root: a 0500 directory is writable anyway")
     before = files(tmp_path)
     env = {k: v for k, v in os.environ.items() if not k.startswith("FAULT_")} | {"FAULT_PW": "pw"}
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(config), command],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-    )
+    done = run_monitor(config, command, env=env)
     assert done.returncode == 2, done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     lines = done.stderr.splitlines()

@@ -7,15 +7,14 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Control
-from tests.test_daemon import Daemon, wait_until
+from fixtures.control import Control
+from tests.helpers import Daemon, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -92,16 +91,6 @@ def test_checks_continue_across_wall_clock_steps(daemon: Daemon, control: Contro
     assert "no successful check" not in daemon.log()  # a step forward is not two hours of failures
 
 
-def run_cli(daemon: Daemon, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(daemon.config), *args],
-        env=daemon.env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
 def test_damaged_database_one_line_distinct_status_and_the_owner_hears(daemon: Daemon, control: Control) -> None:
     daemon.write([("shop", "alice")])
     daemon.start()
@@ -119,11 +108,11 @@ def test_damaged_database_one_line_distinct_status_and_the_owner_hears(daemon: D
     assert "Traceback" not in log
     wait_until(lambda: "🛑 monitor: database damaged, not started" in daemon.titles(), 30, "the self-alert")
     for command in (["status"], ["history", "shop"], ["outbox"], ["resume", "shop"], ["check", "--no-send"]):
-        result = run_cli(daemon, *command)
+        result = daemon.cli(*command)
         assert result.returncode != 0, command
         assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
         assert "database" in result.stderr
-    doctor = run_cli(daemon, "doctor")
+    doctor = daemon.cli("doctor")
     assert doctor.returncode == 1
     assert "DAMAGED" in doctor.stderr and "sessions/ stays" in doctor.stderr
 

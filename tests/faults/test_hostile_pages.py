@@ -7,10 +7,11 @@ from typing import Any
 
 import pytest
 
+from fixtures.control import Control
 from monitor.fetch import Gate
 from monitor.models import Problem, Reading, Status
 from monitor.profiles import load_profile
-from tests.conftest import Control, Rig, account_entry, write_config
+from tests.helpers import Rig, account_entry, write_config
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +33,7 @@ def fleet(aio, retailer, tmp_path, monkeypatch):
             account_entry("hanako", monkeypatch),
             account_entry("otp", monkeypatch, totp_secret={"env": "TEST_TOTP"}),
         ]
-        return Rig(aio, managers[-1], write_config(tmp_path, retailer.url, entries, extra))
+        return Rig(aio, managers[-1], write_config(tmp_path, entries, extra=extra, base_url=retailer.url))
 
     yield make
     for manager in managers:

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 
 import pytest
 
 from monitor.models import Status
 from monitor.notify import Notifier
-from tests.conftest import PASSWORDS, account_entry
+from tests.helpers import PASSWORDS, account_entry, run_monitor
 
 # Shown by the page as literal text: a tag, a colour escape, a terminal-title escape, a bell, a bidi override.
 HOSTILE = "<b>BOLD</b> \x1b[31mRED\x1b[0m \x1b]0;pwned\x07\x07\u202e!"
@@ -50,11 +48,6 @@ def test_hostile_lock_banner_is_escaped_and_stripped_everywhere(aio, rig, contro
 
     stored = r.store.conn.execute("SELECT matched, title FROM readings").fetchall()
     assert stored and not any(CONTROL.search(str(v)) for row in stored for v in row)
-    history = subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(r.config.path), "history", "alice"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    history = run_monitor(r.config.path, "history", "alice")
     assert history.returncode == 0 and "<b>BOLD</b> RED" in history.stdout
     assert not CONTROL.search(history.stdout.replace("\n", ""))

@@ -4,25 +4,16 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import Control
-from tests.receivers import PushReceiver
+from fixtures.control import Control
+from tests.helpers import run_monitor, write_config
 
 PASSWORD = "otp-pass-1"  # the seeded otp@example.com account of the mock retailer
 TOTP_SEED = "JBSWY3DPEHPK3PXP"
 TOKEN = "chan-tok-5f1e9a7c"  # the channel's credential, carried in its URL
-
-
-@pytest.fixture
-def push() -> Iterator[PushReceiver]:
-    receiver = PushReceiver().start()
-    yield receiver
-    receiver.stop()
 
 
 def leaks(data: bytes | str) -> list[str]:
@@ -34,32 +25,20 @@ def leaks(data: bytes | str) -> list[str]:
 @pytest.mark.browser
 def test_no_secret_reaches_output_database_files_or_notifications(tmp_path: Path, retailer, push) -> None:
     (tmp_path / "seed.txt").write_text(TOTP_SEED + "\n")
-    config = tmp_path / "monitor.toml"
-    config.write_text(
-        f'data_dir = "{tmp_path / "data"}"\n'
-        "[[accounts]]\n"
-        'name = "shop"\n'
-        'profile = "mock-retailer"\n'
-        f'base_url = "{retailer.url}"\n'
-        'username = "otp@example.com"\n'
-        'password = { env = "SWEEP_PW" }\n'
-        'totp_secret = { file = "seed.txt" }\n'
-        "[[channels]]\n"
-        'name = "hook"\n'
-        'url = { env = "SWEEP_HOOK" }\n',
-        encoding="utf-8",
-    )
+    account = {
+        "name": "shop",
+        "profile": "mock-retailer",
+        "base_url": retailer.url,
+        "username": "otp@example.com",
+        "password": {"env": "SWEEP_PW"},
+        "totp_secret": {"file": "seed.txt"},
+    }
+    config = write_config(tmp_path, [account], [{"name": "hook", "url": {"env": "SWEEP_HOOK"}}])
     env = os.environ | {"SWEEP_PW": PASSWORD, "SWEEP_HOOK": f"json://sweep:{TOKEN}@127.0.0.1:{push.port}/hook"}
     control = Control(retailer.url)
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "monitor", "-v", "--config", str(config), *args],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=180,
-        )
+        return run_monitor(config, "-v", *args, env=env, timeout=180)
 
     steps: list[tuple[list[str], subprocess.CompletedProcess[str]]] = []
     for args in (["status"], ["check"], ["check", "--json"]):

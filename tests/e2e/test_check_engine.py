@@ -5,12 +5,16 @@ from __future__ import annotations
 import os
 import signal
 import stat
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from fixtures.control import Control
+from fixtures.procs import descendants, processes, read
 from monitor.models import Problem, Status
-from tests.conftest import Control
+from tests.helpers import Rig, account_entry, write_config
 
 pytestmark = pytest.mark.browser
 
@@ -30,8 +34,6 @@ def test_every_state_in_both_locales(rig, control: Control, monkeypatch, state: 
 
 
 def entry(name: str, monkeypatch, **extra):
-    from tests.conftest import account_entry
-
     return account_entry(name, monkeypatch, **extra)
 
 
@@ -158,13 +160,12 @@ def test_refused_connection_is_unreachable(rig, monkeypatch) -> None:
 def own_browser(aio, retailer, tmp_path, monkeypatch):
     """A Rig on a browser of its own (these tests kill or recycle it): own_browser(**manager_options)."""
     from monitor.browser import BrowserManager
-    from tests.conftest import Rig, write_config
 
     managers: list[BrowserManager] = []
 
     def make(**options):
         managers.append(BrowserManager(**options))
-        config = write_config(tmp_path, retailer.url, [entry("alice", monkeypatch)])
+        config = write_config(tmp_path, [entry("alice", monkeypatch)], base_url=retailer.url)
         return Rig(aio, managers[-1], config), managers[-1]
 
     yield make
@@ -172,43 +173,26 @@ def own_browser(aio, retailer, tmp_path, monkeypatch):
         aio.run(manager.close())
 
 
-def _processes() -> list[tuple[int, int, str]]:
-    """(pid, parent pid, command name) of every process."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-            with open(f"/proc/{pid}/comm") as fh:
-                found.append((int(pid), ppid, fh.read().strip()))
-        except OSError:
-            continue
-    return found
-
-
 def _chromium_descendants() -> set[int]:
     """PIDs of Chromium processes below this test process."""
-    procs = _processes()
-    found: set[int] = set()
-    todo = [os.getpid()]
-    while todo:
-        parent = todo.pop()
-        for pid, ppid, comm in procs:
-            if ppid == parent:
-                todo.append(pid)
-                if "chrom" in comm:
-                    found.add(pid)
-    return found
+    below = set(descendants(os.getpid()))
+    return {p.pid for p in processes() if p.pid in below and "chrom" in p.comm}
+
+
+def killed_after_a_check(own_browser, find: Callable[[], set[int]], missing: str) -> tuple[Rig, Any]:
+    """A check with a browser of its own, then SIGKILL for the processes `find` adds (`missing` if none)."""
+    before = find()
+    r, manager = own_browser()
+    assert r.check("alice").status == Status.OK
+    ours = find() - before
+    assert ours, missing
+    for pid in ours:
+        os.kill(pid, signal.SIGKILL)
+    return r, manager
 
 
 def test_browser_killed_between_checks_is_relaunched(own_browser) -> None:
-    before = _chromium_descendants()
-    r, manager = own_browser()
-    assert r.check("alice").status == Status.OK
-    ours = _chromium_descendants() - before
-    assert ours, "the browser's processes were not found"
-    for pid in ours:
-        os.kill(pid, signal.SIGKILL)
+    r, manager = killed_after_a_check(own_browser, _chromium_descendants, "the browser's processes were not found")
     reading = r.check("alice")
     if reading.problem == Problem.BROWSER_ERROR:  # the kill raced the check: the next one must work
         reading = r.check("alice")
@@ -236,15 +220,9 @@ def test_signin_budget_is_kept_across_runs(rig, control: Control, monkeypatch) -
 
 def test_playwright_driver_killed_is_restarted(own_browser) -> None:
     def node_children() -> set[int]:
-        return {pid for pid, ppid, comm in _processes() if ppid == os.getpid() and comm.startswith("node")}
+        return {pid for pid, ppid, comm in processes() if ppid == os.getpid() and comm.startswith("node")}
 
-    before = node_children()
-    r, manager = own_browser()
-    assert r.check("alice").status == Status.OK
-    drivers = node_children() - before
-    assert drivers, "the Playwright driver process was not found"
-    for pid in drivers:
-        os.kill(pid, signal.SIGKILL)
+    r, manager = killed_after_a_check(own_browser, node_children, "the Playwright driver process was not found")
     readings = [r.check("alice") for _ in range(2)]
     assert readings[-1].status == Status.OK, readings  # at most one check is lost to the crash
     assert manager.launches == 2
@@ -272,35 +250,15 @@ def test_unrecognised_page_after_signin_keeps_the_session(rig, control: Control,
     assert acct["page_views"] == 3  # the page is opened once per check, not again after signing in
 
 
-def _descendants() -> set[int]:
-    """PIDs of every process below this test process."""
-    procs = _processes()
-    found: set[int] = set()
-    todo = [os.getpid()]
-    while todo:
-        parent = todo.pop()
-        for pid, ppid, _comm in procs:
-            if ppid == parent and pid not in found:
-                found.add(pid)
-                todo.append(pid)
-    return found
-
-
 def test_secrets_in_the_environment_stay_out_of_driver_and_chromium(own_browser, monkeypatch) -> None:
     secret = "s3cret-token-in-env-4711"
     monkeypatch.setenv("SHOP_API_TOKEN", secret)
     monkeypatch.setenv("MONITOR_TEST_PASSTHROUGH", "kept")
-    before = _descendants()
+    before = set(descendants(os.getpid()))
     r, _ = own_browser()
     assert r.check("alice").status == Status.OK
-    environs: dict[int, bytes] = {}
-    for pid in _descendants() - before:
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as fh:
-                environs[pid] = fh.read()
-        except OSError:
-            continue
-    comms = {pid: comm for pid, _, comm in _processes() if pid in environs}
+    environs = {pid: env for pid in set(descendants(os.getpid())) - before if (env := read(pid, "environ"))}
+    comms = {pid: comm for pid, _, comm in processes() if pid in environs}
     assert any("node" in c for c in comms.values()), "the Playwright driver process was not found"
     chromiums = [pid for pid, comm in comms.items() if "chrom" in comm]
     assert chromiums, "no Chromium process was found"

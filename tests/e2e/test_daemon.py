@@ -9,141 +9,18 @@ import signal
 import socket
 import sqlite3
 import subprocess
-import sys
 import time
-import uuid
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from fixtures.control import Control
+from fixtures.procs import carrying, descendants, read
 from fixtures.receiver import PushReceiver
-from tests.conftest import PASSWORDS, Control
+from tests.helpers import PASSWORDS, Daemon, start_monitor, wait_until
 
 pytestmark = pytest.mark.browser
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 30, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-
-
-def marked_pids(marker: str) -> list[int]:
-    """Processes (the daemon, its Playwright driver, Chromium) carrying this test's marker."""
-    found = []
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open(f"/proc/{pid}/environ", "rb") as fh:
-                if marker.encode() in fh.read():
-                    found.append(int(pid))
-        except OSError:
-            continue
-    return found
-
-
-class Daemon:
-    """A `monitor run` subprocess with its config, log file and receiver."""
-
-    def __init__(self, tmp_path: Path, shop_url: str, receiver: PushReceiver) -> None:
-        self.tmp_path = tmp_path
-        self.shop_url = shop_url
-        self.receiver = receiver
-        self.config = tmp_path / "monitor.toml"
-        self.data = tmp_path / "data"
-        self.marker = f"MONITOR_TEST_MARKER={uuid.uuid4().hex}"
-        self.proc: subprocess.Popen[str] | None = None
-        self.log_path = tmp_path / "daemon.log"
-        self.runs = 0
-
-    def write(self, accounts: list[tuple[str, str]], extra: str = "") -> None:
-        """accounts: (name, seeded account key) pairs; 1-2 s intervals."""
-        lines = [
-            f'data_dir = "{self.data}"',
-            '[schedule]\ninterval = "1.5s"\ninterval_while_locked = "1.5s"\nretry_min = "1s"\nretry_max = "2s"',
-            extra,
-        ]
-        for name, key in accounts:
-            email = PASSWORDS[key][0]
-            locale = "ja-JP" if email.endswith(".jp") else "en-US"
-            lines.append(
-                f'[[accounts]]\nname = "{name}"\nprofile = "mock-retailer"\nbase_url = "{self.shop_url}"\n'
-                f'username = "{email}"\npassword = {{ env = "PW_{key.upper()}" }}\nlocale = "{locale}"'
-            )
-        lines.append(f'[[channels]]\nname = "phone"\nurl = "{self.receiver.json_url()}"')
-        self.config.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-    def env(self, **extra: str) -> dict[str, str]:
-        env = {**os.environ, **extra}
-        key, value = self.marker.split("=")
-        env[key] = value
-        for k, (_email, pw) in PASSWORDS.items():
-            env[f"PW_{k.upper()}"] = pw
-        return env
-
-    def start(self, *args: str, wait: bool = True, **env: str) -> subprocess.Popen[str]:
-        self.runs += 1
-        log = open(self.log_path, "a", encoding="utf-8")  # noqa: SIM115 (the daemon writes it)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "--config", str(self.config), "run", *args],
-            env=self.env(**env),
-            stdout=log,
-            stderr=log,
-            text=True,
-            start_new_session=True,  # its own process group, as under systemd or in a terminal
-        )
-        if wait:
-            wait_until(lambda: self.log().count("started: watching") >= self.runs, 30, "the daemon to start")
-        return self.proc
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8") if self.log_path.exists() else ""
-
-    def stop(self, timeout: float = 20, group: bool = False) -> int:
-        """SIGTERM the daemon, or its whole process group (systemd's default KillMode, or Ctrl-C)."""
-        assert self.proc is not None
-        if group:
-            os.killpg(self.proc.pid, signal.SIGTERM)
-        else:
-            self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout)
-
-    def outcomes(self, account: str) -> list[str]:
-        """The account's stored readings as status or problem words, oldest first."""
-        if not (self.data / "monitor.db").exists():
-            return []
-        with contextlib.closing(sqlite3.connect(self.data / "monitor.db")) as db:
-            query = "SELECT COALESCE(problem, status) FROM readings WHERE account = ? ORDER BY id"
-            return [row[0] for row in db.execute(query, (account,))]
-
-    def titles(self) -> list[str]:
-        return [(p.json or {}).get("title", "") for p in self.receiver.received]
-
-    def cleanup(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(10)
-        for pid in marked_pids(self.marker):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-
-
-@pytest.fixture
-def receiver(push: PushReceiver) -> PushReceiver:
-    """The daemon tests' phone: the shared push receiver."""
-    return push
-
-
-@pytest.fixture
-def daemon(tmp_path, retailer, receiver) -> Iterator[Daemon]:
-    d = Daemon(tmp_path, retailer.url, receiver)
-    yield d
-    d.cleanup()
 
 
 def wait_views(control: Control, email: str, at_least: int = 1) -> None:
@@ -196,7 +73,7 @@ def test_sigterm_during_a_check_exits_cleanly(daemon: Daemon, control: Control) 
     start = time.monotonic()
     assert daemon.stop(timeout=20) == 0
     assert time.monotonic() - start < 15
-    wait_until(lambda: not marked_pids(daemon.marker), 5, "every Chromium process to be gone")
+    wait_until(lambda: not carrying(daemon.marker), 5, "every Chromium process to be gone")
     db = sqlite3.connect(daemon.data / "monitor.db")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     assert db.execute("SELECT status FROM account_state WHERE account = 'shop'").fetchone()[0] == "ok"
@@ -206,13 +83,7 @@ def test_sigterm_during_a_check_exits_cleanly(daemon: Daemon, control: Control) 
 def test_second_instance_is_refused(daemon: Daemon) -> None:
     daemon.write([("shop", "alice")])
     daemon.start()
-    second = subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(daemon.config), "run"],
-        env=daemon.env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    second = daemon.cli("run")
     assert second.returncode == 2
     assert "another monitor is already running on" in second.stderr and str(daemon.data) in second.stderr
     assert daemon.proc is not None and daemon.proc.poll() is None
@@ -345,27 +216,9 @@ def test_no_second_alert_when_every_account_said_it_cannot_be_checked(daemon: Da
     assert not any("no successful check" in t for t in daemon.titles())
 
 
-def descendants(root: int) -> list[int]:
-    """Every process below `root` (Chromium's zygote children carry no marker in their environment)."""
-    parents: dict[int, int] = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        with contextlib.suppress(OSError, ValueError, IndexError), open(f"/proc/{pid}/stat") as fh:
-            parents[int(pid)] = int(fh.read().rsplit(")", 1)[1].split()[1])
-    found, frontier = [], [root]
-    while frontier:
-        children = [pid for pid, ppid in parents.items() if ppid in frontier]
-        found += children
-        frontier = children
-    return found
-
-
 def renderer_running(root: int) -> bool:
     """A Chromium renderer below `root` exists: a page is open."""
-    for pid in descendants(root):
-        with contextlib.suppress(OSError), open(f"/proc/{pid}/cmdline", "rb") as fh:
-            if b"--type=renderer" in fh.read():
-                return True
-    return False
+    return any(b"--type=renderer" in read(pid, "cmdline") for pid in descendants(root))
 
 
 def readings(data: Path) -> list[tuple[Any, ...]]:
@@ -378,12 +231,12 @@ def readings(data: Path) -> list[tuple[Any, ...]]:
 def test_ctrl_c_during_check_records_nothing(daemon: Daemon, control: Control) -> None:
     daemon.write([("shop", "alice")])
     control.site(slow_ms=60_000)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "monitor", "--config", str(daemon.config), "check"],
+    proc = start_monitor(
+        daemon.config,
+        "check",
         env=daemon.env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        text=True,
         start_new_session=True,
     )
     try:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 
 import pytest
 
+from fixtures.control import Control
 from monitor.models import Status
-from tests.conftest import Control, Rig, account_entry, write_config
+from tests.helpers import Rig, account_entry, run_monitor, start_monitor, write_config
 
 pytestmark = [
     pytest.mark.browser,
@@ -36,16 +36,19 @@ def test_login_by_hand_then_checks_reuse_the_session(
         stderr=subprocess.DEVNULL,
     )
     entry = account_entry("alice", monkeypatch)
-    config = write_config(tmp_path, retailer.url, [entry])
+    config = write_config(tmp_path, [entry], base_url=retailer.url)
     proc = None
     try:
         time.sleep(0.5)
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "monitor", "--config", str(config), "login", "alice", "--wait", "60"],
+        proc = start_monitor(
+            config,
+            "login",
+            "alice",
+            "--wait",
+            "60",
             env={**os.environ, "DISPLAY": display},
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            text=True,
         )
         assert "Sign in to alice" in proc.stdout.readline()
         window = ""
@@ -85,13 +88,7 @@ def test_login_by_hand_then_checks_reuse_the_session(
 
 
 def test_login_without_display_says_why(tmp_path, retailer, monkeypatch) -> None:
-    config = write_config(tmp_path, retailer.url, [account_entry("alice", monkeypatch)])
+    config = write_config(tmp_path, [account_entry("alice", monkeypatch)], base_url=retailer.url)
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
-    done = subprocess.run(
-        [sys.executable, "-m", "monitor", "--config", str(config), "login", "alice"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    done = run_monitor(config, "login", "alice", env=env)
     assert done.returncode == 2 and "needs a display (DISPLAY is not set)" in done.stderr

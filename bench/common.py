@@ -1,0 +1,83 @@
+"""What the measurements share: the seeded accounts, their config, the daemon, summaries."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import statistics
+import subprocess
+import time
+from pathlib import Path
+
+from fixtures.config import write_config
+from fixtures.run import start_monitor
+
+HERE = Path(__file__).parent
+
+
+def summary(values: list[float]) -> dict[str, float]:
+    """Median with min and max."""
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
+
+
+def user(i: int) -> str:
+    """The i-th seeded benchmark account."""
+    return f"user{i:04d}@example.test"
+
+
+def bench_config(folder: Path, url: str, emails: list[str], schedule: str = "", channel: str = "") -> Path:
+    """A config for seeded accounts (userNNNN@example.test have password password-NNNN)."""
+    accounts = []
+    for email in emails:
+        n = email[4:8]
+        accounts.append(
+            {
+                "name": f"u{n}",
+                "profile": "mock-retailer",
+                "base_url": url,
+                "username": email,
+                "password": {"env": f"BENCH_PW_{n}"},
+                "signin_budget": 10,
+            }
+        )
+        os.environ[f"BENCH_PW_{n}"] = f"password-{n}"
+    channels = [{"name": "phone", "url": channel}] if channel else []
+    return write_config(folder, accounts, channels, f'[browser]\nscreenshots = "changes"\n{schedule}')
+
+
+def start_daemon(config: Path, log: Path) -> subprocess.Popen[str]:
+    """`monitor run` as a subprocess, as a user runs it."""
+    with open(log, "ab") as fh:
+        return start_monitor(config, "run", stdout=fh, stderr=fh)
+
+
+def stop_daemon(proc: subprocess.Popen[str]) -> None:
+    """SIGTERM and wait."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def readings(db: Path) -> int:
+    """Checks the daemon has recorded."""
+    try:
+        with sqlite3.connect(db, timeout=5) as conn:
+            return int(conn.execute("SELECT COUNT(*) FROM readings").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+def wait_for_readings(db: Path, count: int, timeout: float = 30) -> None:
+    """Until the daemon has recorded `count` checks (its first cycle), or `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while readings(db) < count and time.monotonic() < deadline:
+        time.sleep(0.2)

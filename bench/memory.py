@@ -1,0 +1,66 @@
+"""Memory of a running daemon and its Chromium over many checks (growth and peak), and sign-ins per check."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import bench_config, readings, start_daemon, stop_daemon, user, wait_for_readings
+from fixtures.control import Control
+from fixtures.procs import descendants, read
+
+
+def memory_mb(pids: list[int]) -> tuple[float, float]:
+    """(PSS, RSS) of these processes in MB. PSS shares each shared page among its users, so the sum is
+    the tree's real footprint; summed RSS counts Chromium's shared libraries once per process."""
+    pss = rss = 0
+    for pid in pids:
+        for line in read(pid, "smaps_rollup").decode().splitlines():
+            if line.startswith("Pss:"):
+                pss += int(line.split()[1]) * 1024
+            elif line.startswith("Rss:"):
+                rss += int(line.split()[1]) * 1024
+    return pss / 1e6, rss / 1e6
+
+
+def memory(url: str, folder: Path, checks: int) -> dict[str, Any]:
+    """Memory of the daemon and its browser processes across `checks` checks of 10 accounts; sign-ins counted."""
+    emails = [user(i) for i in range(11, 21)]
+    schedule = '[schedule]\ninterval = "0.5s"\ninterval_while_locked = "0.5s"\njitter = 0.1\nmax_concurrency = 2'
+    cfg_path = bench_config(folder / "memory", url, emails, schedule)
+    db = folder / "memory" / "data" / "monitor.db"
+    control = Control(url, timeout=30)
+    proc = start_daemon(cfg_path, folder / "memory" / "daemon.log")
+    samples: list[tuple[int, float, float]] = []
+    try:
+        wait_for_readings(db, len(emails))  # first cycle: the sign-ins
+        base_checks, base_signins = readings(db), control.signins()
+        deadline = time.monotonic() + max(120, checks * 0.6)
+        while time.monotonic() < deadline:
+            done = readings(db) - base_checks
+            pss, rss = memory_mb([proc.pid, *descendants(proc.pid)])
+            samples.append((done, pss, rss))
+            if done >= checks:
+                break
+            time.sleep(0.25)
+        total = readings(db) - base_checks
+        extra_signins = control.signins() - base_signins
+    finally:
+        stop_daemon(proc)
+    tenth = max(1, len(samples) // 10)
+    first = statistics.median(s[1] for s in samples[:tenth])
+    last = statistics.median(s[1] for s in samples[-tenth:])
+    return {
+        "checks": total,
+        "samples": len(samples),
+        "pss_first_tenth_mb": first,
+        "pss_last_tenth_mb": last,
+        "rss_growth_pct": (last - first) / first * 100,
+        "rss_peak_mb": max(s[1] for s in samples),
+        "summed_rss_peak_mb": max(s[2] for s in samples),
+        # PSS (MB) by checks done, every tenth of the run: shows a leak as a slope, a recycle as a dip
+        "pss_by_checks": [[samples[i][0], round(samples[i][1])] for i in range(0, len(samples), tenth)],
+        "signins_per_1000": extra_signins / max(total, 1) * 1000,
+    }
