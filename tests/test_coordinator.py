@@ -144,6 +144,18 @@ def test_a_budget_reset_allows_sign_ins_again_at_once(make) -> None:
     assert env.check().signed_in
 
 
+def test_the_budget_is_kept_across_runs(make) -> None:
+    env = make(signs_in, signin_budget=1)
+    assert env.check().signed_in
+    store = Store.open(env.config.data_dir)  # a new process on the same data dir
+    try:
+        again = Coordinator(env.config, store, FakeFetcher(signs_in), clock=env.clock)
+        reading = env.runner.run(again.check("shop"))
+    finally:
+        store.close()
+    assert reading.problem == Problem.LOGGED_OUT and "budget is used up (1 of 1 in 24 h)" in str(reading.detail)
+
+
 def test_no_budget_means_never_signing_in(make) -> None:
     env = make(signs_in, signin_budget=0)
     reading = env.check()

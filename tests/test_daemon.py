@@ -314,9 +314,10 @@ def test_heartbeat_and_no_success_self_alert(daemon: Daemon, control: Control) -
     try:
         daemon.write(
             [("shop", "alice")],
-            # No account alert of its own for a long while: the monitor-wide one must speak first.
+            # No account alert of its own for a long while: the monitor-wide one must speak first. Its limit
+            # (6 s) is well past a first check with a browser launch and a sign-in on a busy machine.
             extra=f'heartbeat_url = "http://127.0.0.1:{hb.port}/ping"\n'
-            "stale_after_intervals = 2\nproblem_confirm = 100",
+            "stale_after_intervals = 4\nproblem_confirm = 100",
         )
         daemon.start()
         wait_until(lambda: any(p.path == "/ping" for p in hb.received), 30, "a heartbeat ping")
@@ -329,20 +330,6 @@ def test_heartbeat_and_no_success_self_alert(daemon: Daemon, control: Control) -
         assert daemon.titles().count("👍 account-monitor: checks succeed again") == 1
     finally:
         hb.stop()
-
-
-def test_no_second_alert_when_every_account_said_it_cannot_be_checked(daemon: Daemon, control: Control) -> None:
-    # The account's own alert on its first failure, the monitor-wide limit (9 s) well after it: the test
-    # then sees only the rule, not which of the two a busy machine reaches first.
-    daemon.write([("shop", "alice")], extra="stale_after_intervals = 6\nproblem_confirm = 1")
-    daemon.start()
-    wait_until(lambda: "ok" in daemon.outcomes("shop"), 30, "a first reading")
-    control.site(error=503)
-    wait_until(lambda: "⚠️ shop: cannot check the account" in daemon.titles(), 30, "the checks-failing alert")
-    # Past stale_after_intervals (6 x 1.5 s): the owner was told about the one account already.
-    wait_until(lambda: daemon.outcomes("shop").count("unreachable") >= 10, 60, "ten failed checks")
-    assert daemon.stop() == 0
-    assert not any("no successful check" in t for t in daemon.titles())
 
 
 def descendants(root: int) -> list[int]:
