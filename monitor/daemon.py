@@ -14,11 +14,11 @@ import sqlite3
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from monitor import config as configmod
 from monitor import schedule as sched
@@ -31,6 +31,7 @@ from monitor.schedule import steady
 from monitor.store import RECOVERY, DatabaseDamaged, Store, damaged, ensure_private_dir
 
 log = logging.getLogger("monitor")
+T = TypeVar("T")
 STOP_BUDGET_S = 15.0
 TICK_S = 1.0  # how often the supervisor looks for due checks
 EXIT_DAMAGED = 3  # the database is damaged: a restart cannot help (the unit's RestartPreventExitStatus)
@@ -199,10 +200,7 @@ class Daemon:
             if name not in self.due:
                 self.schedule(account, first=True)  # a missing schedule is repaired, never lost
             elif now >= self.due[name]:
-                task = asyncio.ensure_future(self.run_check(name))
-                self.checks[name] = task
-                self.running.add(task)
-                task.add_done_callback(self.running.discard)
+                self.checks[name] = self.spawn(self.run_check(name))
         for job in self.jobs:
             if now >= job.due:
                 job.due = now + job.every_s
@@ -289,22 +287,21 @@ class Daemon:
 
     def tell_owner(self, title: str, body: str, severity: Severity = Severity.URGENT) -> None:
         """Send to every channel now, without the outbox: it lives in the store that just failed."""
-        task = asyncio.ensure_future(asyncio.to_thread(send_straight, self.notifier, title, body, severity))
-        self.running.add(task)
-        task.add_done_callback(self.running.discard)
+        self.spawn(asyncio.to_thread(send_straight, self.notifier, title, body, severity))
 
     def heartbeat(self) -> None:
         """A check succeeded: ping the heartbeat URL, at most once a minute."""
         url = self.config.schedule.heartbeat_url
         if url and time.monotonic() - self.last_heartbeat > 60:
             self.last_heartbeat = time.monotonic()
-            task = asyncio.ensure_future(asyncio.to_thread(_ping, url.reveal()))
-            self.running.add(task)
-            task.add_done_callback(self.running.discard)
+            self.spawn(asyncio.to_thread(_ping, url.reveal()))
 
-    def deliver(self) -> None:
-        """Start delivery of due outbox rows (each channel on its own)."""
-        self.notifier.kick()
+    def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run `work` in the background; shutdown waits for it a bounded time."""
+        task = asyncio.ensure_future(work)
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+        return task
 
     def housekeeping(self) -> None:
         """Reminders and the no-success self-alert."""
@@ -373,7 +370,8 @@ class Daemon:
         now = steady()
         shortest = sched.shortest_span(self.config.accounts, self.config.schedule)
         self.jobs = [
-            Periodic("deliver outbox", 2.0, self.deliver, now),
+            # Delivery of due outbox rows, each channel on its own.
+            Periodic("deliver outbox", 2.0, self.notifier.kick, now),
             Periodic("reminders", max(1.0, min(30.0, shortest)), self.housekeeping, now),
             Periodic("retention", 6 * 3600.0, self.coordinator.retention, now + 300),
             # Damage in pages no check reads (e.g. the outbox) is found within the hour, not at the next start.
