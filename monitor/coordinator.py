@@ -58,7 +58,7 @@ def quiet_dead_driver(loop: asyncio.AbstractEventLoop) -> None:
 
 
 class Coordinator:
-    """Owns the check cycle; the scheduler and the CLI only call `check`."""
+    """Owns the check cycle and what follows from it (self-alerts, reminders, retention); the daemon only says when."""
 
     def __init__(
         self,
@@ -242,7 +242,7 @@ class Coordinator:
                 self.store.enqueue(conn, row)
 
     def interval(self, account: Account) -> float:
-        """Seconds until the account's next check: shorter while locked or under review."""
+        """The account's check interval as of its stored status: shorter while locked or under review."""
         try:
             status = self.store.state(account.name).status
         except sqlite3.Error:
