@@ -31,7 +31,8 @@ from fixtures.receiver import PushReceiver
 from monitor import config as configmod
 from monitor.browser import BrowserManager, ordinary_user_agent
 from monitor.coordinator import Coordinator
-from monitor.fetch import PlaywrightFetcher, SessionFiles
+from monitor.fetch import PlaywrightFetcher
+from monitor.files import SessionFiles
 from monitor.store import Store
 
 HERE = Path(__file__).parent

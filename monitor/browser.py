@@ -1,4 +1,4 @@
-"""Playwright lifecycle: find a Chromium, launch it, and present it as an ordinary browser."""
+"""Playwright lifecycle: find a Chromium, launch it, present it as an ordinary browser, map its errors."""
 
 from __future__ import annotations
 
@@ -8,14 +8,25 @@ import os
 import re
 import shutil
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
-from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Playwright, async_playwright
+from playwright.async_api import (
+    Browser,
+    BrowserContext,
+    CDPSession,
+    Page,
+    Playwright,
+    StorageState,
+    ViewportSize,
+    async_playwright,
+)
 from playwright.async_api import Error as PlaywrightError
+from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from monitor.errors import BrowserNotFound
+from monitor.errors import BrowserFailed, BrowserNotFound, CheckFailed, Unreachable
 
 # Without these, Chromium phones home at start; on a closed network that means refused
 # connections and DNS failures on every launch.
@@ -74,8 +85,7 @@ async def launch(
                 executable_path=cand.path, headless=headless, args=CHROMIUM_ARGS, timeout=timeout_ms
             )
         except PlaywrightError as exc:
-            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            tried.append(f"{cand.source} {cand.path or pw.chromium.executable_path} ({first[:160]})")
+            tried.append(f"{cand.source} {cand.path or pw.chromium.executable_path} ({first_line(exc, 160)})")
             continue
         return browser, cand
     if not tried:
@@ -151,6 +161,99 @@ async def present_as_ordinary_chrome(context: BrowserContext, page: Page, locale
         },
     )
     return cdp
+
+
+VIEWPORT: ViewportSize = {"width": 1280, "height": 900}
+
+
+async def open_context(
+    browser: Browser,
+    locale: str,
+    timezone: str | None = None,
+    storage_state: StorageState | str | Path | None = None,
+    window: bool = False,
+    timeout_ms: float | None = None,
+) -> BrowserContext:
+    """A context that looks like an ordinary desktop Chrome; every caller opens its contexts here."""
+    # One place, so the daemon, `monitor login` and `monitor try-profile` show a site the same browser.
+    # A window a person uses is sized by its window manager; a headless page gets one fixed size.
+    context = await browser.new_context(
+        storage_state=storage_state,
+        locale=locale,
+        timezone_id=timezone,
+        user_agent=ordinary_user_agent(browser),
+        viewport=None if window else VIEWPORT,
+        no_viewport=window,
+        accept_downloads=False,  # a page that starts a download gets nothing on disk
+    )
+    if timeout_ms is not None:
+        context.set_default_timeout(timeout_ms)
+        context.set_default_navigation_timeout(timeout_ms)
+    return context
+
+
+# Playwright reports what went wrong only in its messages; these are the words the map below looks for.
+NETWORK_ERROR_MARKS = ("net::ERR_", "NS_ERROR")  # Chromium's and Firefox's network error codes
+DOWNLOAD_STARTED = "Download is starting"  # a navigation that turned into a (refused) download
+CONTEXT_DESTROYED = "Execution context was destroyed"  # the page navigated while a script read it
+DRIVER_GONE = "Connection closed while reading from the driver"  # Playwright's words when its driver died
+DOWNLOAD_REFUSED = "the account page started a download instead of showing itself (refused)"
+
+
+def first_line(exc: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message (Playwright appends call logs), or its type's name."""
+    text = str(exc).strip()
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return line[:limit]
+
+
+def check_failure(exc: PlaywrightError) -> tuple[CheckFailed, bool]:
+    """The CheckFailed a Playwright error stands for, and whether the browser itself is now suspect."""
+    message = first_line(exc)
+    if isinstance(exc, PlaywrightTimeout):
+        return Unreachable(f"timed out: {message}"), False
+    if any(mark in message for mark in NETWORK_ERROR_MARKS):
+        return Unreachable(message), False
+    if DOWNLOAD_STARTED in message:
+        # The site's doing, not the browser's: nothing is saved and the browser stays in service.
+        return BrowserFailed(DOWNLOAD_REFUSED), False
+    return BrowserFailed(message), True
+
+
+def _not_stopped() -> str | None:
+    return None
+
+
+@contextlib.contextmanager
+def playwright_errors(
+    stopped: Callable[[], str | None] = _not_stopped, browser_suspect: Callable[[], None] | None = None
+) -> Iterator[None]:
+    """Raise a Playwright error from the block as its CheckFailed (check_failure), chained to it.
+
+    `stopped` gives the reason when the caller itself stopped the block (by closing its context, so
+    Playwright's own message says nothing useful): that reason becomes Unreachable. `browser_suspect`
+    is called when the error means the browser may be broken.
+    """
+    try:
+        yield
+    except PlaywrightError as exc:
+        reason = stopped()
+        if reason is not None:
+            raise Unreachable(reason) from exc
+        error, suspect = check_failure(exc)
+        if suspect and browser_suspect is not None:
+            browser_suspect()
+        raise error from exc
+
+
+def navigated_while_reading(exc: PlaywrightError) -> bool:
+    """True when a script on the page failed only because the page navigated: read again where it went."""
+    return CONTEXT_DESTROYED in str(exc)
+
+
+def is_driver_gone(exc: object) -> bool:
+    """True for the error Playwright leaves behind when its driver process died."""
+    return str(exc) == DRIVER_GONE
 
 
 # Playwright's Node driver grows a large young generation between garbage collections; a 1 MB

@@ -27,7 +27,7 @@ from monitor.errors import ConfigError, MonitorError
 from monitor.models import Status
 
 if TYPE_CHECKING:
-    from monitor.store import AccountState, Budget
+    from monitor.models import AccountState, Budget
 
 Command = Callable[[argparse.Namespace], int]
 COMMANDS: dict[str, tuple[Command, Callable[[argparse.ArgumentParser], object]]] = {}
@@ -265,19 +265,15 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def _other_instance(cfg: configmod.Config) -> str | None:
     """A running monitor on the default data dir (not this config's) watching an account of ours."""
-    import sqlite3
+    from monitor.store import StoreError, watched_accounts
 
     default = configmod.default_data_dir()
     db = default / "monitor.db"
     if cfg.data_dir == default or not db.exists() or _daemon_pid(default) is None:
         return None
     try:
-        conn = sqlite3.connect(f"{db.as_uri()}?mode=ro", uri=True, timeout=5)
-        try:
-            watched = {row[0] for row in conn.execute("SELECT account FROM account_state")}
-        finally:
-            conn.close()
-    except sqlite3.Error:
+        watched = watched_accounts(db)
+    except StoreError:
         return None
     same = sorted(watched & {a.name for a in cfg.accounts})
     if not same:
@@ -435,7 +431,8 @@ def _daemon_pid(data_dir: Path) -> str | None:
 
 def _account_states(cfg: configmod.Config) -> list[tuple[configmod.Account, AccountState, Budget]]:
     """Each account's stored state and sign-in budget; reads the database only if it exists."""
-    from monitor.store import AccountState, Budget, Store
+    from monitor.models import AccountState, Budget
+    from monitor.store import Store
 
     if not (cfg.data_dir / "monitor.db").exists():  # status never creates a data dir
         return [(a, AccountState(a.name), Budget(0, a.signin_budget, None)) for a in cfg.accounts]
@@ -562,11 +559,11 @@ def cmd_history(args: argparse.Namespace) -> int:
     store = Store.open(cfg.data_dir, check=True)
     rows = [
         [
-            _when(t["at"]),
-            t["kind"],
-            f"{t['from_status'] or '-'} -> {t['to_status'] or '-'}",
-            Path(t["screenshot"]).name if t["screenshot"] else "-",  # in <data_dir>/screenshots/ACCOUNT/
-            t["matched"] or t["detail"] or "",
+            _when(t.at),
+            t.kind,
+            f"{t.from_status or '-'} -> {t.to_status or '-'}",
+            Path(t.screenshot).name if t.screenshot else "-",  # in <data_dir>/screenshots/ACCOUNT/
+            t.matched or t.detail or "",
         ]
         for t in store.transitions(args.account, args.limit)
     ]
@@ -616,6 +613,7 @@ def cmd_outbox(args: argparse.Namespace) -> int:
 
     Example: monitor outbox --send
     """
+    from monitor.models import OutboxState
     from monitor.notify import Notifier, describe
     from monitor.store import Store
 
@@ -625,8 +623,8 @@ def cmd_outbox(args: argparse.Namespace) -> int:
     store = Store.open(cfg.data_dir, check=True)
     if args.send:
         asyncio.run(Notifier(cfg, store).drain(timeout=120, force=True))
-    states = ("pending", "given_up", "sent") if args.all else ("pending", "given_up")
-    rows = store.outbox(states)
+    shown = (OutboxState.PENDING, OutboxState.GIVEN_UP)
+    rows = store.outbox((*shown, OutboxState.SENT) if args.all else shown)
     store.close()
     for row in rows:
         print(describe(row))
@@ -658,15 +656,15 @@ def cmd_try_profile(args: argparse.Namespace) -> int:
 async def _try_profile(profile, target: str, storage_state: str | None) -> str:  # type: ignore[no-untyped-def]
     from playwright.async_api import async_playwright
 
-    from monitor.browser import launch, ordinary_user_agent
+    from monitor.browser import launch, open_context, present_as_ordinary_chrome
     from monitor.detect import read_page
 
     async with async_playwright() as pw:
         browser, _ = await launch(pw)
-        context = await browser.new_context(
-            storage_state=storage_state, locale=profile.locale, user_agent=ordinary_user_agent(browser)
-        )
+        # As the daemon opens an account with this profile, so the page reads as it would there.
+        context = await open_context(browser, profile.locale, profile.timezone, storage_state)
         page = await context.new_page()
+        await present_as_ordinary_chrome(context, page, profile.locale)
         if target.startswith(("http://", "https://")):
             await page.goto(target, wait_until="domcontentloaded", timeout=30_000)
         else:

@@ -18,7 +18,7 @@ from typing import Any
 import platformdirs
 
 from monitor.errors import ConfigError
-from monitor.models import AlertKind, Severity
+from monitor.models import AlertKind, ScreenshotMode, Severity
 from monitor.text import Advice, parse_advice, template_problem
 
 log = logging.getLogger("monitor.config")
@@ -197,7 +197,7 @@ class BrowserOptions:
     timeout_s: float = 30.0  # per navigation or action
     check_timeout_s: float = 120.0  # a whole check, sign-in included
     recycle_after: int = 200  # relaunch the browser every N checks (memory)
-    screenshots: str = "changes"  # changes | always | never
+    screenshots: ScreenshotMode = ScreenshotMode.CHANGES
     max_page_mb: float = 10.0  # the most one check may download (pages and resources); bounds memory
 
 
@@ -452,7 +452,7 @@ def parse(data: dict[str, Any], path: Path, reloading: bool = False) -> Config:
 
     b = r.table(data.get("browser", {}), "browser", BROWSER_KEYS)
     screenshots = r.get(b, "screenshots", "browser", str, "changes")
-    if screenshots not in ("changes", "always", "never"):
+    if screenshots not in {m.value for m in ScreenshotMode}:
         raise r.fail("browser.screenshots", f"must be changes, always or never, not {screenshots!r}")
     exe = r.get(b, "executable_path", "browser", str, "") or None
     if exe:
@@ -468,7 +468,7 @@ def parse(data: dict[str, Any], path: Path, reloading: bool = False) -> Config:
         check_timeout_s=r.number(b, "check_timeout_s", "browser", 120.0, 5, 3600),
         recycle_after=int(r.number(b, "recycle_after", "browser", 200, 1, 1_000_000)),
         max_page_mb=r.number(b, "max_page_mb", "browser", 10.0, 0.1, 1024),
-        screenshots=screenshots,
+        screenshots=ScreenshotMode(screenshots),
     )
 
     raw_accounts = r.get(data, "accounts", "", list, [])

@@ -9,24 +9,36 @@ import signal
 import sqlite3
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from monitor.browser import is_driver_gone
 from monitor.config import Account, Config
-from monitor.decide import Alert, Decision, decide, reminders
+from monitor.decide import decide, reminders
 from monitor.errors import CheckFailed, MonitorError, NeedsHuman
-from monitor.fetch import OFF_SITE, Fetcher, Gate, PageResult, PlaywrightFetcher, SessionFiles, binding
-from monitor.models import AlertKind, Match, Problem, Reading, Status
+from monitor.fetch import OFF_SITE, Fetcher, Gate, PageResult, PlaywrightFetcher
+from monitor.files import SessionFiles, binding, save_screenshot
+from monitor.models import (
+    PROBLEM_EDGES,
+    AccountState,
+    Alert,
+    AlertKind,
+    Decision,
+    Match,
+    Problem,
+    Reading,
+    ScreenshotMode,
+    Status,
+)
 from monitor.notify import outbox_rows
 from monitor.profiles import load_profile
 from monitor.schedule import Quiet, interval_for, steady
-from monitor.store import AccountState, Store, ensure_private_dir, write_private
+from monitor.store import Store
 
 log = logging.getLogger("monitor")
 DAY = 86400.0
-DRIVER_GONE = "Connection closed while reading from the driver"  # Playwright's words when its driver died
 
 
 class _QuietDeadDriver:
@@ -37,7 +49,7 @@ class _QuietDeadDriver:
 
     def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
         """Handle one exception context."""
-        if str(context.get("exception")) == DRIVER_GONE:
+        if is_driver_gone(context.get("exception")):
             return
         if self.previous is not None:
             self.previous(loop, context)
@@ -121,8 +133,8 @@ class Coordinator:
 
         def want_screenshot(match: Match) -> bool:
             mode = self.config.browser.screenshots
-            if mode != "changes":
-                return mode == "always"
+            if mode != ScreenshotMode.CHANGES:
+                return mode == ScreenshotMode.ALWAYS
             outcome = str(match.problem or match.status or "")
             return match.problem is not None or match.status == Status.UNKNOWN or outcome != previous.last_outcome
 
@@ -158,65 +170,63 @@ class Coordinator:
         previous = self.store.state(account.name)
         started = self.clock()
         t0 = time.monotonic()
-        reading = Reading(account=account.name, at=started)
+        # Frozen Reading: its fields are gathered here and it is built once, at the end.
+        found: dict[str, Any] = {}
         screenshot: bytes | None = None
         try:
             profile = load_profile(account.profile, self.config.path.parent)
             result: PageResult = await self.fetcher.read(account, profile, self.gate(account, previous))
         except CheckFailed as exc:
             # The one place where "could not check" becomes a problem reading.
-            reading.problem, reading.detail = Problem(exc.problem), str(exc)
+            found.update(problem=Problem(exc.problem), detail=str(exc))
             screenshot = exc.screenshot
             if isinstance(exc, NeedsHuman):
                 self.store.pause(account.name, str(exc.problem), self.clock())
         except MonitorError as exc:  # e.g. no browser: the daemon keeps running and says so
-            reading.problem, reading.detail = Problem.BROWSER_ERROR, str(exc)
+            found.update(problem=Problem.BROWSER_ERROR, detail=str(exc))
         except Exception as exc:  # a page, the site or the browser must never kill the daemon
             log.exception("%s: unexpected error during check", account.name)
-            reading.problem, reading.detail = Problem.BROWSER_ERROR, f"{type(exc).__name__}: {exc}"[:200]
+            found.update(problem=Problem.BROWSER_ERROR, detail=f"{type(exc).__name__}: {exc}"[:200])
         else:
-            reading.status, reading.rule = result.match.status, result.match.rule or None
-            reading.matched = result.match.evidence[:300]
-            reading.url, reading.title = result.snap.url, result.snap.title
-            reading.signed_in, reading.orders = result.signed_in, result.snap.orders
-            reading.instructions = result.snap.regions.get("instructions") or None
+            found.update(
+                status=result.match.status,
+                rule=result.match.rule or None,
+                matched=result.match.evidence[:300],
+                url=result.snap.url,
+                title=result.snap.title,
+                signed_in=result.signed_in,
+                orders=result.snap.orders,
+                instructions=result.snap.regions.get("instructions") or None,
+            )
             if result.match.rule == OFF_SITE:
                 # Said without a link: an alert must never send the owner to a page that may be a phish.
                 host = urlsplit(result.snap.url).netloc or result.snap.url[:80]
-                reading.detail = f"the page left the account's site for {host}; do not sign in there"
-                reading.url = None
-            elif reading.status == Status.UNKNOWN:
+                found.update(detail=f"the page left the account's site for {host}; do not sign in there", url=None)
+            elif result.match.status == Status.UNKNOWN:
                 code = f"HTTP {result.snap.http_status}, " if result.snap.http_status else ""
-                reading.detail = f"{code}no rule matched (profile {profile.name})"
+                found.update(detail=f"{code}no rule matched (profile {profile.name})")
             screenshot = result.screenshot
-        if self.aborting and reading.problem is not None:
+        if self.aborting and found.get("problem") is not None:
             # Ctrl-C reaches Chromium too, so the page fails: that says nothing about the account.
             log.info("%s: check interrupted; nothing recorded", account.name)
             raise asyncio.CancelledError
-        reading.duration_ms = int((time.monotonic() - t0) * 1000)
+        reading = Reading(account=account.name, at=started, duration_ms=int((time.monotonic() - t0) * 1000), **found)
         if screenshot:
-            reading.screenshot = str(self._save_screenshot(account.name, reading, screenshot))
+            saved = save_screenshot(self.config.data_dir, account.name, reading.at, reading.outcome, screenshot)
+            reading = replace(reading, screenshot=str(saved))
         self.commit(reading)
         return reading
 
     def commit(self, reading: Reading) -> Decision:
         """Store the reading, the new state, its transitions and its outbox rows in one transaction."""
         now = reading.at
-        with self.store.tx() as conn:
-            previous = self.store.state(reading.account)
+        with self.store.transaction() as tx:
+            previous = tx.state(reading.account)
             decision = decide(previous, reading, now, self.config.schedule)
             account = next((a for a in self.config.accounts if a.name == reading.account), None)
             if account is not None:
-                decision.state.bound_to = binding(account)
-            reading_id = self.store.insert_reading(conn, reading)
-            self.store.put_state(conn, decision.state)
-            for t in decision.transitions:
-                conn.execute(
-                    "INSERT INTO transitions (account, at, kind, from_status, to_status, reading_id)"
-                    " VALUES (?, ?, ?, ?, ?, ?)",
-                    (reading.account, now, str(t.kind), t.from_status, t.to_status, reading_id),
-                )
-            self.queue(conn, decision.alerts, reading.screenshot, now)
+                decision = replace(decision, state=replace(decision.state, bound_to=binding(account)))
+            tx.record_check(reading, decision, self.outbox_rows(decision.alerts, reading.screenshot, now))
         self._log_edges(previous, decision, reading)
         return decision
 
@@ -225,21 +235,28 @@ class Coordinator:
         now = self.clock()
         queued: list[Alert] = []
         for account in self.config.accounts:
-            with self.store.tx() as conn:
-                state = self.store.state(account.name)
-                alerts = reminders(state, now, self.config.schedule)
+            with self.store.transaction() as tx:
+                state, alerts = reminders(tx.state(account.name), now, self.config.schedule)
                 if alerts:
-                    self.store.put_state(conn, state)
-                    self.queue(conn, alerts, None, now)
+                    tx.put_state(state)
+                    for row in self.outbox_rows(alerts, None, now):
+                        tx.enqueue(row)
                     queued += alerts
         return queued
 
-    def queue(self, conn: sqlite3.Connection, alerts: list[Alert], screenshot: str | None, now: float) -> None:
-        """Add one outbox row per alert and interested channel, inside the caller's transaction."""
+    def queue(self, alerts: list[Alert], screenshot: str | None, now: float) -> None:
+        """Add one outbox row per alert and interested channel, in a transaction of their own."""
+        with self.store.transaction() as tx:
+            for row in self.outbox_rows(alerts, screenshot, now):
+                tx.enqueue(row)
+
+    def outbox_rows(self, alerts: list[Alert], screenshot: str | None, now: float) -> list[dict[str, Any]]:
+        """The outbox rows of some alerts: one per alert and interested channel."""
+        rows: list[dict[str, Any]] = []
         for alert in alerts:
             account = self.config.account(alert.account) if alert.account else None
-            for row in outbox_rows(self.config, alert, account, screenshot, now):
-                self.store.enqueue(conn, row)
+            rows += outbox_rows(self.config, alert, account, screenshot, now)
+        return rows
 
     def interval(self, account: Account) -> float:
         """The account's check interval as of its stored status: shorter while locked or under review."""
@@ -254,8 +271,7 @@ class Coordinator:
         minutes = self.quiet.succeeded(self.steady())
         if minutes is not None:
             log.info("checks succeed again")
-            with self.store.tx() as conn:
-                self.queue(conn, [Alert(AlertKind.SUCCESS_AGAIN, "", {"minutes": minutes})], None, self.clock())
+            self.queue([Alert(AlertKind.SUCCESS_AGAIN, "", {"minutes": minutes})], None, self.clock())
 
     def check_quiet(self) -> None:
         """Tell the owner once when no check succeeded for stale_after_intervals of the longest interval."""
@@ -265,14 +281,13 @@ class Coordinator:
         if minutes is not None and not all(self.store.state(a.name).problem_alerted for a in enabled):
             self.quiet.alert()
             log.error("no successful check for %d min", minutes)
-            with self.store.tx() as conn:
-                self.queue(conn, [Alert(AlertKind.NO_SUCCESS, "", {"minutes": minutes})], None, self.clock())
+            self.queue([Alert(AlertKind.NO_SUCCESS, "", {"minutes": minutes})], None, self.clock())
 
     def retention(self) -> None:
         """Drop readings and screenshots older than the retention period (those of transitions stay)."""
         before = self.clock() - self.config.schedule.retention_days * 86400
         removed = self.store.prune(before)
-        kept = {t["screenshot"] for a in self.config.accounts for t in self.store.transitions(a.name, 10_000)}
+        kept = {t.screenshot for a in self.config.accounts for t in self.store.transitions(a.name, 10_000)}
         for shot in (self.config.data_dir / "screenshots").glob("*/*.png"):
             with contextlib.suppress(OSError):
                 if shot.stat().st_mtime < before and str(shot) not in kept:
@@ -288,17 +303,10 @@ class Coordinator:
         elif reading.status and previous.problem is not None:
             log.info("%s: checks recovered after %d failure(s)", name, previous.problem_count)
         for t in decision.transitions:
-            if t.kind not in ("checks_failing", "checks_recovered", "needs_human"):
+            if t.kind not in PROBLEM_EDGES:
                 log.info("%s: %s -> %s", name, t.from_status or "(first reading)", t.to_status)
         for alert in decision.alerts:
             log.info("%s: alert %s (%s) queued", name, alert.kind, alert.severity)
-
-    def _save_screenshot(self, account: str, reading: Reading, png: bytes) -> Path:
-        stamp = datetime.fromtimestamp(reading.at, UTC).strftime("%Y%m%dT%H%M%S")
-        folder = ensure_private_dir(ensure_private_dir(self.config.data_dir / "screenshots") / account)
-        path = folder / f"{stamp}-{reading.outcome or 'check'}.png"
-        write_private(path, png)
-        return path
 
 
 def _local(ts: float) -> str:

@@ -25,10 +25,11 @@ from monitor import schedule as sched
 from monitor.config import Account, Config
 from monitor.coordinator import Coordinator
 from monitor.errors import ConfigError
+from monitor.files import ensure_private_dir
 from monitor.models import Severity
 from monitor.notify import Notifier, wants
 from monitor.schedule import steady
-from monitor.store import RECOVERY, DatabaseDamaged, Store, damaged, ensure_private_dir
+from monitor.store import RECOVERY, DatabaseDamaged, Store, damaged
 
 log = logging.getLogger("monitor")
 T = TypeVar("T")

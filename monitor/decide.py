@@ -2,74 +2,40 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from monitor.config import Schedule
-from monitor.models import AlertKind, Problem, Reading, Severity, Status
-from monitor.store import AccountState
+from monitor.models import (
+    AccountState,
+    Alert,
+    AlertKind,
+    Decision,
+    Problem,
+    Reading,
+    Status,
+    Transition,
+    TransitionKind,
+)
 
-SEVERITY = {
-    AlertKind.LOCKED: Severity.URGENT,
-    AlertKind.UNDER_REVIEW: Severity.WARNING,
-    AlertKind.RESTORED: Severity.SUCCESS,
-    AlertKind.REVIEW_OVERDUE: Severity.WARNING,
-    AlertKind.STILL_LOCKED: Severity.URGENT,
-    AlertKind.UNKNOWN_PAGE: Severity.WARNING,
-    AlertKind.CHECKS_FAILING: Severity.WARNING,
-    AlertKind.CHECKS_RECOVERED: Severity.SUCCESS,
-    AlertKind.NEEDS_HUMAN: Severity.URGENT,
-    AlertKind.NO_SUCCESS: Severity.WARNING,
-    AlertKind.SUCCESS_AGAIN: Severity.SUCCESS,
-    AlertKind.TEST: Severity.INFO,
-}
 HUMAN_PROBLEMS = (Problem.CHALLENGE, Problem.LOGIN_REJECTED)
 BLOCKED = (Status.LOCKED, Status.UNDER_REVIEW)
 
 
-@dataclass
-class Alert:
-    """One message to send: what happened to which account, and the facts to word it."""
-
-    kind: AlertKind
-    account: str
-    facts: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def severity(self) -> Severity:
-        """How urgent this kind of alert is."""
-        return SEVERITY[self.kind]
-
-
-@dataclass
-class Transition:
-    """An edge worth remembering: a status change, or a problem starting or ending."""
-
-    kind: str  # an AlertKind value, or "status" for a change that alerts nobody
-    from_status: str | None
-    to_status: str | None
-
-
-@dataclass
-class Decision:
-    """What a reading changes."""
-
-    state: AccountState
-    transitions: list[Transition]
-    alerts: list[Alert]
-
-
 def decide(previous: AccountState, reading: Reading, now: float, rules: Schedule) -> Decision:
     """Apply one reading to the previous state; never looks at a clock or a database."""
-    state = replace(previous, last_check_at=now, last_outcome=reading.outcome)
+    state = replace(previous, last_check_at=now, last_outcome=reading.problem or reading.status)
     transitions: list[Transition] = []
     alerts: list[Alert] = []
     name = previous.account
 
     if reading.problem is not None:
-        state.problem = reading.problem
-        state.problem_count = previous.problem_count + 1
-        state.problem_since = previous.problem_since if previous.problem else now
+        state = replace(
+            state,
+            problem=reading.problem,
+            problem_count=previous.problem_count + 1,
+            problem_since=previous.problem_since if previous.problem else now,
+        )
         facts = {
             "problem": str(reading.problem),
             "detail": reading.detail,
@@ -78,46 +44,50 @@ def decide(previous: AccountState, reading: Reading, now: float, rules: Schedule
         }
         if reading.problem in HUMAN_PROBLEMS and previous.problem != reading.problem:
             alerts.append(Alert(AlertKind.NEEDS_HUMAN, name, facts))
-            transitions.append(Transition(AlertKind.NEEDS_HUMAN, None, str(reading.problem)))
-            state.problem_alerted = True
+            transitions.append(Transition(TransitionKind.NEEDS_HUMAN, None, str(reading.problem)))
+            state = replace(state, problem_alerted=True)
         elif state.problem_count >= rules.problem_confirm and not state.problem_alerted:
             alerts.append(Alert(AlertKind.CHECKS_FAILING, name, facts))
-            transitions.append(Transition(AlertKind.CHECKS_FAILING, None, str(reading.problem)))
-            state.problem_alerted = True
-        alerts += reminders(state, now, rules)
-        return Decision(state, transitions, alerts)
+            transitions.append(Transition(TransitionKind.CHECKS_FAILING, None, str(reading.problem)))
+            state = replace(state, problem_alerted=True)
+        state, due = reminders(state, now, rules)
+        return Decision(state, transitions, alerts + due)
 
     status = reading.status
     assert status is not None, "a reading has a status or a problem"
-    state.last_success_at = now
+    state = replace(state, last_success_at=now)
     if previous.problem is not None:
         if previous.problem_alerted:
             facts = {"problem": str(previous.problem), "since": previous.problem_since}
             alerts.append(Alert(AlertKind.CHECKS_RECOVERED, name, facts))
-            transitions.append(Transition(AlertKind.CHECKS_RECOVERED, str(previous.problem), None))
-        state.problem, state.problem_count, state.problem_since = None, 0, None
-        state.problem_alerted = False
+            transitions.append(Transition(TransitionKind.CHECKS_RECOVERED, str(previous.problem), None))
+        state = replace(state, problem=None, problem_count=0, problem_since=None, problem_alerted=False)
 
     if status == Status.UNKNOWN:
-        state.unknown_count = previous.unknown_count + 1
+        state = replace(state, unknown_count=previous.unknown_count + 1)
         if state.unknown_count == rules.unknown_confirm and previous.status != Status.UNKNOWN:
             alerts.append(Alert(AlertKind.UNKNOWN_PAGE, name, _facts(reading, previous.status)))
-            transitions.append(Transition(AlertKind.UNKNOWN_PAGE, _s(previous.status), Status.UNKNOWN))
-            state.known_status = previous.status if previous.status != Status.UNKNOWN else previous.known_status
-            state.status, state.status_since, state.last_reminder_at = Status.UNKNOWN, now, None
+            transitions.append(Transition(TransitionKind.UNKNOWN_PAGE, _s(previous.status), Status.UNKNOWN))
+            state = replace(
+                state,
+                known_status=previous.status if previous.status != Status.UNKNOWN else previous.known_status,
+                status=Status.UNKNOWN,
+                status_since=now,
+                last_reminder_at=None,
+            )
         return Decision(state, transitions, alerts)
 
-    state.unknown_count = 0
+    state = replace(state, unknown_count=0)
     before = previous.known_status if previous.status == Status.UNKNOWN else previous.status
     if previous.status != status:
         kind = _change_alert(before, status)
         if kind is not None:
             alerts.append(Alert(kind, name, _facts(reading, before)))
-        transitions.append(Transition(kind or "status", _s(previous.status), str(status)))
-        state.status, state.status_since, state.last_reminder_at = status, now, None
-        state.known_status = status
-    alerts += reminders(state, now, rules)
-    return Decision(state, transitions, alerts)
+        edge = TransitionKind(kind) if kind is not None else TransitionKind.STATUS
+        transitions.append(Transition(edge, _s(previous.status), str(status)))
+        state = replace(state, status=status, status_since=now, last_reminder_at=None, known_status=status)
+    state, due = reminders(state, now, rules)
+    return Decision(state, transitions, alerts + due)
 
 
 def _change_alert(before: Status | None, after: Status) -> AlertKind | None:
@@ -133,25 +103,19 @@ def _change_alert(before: Status | None, after: Status) -> AlertKind | None:
     return None
 
 
-def reminders(state: AccountState, now: float, rules: Schedule) -> list[Alert]:
-    """Repeated alerts while locked or under review for too long; updates `state.last_reminder_at`."""
+def reminders(state: AccountState, now: float, rules: Schedule) -> tuple[AccountState, list[Alert]]:
+    """Repeated alerts while locked or under review for too long, and the state that remembers them."""
     if state.status not in BLOCKED or state.status_since is None:
-        return []
+        return state, []
     first_h = rules.review_reminder_h if state.status == Status.UNDER_REVIEW else rules.locked_reminder_h
     since = now - state.status_since
     if since < first_h * 3600:
-        return []
+        return state, []
     if state.last_reminder_at is not None and now - state.last_reminder_at < rules.reminder_every_h * 3600:
-        return []
-    state.last_reminder_at = now
+        return state, []
     kind = AlertKind.REVIEW_OVERDUE if state.status == Status.UNDER_REVIEW else AlertKind.STILL_LOCKED
-    return [
-        Alert(
-            kind,
-            state.account,
-            {"status": str(state.status), "since": state.status_since, "hours": round(since / 3600, 1)},
-        )
-    ]
+    facts = {"status": str(state.status), "since": state.status_since, "hours": round(since / 3600, 1)}
+    return replace(state, last_reminder_at=now), [Alert(kind, state.account, facts)]
 
 
 def _facts(reading: Reading, before: Status | None) -> dict[str, Any]:

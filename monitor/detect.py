@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from playwright.async_api import Error as PlaywrightError
 
+from monitor.browser import navigated_while_reading
 from monitor.models import Match, Snapshot, Status
 from monitor.text import BLOCK, CJK_RANGES, clean, cut_at, shorten
 
@@ -241,7 +242,7 @@ async def read_page(page: Page, profile: Profile, http_status: int | None = None
         try:
             snap = await snapshot(page, profile, http_status)
         except PlaywrightError as exc:
-            if "Execution context was destroyed" not in str(exc) or time.monotonic() >= deadline:
+            if not navigated_while_reading(exc) or time.monotonic() >= deadline:
                 raise
             # The page navigated (e.g. by script) while being read: read where it went.
             await page.wait_for_load_state("domcontentloaded")

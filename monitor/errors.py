@@ -14,6 +14,8 @@ MonitorError
 
 from __future__ import annotations
 
+from monitor.models import Problem
+
 
 class MonitorError(Exception):
     """Base of every error this package raises on purpose."""
@@ -30,7 +32,7 @@ class BrowserNotFound(MonitorError):
 class CheckFailed(MonitorError):
     """A check could not read the account's status."""
 
-    problem = "browser_error"
+    problem: Problem = Problem.BROWSER_ERROR
     screenshot: bytes | None = None  # the page as it was, when there was one
 
 
@@ -41,28 +43,28 @@ class NeedsHuman(CheckFailed):
 class LoginRejected(NeedsHuman):
     """The site rejected the username or password; never retried automatically."""
 
-    problem = "login_rejected"
+    problem = Problem.LOGIN_REJECTED
 
 
 class ChallengeRequired(NeedsHuman):
     """The site asked for a CAPTCHA, a one-time code or another human check."""
 
-    problem = "challenge"
+    problem = Problem.CHALLENGE
 
 
 class SignedOut(CheckFailed):
     """The account is signed out and the monitor may not sign in now."""
 
-    problem = "logged_out"
+    problem = Problem.LOGGED_OUT
 
 
 class Unreachable(CheckFailed):
     """The site could not be reached or answered with a server error."""
 
-    problem = "unreachable"
+    problem = Problem.UNREACHABLE
 
 
 class BrowserFailed(CheckFailed):
     """The browser crashed, disconnected or failed in an unexpected way."""
 
-    problem = "browser_error"
+    problem = Problem.BROWSER_ERROR

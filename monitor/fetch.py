@@ -4,37 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import ipaddress
-import json
 import logging
-import os
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from playwright.async_api import BrowserContext, CDPSession, Page, StorageState
+from playwright.async_api import BrowserContext, CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from monitor.browser import BrowserManager, ordinary_user_agent, present_as_ordinary_chrome
+from monitor.browser import BrowserManager, open_context, playwright_errors, present_as_ordinary_chrome
 from monitor.config import Account, BrowserOptions
 from monitor.detect import is_status, read_page, shorten
-from monitor.errors import (
-    BrowserFailed,
-    ChallengeRequired,
-    CheckFailed,
-    LoginRejected,
-    SignedOut,
-    Unreachable,
-)
+from monitor.errors import ChallengeRequired, CheckFailed, LoginRejected, SignedOut, Unreachable
+from monitor.files import SessionFiles, binding
 from monitor.models import Match, Problem, Snapshot, Status
 from monitor.profiles import Profile, origin
-from monitor.store import write_private
 from monitor.totp import totp
 
 
@@ -70,79 +57,7 @@ class Fetcher(Protocol):
 
 
 SESSION_REFRESH_S = 600.0
-BOUND_KEY = "monitor_bound_to"  # our key inside a session file; Playwright never sees it
 log = logging.getLogger("monitor")
-
-
-def binding(account: Account) -> str:
-    """What a session or a state is for: a digest of profile, base_url and username (no plain username)."""
-    made_for = "\0".join((account.profile, account.base_url, account.username))
-    return hashlib.sha256(made_for.encode()).hexdigest()[:32]
-
-
-class SessionFiles:
-    """Playwright storage state per account: 0600, atomic, the previous good one kept.
-
-    Each file is bound to the profile, base_url and username it was made with; a file made for
-    anything else is discarded on load. A file without a binding (written before bindings
-    existed, or by `monitor login`) is used as is and bound at its next save.
-    """
-
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-
-    def path(self, account: str) -> Path:
-        """Where `account`'s session lives."""
-        return self.directory / f"{account}.json"
-
-    def load(self, account: str, bound: str | None = None) -> StorageState | None:
-        """The saved session, falling back to the previous one if the newest is unreadable."""
-        for candidate in (self.path(account), self.path(account).with_suffix(".json.prev")):
-            try:
-                data = json.loads(candidate.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                continue
-            if not (isinstance(data, dict) and "cookies" in data):
-                continue
-            made_for = data.pop(BOUND_KEY, None)
-            if bound is not None and made_for is not None and made_for != bound:
-                log.warning("%s: the saved session was made for another user or site; discarded", account)
-                self.forget(account)
-                return None
-            return cast(StorageState, data)
-        return None
-
-    def age(self, account: str) -> float:
-        """Seconds since the session was last written (infinite when there is none)."""
-        try:
-            return time.time() - self.path(account).stat().st_mtime
-        except OSError:
-            return float("inf")
-
-    def save(self, account: str, state: StorageState, bound: str | None = None) -> bool:
-        """Write the session if it changed; returns True when written."""
-        path = self.path(account)
-        data = json.dumps({**state, BOUND_KEY: bound} if bound else state, sort_keys=True).encode()
-        with contextlib.suppress(OSError):
-            if path.read_bytes() == data:
-                os.utime(path)  # checked just now: counts as fresh
-                return False
-        if path.exists():
-            write_private(path.with_suffix(".json.prev"), path.read_bytes())
-        write_private(path, data)
-        return True
-
-    def forget(self, account: str) -> None:
-        """Remove a session (e.g. the site rejected it)."""
-        for p in (self.path(account), self.path(account).with_suffix(".json.prev")):
-            with contextlib.suppress(FileNotFoundError):
-                p.unlink()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    line = text.splitlines()[0] if text else type(exc).__name__
-    return line[:200]
 
 
 class PlaywrightFetcher:
@@ -187,46 +102,38 @@ class PlaywrightFetcher:
                 too_big = True
                 closing.append(asyncio.ensure_future(context.close()))
 
+        def stop_reason() -> str | None:
+            # When the check closed its own context, Playwright's message is only that it was closed.
+            if too_big:
+                return f"page larger than {self.options.max_page_mb:g} MB (stopped reading)"
+            if timed_out:
+                return f"check timed out after {self.options.check_timeout_s:g} s"
+            return None
+
         watchdog = asyncio.get_running_loop().call_later(self.options.check_timeout_s, on_watchdog)
         page: Page | None = None
         try:
-            locale = account.locale or profile.locale
-            context = await browser.new_context(
-                storage_state=self.sessions.load(account.name, binding(account)),
-                locale=locale,
-                timezone_id=account.timezone or profile.timezone,
-                user_agent=ordinary_user_agent(browser),
-                viewport={"width": 1280, "height": 900},
-                accept_downloads=False,  # a page that starts a download gets nothing on disk
-            )
-            context.set_default_timeout(self.timeout_ms)
-            context.set_default_navigation_timeout(self.timeout_ms)
-            page = await context.new_page()
-            cdp = await present_as_ordinary_chrome(context, page, locale)
-            await self._limit_size(cdp, on_too_big)
-            result = await self._read(page, context, account, profile, gate)
-            if too_big:
-                raise PlaywrightError("stopped reading")  # the limit was crossed as the read ended
-            return result
-        except CheckFailed as exc:
-            if page is not None and gate.want_screenshot(Match("", None, exc_problem(exc), "")):
-                exc.screenshot = await self._screenshot(page)
-            raise
-        except PlaywrightError as exc:
-            message = _first_line(exc)
-            if too_big:
-                raise Unreachable(f"page larger than {self.options.max_page_mb:g} MB (stopped reading)") from exc
-            if timed_out:
-                raise Unreachable(f"check timed out after {self.options.check_timeout_s:g} s") from exc
-            if isinstance(exc, PlaywrightTimeout):
-                raise Unreachable(f"timed out: {message}") from exc
-            if "net::ERR_" in message or "NS_ERROR" in message:
-                raise Unreachable(message) from exc
-            if "Download is starting" in message:
-                # The site's doing, not the browser's: nothing is saved and the browser stays in service.
-                raise BrowserFailed("the account page started a download instead of showing itself (refused)") from exc
-            self.manager.mark_broken(browser)
-            raise BrowserFailed(message) from exc
+            with playwright_errors(stop_reason, lambda: self.manager.mark_broken(browser)):
+                try:
+                    locale = account.locale or profile.locale
+                    context = await open_context(
+                        browser,
+                        locale,
+                        account.timezone or profile.timezone,
+                        self.sessions.load(account.name, binding(account)),
+                        timeout_ms=self.timeout_ms,
+                    )
+                    page = await context.new_page()
+                    cdp = await present_as_ordinary_chrome(context, page, locale)
+                    await self._limit_size(cdp, on_too_big)
+                    result = await self._read(page, context, account, profile, gate)
+                    if too_big:
+                        raise PlaywrightError("stopped reading")  # the limit was crossed as the read ended
+                    return result
+                except CheckFailed as exc:
+                    if page is not None and gate.want_screenshot(Match("", None, exc_problem(exc), "")):
+                        exc.screenshot = await self._screenshot(page)
+                    raise
         finally:
             watchdog.cancel()
             if context is not None:

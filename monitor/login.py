@@ -8,10 +8,10 @@ import time
 from playwright.async_api import Error as PlaywrightError
 from playwright.async_api import async_playwright
 
-from monitor.browser import launch, ordinary_user_agent
+from monitor.browser import launch, open_context
 from monitor.config import Account, Config
 from monitor.detect import detect, is_status, snapshot
-from monitor.fetch import SessionFiles
+from monitor.files import SessionFiles
 from monitor.profiles import load_profile
 from monitor.store import Store
 
@@ -22,12 +22,12 @@ async def login(config: Config, account: Account, wait_s: float) -> bool:
     sessions = SessionFiles(config.data_dir / "sessions")
     async with async_playwright() as pw:
         browser, _ = await launch(pw, config.browser.executable_path, headless=False)
-        context = await browser.new_context(
-            storage_state=sessions.load(account.name),
-            locale=account.locale or profile.locale,
-            timezone_id=account.timezone or profile.timezone,
-            user_agent=ordinary_user_agent(browser),
-            no_viewport=True,
+        context = await open_context(
+            browser,
+            account.locale or profile.locale,
+            account.timezone or profile.timezone,
+            sessions.load(account.name),
+            window=True,
         )
         page = await context.new_page()
         await page.goto(account.base_url + profile.pages[0], wait_until="domcontentloaded", timeout=30_000)

@@ -1,9 +1,14 @@
-"""The vocabulary: statuses, problems, what a page showed, and what a check concluded."""
+"""The vocabulary: statuses, problems, what a page showed, what a check concluded and what is stored.
+
+Every other module speaks these words; this one imports nothing of the package.
+"""
 
 from __future__ import annotations
 
 import enum
+import time
 from dataclasses import dataclass, field
+from typing import Any, TypeAlias
 
 
 class Status(enum.StrEnum):
@@ -56,7 +61,65 @@ class AlertKind(enum.StrEnum):
     TEST = "test"
 
 
-@dataclass
+SEVERITY = {
+    AlertKind.LOCKED: Severity.URGENT,
+    AlertKind.UNDER_REVIEW: Severity.WARNING,
+    AlertKind.RESTORED: Severity.SUCCESS,
+    AlertKind.REVIEW_OVERDUE: Severity.WARNING,
+    AlertKind.STILL_LOCKED: Severity.URGENT,
+    AlertKind.UNKNOWN_PAGE: Severity.WARNING,
+    AlertKind.CHECKS_FAILING: Severity.WARNING,
+    AlertKind.CHECKS_RECOVERED: Severity.SUCCESS,
+    AlertKind.NEEDS_HUMAN: Severity.URGENT,
+    AlertKind.NO_SUCCESS: Severity.WARNING,
+    AlertKind.SUCCESS_AGAIN: Severity.SUCCESS,
+    AlertKind.TEST: Severity.INFO,
+}
+
+
+class ScreenshotMode(enum.StrEnum):
+    """When a check keeps a screenshot of the page (`browser.screenshots`)."""
+
+    CHANGES = "changes"  # when the outcome changes, and on every problem or unknown page
+    ALWAYS = "always"
+    NEVER = "never"
+
+
+class TransitionKind(enum.StrEnum):
+    """What kind of edge a transition is: the alert it raised, or a silent status change."""
+
+    STATUS = "status"  # a change that alerts nobody (e.g. the first reading)
+    LOCKED = AlertKind.LOCKED.value
+    UNDER_REVIEW = AlertKind.UNDER_REVIEW.value
+    RESTORED = AlertKind.RESTORED.value
+    UNKNOWN_PAGE = AlertKind.UNKNOWN_PAGE.value
+    CHECKS_FAILING = AlertKind.CHECKS_FAILING.value
+    CHECKS_RECOVERED = AlertKind.CHECKS_RECOVERED.value
+    NEEDS_HUMAN = AlertKind.NEEDS_HUMAN.value
+
+
+PROBLEM_EDGES = (TransitionKind.CHECKS_FAILING, TransitionKind.CHECKS_RECOVERED, TransitionKind.NEEDS_HUMAN)
+
+
+class OutboxState(enum.StrEnum):
+    """Where one queued alert stands."""
+
+    PENDING = "pending"
+    SENT = "sent"
+    GIVEN_UP = "given_up"
+
+
+Outcome: TypeAlias = Status | Problem  # what one check came to: a status read, or why none could be
+
+
+def outcome(value: str | None) -> Outcome | None:
+    """The stored word of an outcome back as a Status or a Problem (None for none)."""
+    if not value:
+        return None
+    return Status(value) if value in {s.value for s in Status} else Problem(value)
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """What one page showed: final URL, title, visible text per region, visible selectors."""
 
@@ -68,7 +131,7 @@ class Snapshot:
     orders: list[str] = field(default_factory=list)  # visible order lines, when the profile names them
 
 
-@dataclass
+@dataclass(frozen=True)
 class Match:
     """The rule that classified a page, and the text or element that made it match."""
 
@@ -78,7 +141,7 @@ class Match:
     evidence: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class Reading:
     """The outcome of one check: a status or a problem, with evidence."""
 
@@ -101,3 +164,141 @@ class Reading:
     def outcome(self) -> str:
         """The status or problem as one word."""
         return str(self.problem or self.status or "")
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One message to send: what happened to which account, and the facts to word it."""
+
+    kind: AlertKind
+    account: str
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def severity(self) -> Severity:
+        """How urgent this kind of alert is."""
+        return SEVERITY[self.kind]
+
+
+@dataclass(frozen=True)
+class Transition:
+    """An edge worth remembering: a status change, or a problem starting or ending."""
+
+    kind: TransitionKind
+    from_status: str | None  # a status, or the problem that ended
+    to_status: str | None  # a status, or the problem that started
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """What the store remembers about one account between checks."""
+
+    account: str
+    status: Status | None = None
+    status_since: float | None = None
+    last_check_at: float | None = None
+    last_success_at: float | None = None
+    last_outcome: Outcome | None = None
+    problem: Problem | None = None
+    problem_count: int = 0
+    problem_since: float | None = None
+    problem_alerted: bool = False
+    unknown_count: int = 0
+    known_status: Status | None = None
+    last_reminder_at: float | None = None
+    paused_reason: str | None = None
+    paused_at: float | None = None
+    created_at: float = field(default_factory=time.time)
+    signins_reset_at: float | None = None  # sign-ins before this do not count against the budget
+    bound_to: str | None = None  # see files.binding; NULL for rows from before bindings existed
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a reading changes."""
+
+    state: AccountState
+    transitions: list[Transition]
+    alerts: list[Alert]
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Automated sign-ins counted against an account's budget in the last 24 h (or since a reset)."""
+
+    used: int
+    limit: int
+    next_at: float | None  # when the next sign-in is allowed, if not now
+
+    @property
+    def spent(self) -> bool:
+        """No automated sign-in is allowed now."""
+        return self.used >= self.limit
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """One alert for one channel, as queued."""
+
+    id: int
+    account: str | None
+    kind: str  # an AlertKind value, kept as stored
+    severity: str
+    channel: str
+    title: str
+    body: str
+    attachment: str | None
+    created_at: float
+    next_attempt_at: float
+    attempts: int
+    state: OutboxState
+    sent_at: float | None
+    last_error: str | None
+
+
+@dataclass(frozen=True)
+class ReadingRow:
+    """One stored reading."""
+
+    id: int
+    account: str
+    at: float
+    status: Status | None
+    problem: Problem | None
+    rule: str | None
+    matched: str | None
+    detail: str | None
+    url: str | None
+    title: str | None
+    signed_in: bool
+    duration_ms: int
+    screenshot: str | None
+
+
+@dataclass(frozen=True)
+class TransitionRow:
+    """One stored transition, with the evidence of the reading that made it."""
+
+    id: int
+    account: str
+    at: float
+    kind: TransitionKind
+    from_status: str | None
+    to_status: str | None
+    reading_id: int | None
+    rule: str | None
+    matched: str | None
+    url: str | None
+    detail: str | None
+    screenshot: str | None
+
+
+@dataclass(frozen=True)
+class AttemptRow:
+    """One delivery attempt of an outbox row."""
+
+    id: int
+    outbox_id: int
+    at: float
+    ok: bool
+    error: str | None

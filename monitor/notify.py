@@ -1,4 +1,9 @@
-"""Messages for each alert in the owner's language, and their durable delivery through Apprise."""
+"""Messages for each alert in the owner's language, and their durable delivery through Apprise.
+
+Two halves: *wording* (`render`, `advice`, `language`, `[templates]`, `outbox_rows`) turns an alert into
+a title and body per channel; *delivery* (`Notifier`) sends queued outbox rows through an Apprise object
+per channel. Delivery takes its Apprise factory, clock and jitter source, so tests fake all three.
+"""
 
 from __future__ import annotations
 
@@ -11,25 +16,19 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 import apprise
 
 from monitor.config import Account, Channel, Config
-from monitor.decide import Alert
-from monitor.models import AlertKind, Severity
-from monitor.store import OutboxRow, Store
+from monitor.models import Alert, AlertKind, OutboxRow, OutboxState, Severity
+from monitor.store import Store
 from monitor.text import Advice, clean, one_line
 
 log = logging.getLogger("monitor.notify")
 
-NOTIFY_TYPE = {
-    Severity.INFO: apprise.NotifyType.INFO,
-    Severity.SUCCESS: apprise.NotifyType.SUCCESS,
-    Severity.WARNING: apprise.NotifyType.WARNING,
-    Severity.URGENT: apprise.NotifyType.FAILURE,
-}
+# --- wording: what each alert says, in the owner's language ------------------------------------
 
 PROBLEM_TEXT = {
     "en": {
@@ -374,6 +373,16 @@ def outbox_rows(
     ]
 
 
+# --- delivery: outbox rows through Apprise, oldest first per channel, with backoff ----------------
+
+NOTIFY_TYPE = {
+    Severity.INFO: apprise.NotifyType.INFO,
+    Severity.SUCCESS: apprise.NotifyType.SUCCESS,
+    Severity.WARNING: apprise.NotifyType.WARNING,
+    Severity.URGENT: apprise.NotifyType.FAILURE,
+}
+
+
 def secret_parts(url: str) -> list[str]:
     """Pieces of an Apprise URL that may be credentials: user, password, path and query values."""
     parts = urlsplit(url)
@@ -398,7 +407,16 @@ class SendResult:
     error: str | None = None
 
 
-AppriseFactory = Callable[[Channel], Any]
+class AppriseLike(Protocol):
+    """What the notifier uses of an Apprise object: `notify`, whose result is truthy when it was delivered."""
+
+    def notify(
+        self, *, body: str, title: str, notify_type: Any, body_format: str | None, tag: Any, attach: Any
+    ) -> Any: ...
+
+
+# Builds the Apprise object for one channel: `make_apprise`, or a fake in unit tests (tests/fakes.py).
+AppriseFactory = Callable[[Channel], AppriseLike]
 
 
 def make_apprise(channel: Channel) -> apprise.Apprise:
@@ -423,12 +441,14 @@ class Notifier:
         store: Store,
         factory: AppriseFactory = make_apprise,
         clock: Callable[[], float] = time.time,
+        uniform: Callable[[float, float], float] = random.uniform,
     ) -> None:
         self.config = config
         self.store = store
         self.factory = factory
         self.clock = clock
-        self._apprise: dict[str, Any] = {}
+        self.uniform = uniform  # the backoff's jitter
+        self._apprise: dict[str, AppriseLike] = {}
         self._busy: dict[str, asyncio.Task[None]] = {}
 
     def forget_channels(self) -> None:
@@ -468,10 +488,10 @@ class Notifier:
         return SendResult(False, mask(text, self._secrets(channel))[:300])
 
     def backoff(self, attempts: int) -> float:
-        """Seconds before the next try: exponential from 10 s to 1 h, with +-20% jitter."""
+        """Seconds before the next try: doubling from retry_min up to retry_max (10 s, 1 h), with +-20% jitter."""
         rules = self.config.schedule
         base = min(rules.retry_min_s * 2 ** max(attempts - 1, 0), rules.retry_max_s)
-        return base * random.uniform(0.8, 1.2)
+        return base * self.uniform(0.8, 1.2)
 
     async def _deliver_channel(self, name: str, force: bool = False) -> None:
         """Send this channel's rows oldest first; on a failure stop until the head row's retry is due.
@@ -537,7 +557,7 @@ def describe(row: OutboxRow) -> str:
     created = datetime.fromtimestamp(row.created_at, UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
     nxt = datetime.fromtimestamp(row.next_attempt_at, UTC).astimezone().strftime("%H:%M:%S")
     error = f" last error: {row.last_error}" if row.last_error else ""
-    when = f" next try {nxt}" if row.state == "pending" else ""
+    when = f" next try {nxt}" if row.state == OutboxState.PENDING else ""
     return (
         f"#{row.id} {row.state} {created} {row.account or '-'} {row.kind} -> {row.channel}"
         f" attempts={row.attempts}{when}{error}"

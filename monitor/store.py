@@ -1,4 +1,18 @@
-"""SQLite in the data directory: account state, readings, transitions, sign-ins, the outbox."""
+"""SQLite in the data directory: account state, readings, transitions, sign-ins, the outbox.
+
+The only module that speaks SQL. One transaction convention:
+
+    with store.transaction() as tx:      # BEGIN IMMEDIATE; COMMIT at the end, ROLLBACK if it raises
+        state = tx.state(name)           # reads inside see the transaction's own writes
+        tx.record_check(reading, decision, outbox_rows)
+
+Every write is a method of `Tx`; a `Store` method that writes (pause, resume, record_signin, prune,
+claim, record_attempt, reset_budget, forget_state) is a shorthand that opens its own transaction around
+the `Tx` method of the same name. Transactions do not nest: `transaction()` inside an open one raises
+RuntimeError, so call the `Tx` methods there instead. Reads (`state`, `readings`, `outbox`, ...) are
+`Store` methods and return the frozen rows of monitor.models. `StoreError` is what a failing database
+raises (sqlite3.Error, under a name callers can catch without speaking SQLite).
+"""
 
 from __future__ import annotations
 
@@ -6,14 +20,32 @@ import contextlib
 import os
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field, fields
+from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
 from monitor.errors import ConfigError, MonitorError
-from monitor.models import Problem, Reading, Status
+from monitor.files import ensure_private_dir, write_private
+from monitor.models import (
+    AccountState,
+    AttemptRow,
+    Budget,
+    Decision,
+    OutboxRow,
+    OutboxState,
+    Problem,
+    Reading,
+    ReadingRow,
+    Status,
+    Transition,
+    TransitionKind,
+    TransitionRow,
+    outcome,
+)
+
+StoreError = sqlite3.Error  # the database failed: busy beyond the timeout, disk full, damaged
 
 RECOVERY = (
     "stop the monitor, then restore monitor.db from a backup, or move monitor.db (with monitor.db-wal and"
@@ -141,95 +173,127 @@ def integrity_problems(path: Path) -> list[str]:
     return [] if rows == ["ok"] else rows
 
 
-@dataclass
-class AccountState:
-    """What the store remembers about one account between checks."""
+class Tx:
+    """The writes of one open transaction; get one from `Store.transaction()`, never build one."""
 
-    account: str
-    status: Status | None = None
-    status_since: float | None = None
-    last_check_at: float | None = None
-    last_success_at: float | None = None
-    last_outcome: str | None = None
-    problem: Problem | None = None
-    problem_count: int = 0
-    problem_since: float | None = None
-    problem_alerted: bool = False
-    unknown_count: int = 0
-    known_status: Status | None = None
-    last_reminder_at: float | None = None
-    paused_reason: str | None = None
-    paused_at: float | None = None
-    created_at: float = field(default_factory=time.time)
-    signins_reset_at: float | None = None  # sign-ins before this do not count against the budget
-    bound_to: str | None = None  # see fetch.binding; NULL for rows from before bindings existed
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
 
+    def state(self, account: str) -> AccountState:
+        """The stored state of `account`, read inside this transaction (a fresh one if never seen)."""
+        return _state(self._conn, account)
 
-@dataclass
-class Budget:
-    """Automated sign-ins counted against an account's budget in the last 24 h (or since a reset)."""
+    def put_state(self, state: AccountState) -> None:
+        """Insert or replace an account's state."""
+        names = [f.name for f in fields(AccountState)]
+        values = [getattr(state, n) for n in names]
+        values = [str(v) if isinstance(v, Status | Problem) else v for v in values]
+        self._conn.execute(
+            f"INSERT OR REPLACE INTO account_state ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
+            values,
+        )
 
-    used: int
-    limit: int
-    next_at: float | None  # when the next sign-in is allowed, if not now
+    def forget_state(self, account: str) -> None:
+        """Drop an account's state row (status, problem counts, pause): it starts as never read."""
+        self._conn.execute("DELETE FROM account_state WHERE account = ?", (account,))
 
-    @property
-    def spent(self) -> bool:
-        """No automated sign-in is allowed now."""
-        return self.used >= self.limit
+    def insert_reading(self, reading: Reading) -> int:
+        """Append a reading; returns its id."""
+        cur = self._conn.execute(
+            "INSERT INTO readings (account, at, status, problem, rule, matched, detail, url, title, signed_in,"
+            " duration_ms, screenshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                reading.account,
+                reading.at,
+                reading.status and str(reading.status),
+                reading.problem and str(reading.problem),
+                reading.rule,
+                reading.matched,
+                reading.detail,
+                reading.url,
+                reading.title,
+                int(reading.signed_in),
+                reading.duration_ms,
+                reading.screenshot,
+            ),
+        )
+        return int(cur.lastrowid or 0)
 
+    def add_transitions(self, account: str, at: float, transitions: list[Transition], reading_id: int | None) -> None:
+        """Remember the edges one reading made."""
+        self._conn.executemany(
+            "INSERT INTO transitions (account, at, kind, from_status, to_status, reading_id) VALUES (?, ?, ?, ?, ?, ?)",
+            [(account, at, str(t.kind), t.from_status, t.to_status, reading_id) for t in transitions],
+        )
 
-@dataclass
-class OutboxRow:
-    """One alert for one channel, as queued."""
+    def enqueue(self, row: Mapping[str, Any]) -> int:
+        """Queue one alert for one channel (a row of `notify.outbox_rows`); returns its id."""
+        cur = self._conn.execute(
+            "INSERT INTO outbox (account, kind, severity, channel, title, body, attachment, created_at,"
+            " next_attempt_at) VALUES (:account, :kind, :severity, :channel, :title, :body, :attachment,"
+            " :created_at, :created_at)",
+            row,
+        )
+        return int(cur.lastrowid or 0)
 
-    id: int
-    account: str | None
-    kind: str
-    severity: str
-    channel: str
-    title: str
-    body: str
-    attachment: str | None
-    created_at: float
-    next_attempt_at: float
-    attempts: int
-    state: str
-    sent_at: float | None
-    last_error: str | None
+    def record_check(self, reading: Reading, decision: Decision, outbox: Sequence[Mapping[str, Any]]) -> int:
+        """Everything one check changes: its reading, the new state, its transitions and its outbox rows."""
+        reading_id = self.insert_reading(reading)
+        self.put_state(decision.state)
+        self.add_transitions(reading.account, reading.at, decision.transitions, reading_id)
+        for row in outbox:
+            self.enqueue(row)
+        return reading_id
 
+    def record_signin(self, account: str, outcome: str, at: float) -> None:
+        """Remember one automated sign-in attempt (counts against the budget)."""
+        self._conn.execute("INSERT INTO signins (account, at, outcome) VALUES (?, ?, ?)", (account, at, outcome))
 
-def ensure_private_dir(path: Path) -> Path:
-    """Create `path` (and parents) 0700: it holds sessions and screenshots.
+    def prune(self, before: float) -> int:
+        """Drop readings older than `before` that no transition refers to (and old sign-ins); returns how many."""
+        cur = self._conn.execute(
+            "DELETE FROM readings WHERE at < ? AND id NOT IN"
+            " (SELECT reading_id FROM transitions WHERE reading_id IS NOT NULL)",
+            (before,),
+        )
+        self._conn.execute("DELETE FROM signins WHERE at < ?", (before,))
+        return cur.rowcount
 
-    A directory that already exists keeps its mode: it may not be the monitor's to change.
-    """
-    if not path.is_dir():
-        path.mkdir(parents=True, exist_ok=True, mode=0o700)
-        os.chmod(path, 0o700)  # mkdir's mode passes through the umask
-    return path
+    def claim(self, row_id: int, now: float, lease_s: float) -> bool:
+        """Take a due pending row for sending: its next attempt moves `lease_s` ahead; False if not due."""
+        cur = self._conn.execute(
+            "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND state = ? AND next_attempt_at <= ?",
+            (now + lease_s, row_id, OutboxState.PENDING, now),
+        )
+        return cur.rowcount == 1
 
-
-def write_private(path: Path, data: bytes) -> None:
-    """Write a 0600 file atomically: temp file, fsync, rename, fsync the directory."""
-    ensure_private_dir(path.parent)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    def record_attempt(
+        self, row_id: int, ok: bool, error: str | None, now: float, next_at: float | None, give_up: bool
+    ) -> None:
+        """Record one delivery attempt and move the row on (sent, retry at `next_at`, or given up)."""
+        self._conn.execute(
+            "INSERT INTO delivery_attempts (outbox_id, at, ok, error) VALUES (?, ?, ?, ?)",
+            (row_id, now, int(ok), error),
+        )
+        if ok:
+            self._conn.execute(
+                "UPDATE outbox SET state = ?, sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
+                (OutboxState.SENT, now, row_id),
+            )
+        elif give_up:
+            self._conn.execute(
+                "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+                (OutboxState.GIVEN_UP, error, row_id),
+            )
+        else:
+            self._conn.execute(
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+                (error, next_at, row_id),
+            )
 
 
 class Store:
-    """The database; every write is one transaction."""
+    """The database: reads are methods, writes go through one `transaction()` (see the module docstring)."""
 
     def __init__(self, path: Path | str) -> None:
         self.path = Path(path) if path != ":memory:" else None
@@ -239,6 +303,7 @@ class Store:
             os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
         self.conn = sqlite3.connect(str(path), timeout=30, isolation_level=None, check_same_thread=False)
         self.conn.row_factory = sqlite3.Row
+        self._open: Tx | None = None
         try:
             self.conn.execute("PRAGMA foreign_keys = ON")
             if self.path is not None:
@@ -297,8 +362,20 @@ class Store:
             raise DatabaseDamaged(f"{self.path}: the database is damaged ({rows[0]}); {RECOVERY}")
 
     @contextmanager
-    def tx(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE so concurrent writers queue instead of failing)."""
+    def transaction(self) -> Iterator[Tx]:
+        """One write transaction: committed when the block ends, rolled back when it raises; never nested."""
+        if self._open is not None:
+            raise RuntimeError("a store transaction is already open: do the writes through its Tx")
+        with self._begin() as conn:
+            self._open = Tx(conn)
+            try:
+                yield self._open
+            finally:
+                self._open = None
+
+    @contextmanager
+    def _begin(self) -> Iterator[sqlite3.Connection]:
+        # BEGIN IMMEDIATE so that concurrent writers queue instead of failing.
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield self.conn
@@ -312,73 +389,42 @@ class Store:
 
     def migrate(self) -> None:
         """Apply pending migrations, each in its own transaction."""
-        version = self.conn.execute("PRAGMA user_version").fetchone()[0]
-        for number, (_name, sql) in enumerate(MIGRATIONS, start=1):
-            if number <= version:
-                continue
-            with self.tx() as conn:
-                for statement in _statements(sql):
-                    conn.execute(statement)
-                conn.execute(f"PRAGMA user_version = {number}")
+        migrate(self.conn)
 
     # --- account state -----------------------------------------------------------
 
     def state(self, account: str) -> AccountState:
         """The stored state of `account` (a fresh one if never seen)."""
-        row = self.conn.execute("SELECT * FROM account_state WHERE account = ?", (account,)).fetchone()
-        if row is None:
-            return AccountState(account)
-        data = dict(row)
-        data["status"] = Status(data["status"]) if data["status"] else None
-        data["known_status"] = Status(data["known_status"]) if data["known_status"] else None
-        data["problem"] = Problem(data["problem"]) if data["problem"] else None
-        data["problem_alerted"] = bool(data["problem_alerted"])
-        return AccountState(**data)
+        return _state(self.conn, account)
 
     def states(self) -> list[AccountState]:
         """Every account the store knows, by name."""
         names = [r[0] for r in self.conn.execute("SELECT account FROM account_state ORDER BY account")]
         return [self.state(n) for n in names]
 
-    def put_state(self, conn: sqlite3.Connection, state: AccountState) -> None:
-        """Insert or replace an account's state inside a transaction."""
-        names = [f.name for f in fields(AccountState)]
-        values = [getattr(state, n) for n in names]
-        values = [str(v) if isinstance(v, Status | Problem) else v for v in values]
-        conn.execute(
-            f"INSERT OR REPLACE INTO account_state ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})",
-            values,
-        )
-
     def forget_state(self, account: str) -> None:
         """Drop an account's state row (status, problem counts, pause): it starts as never read."""
-        with self.tx() as conn:
-            conn.execute("DELETE FROM account_state WHERE account = ?", (account,))
+        with self.transaction() as tx:
+            tx.forget_state(account)
 
     def pause(self, account: str, reason: str, now: float | None = None) -> None:
         """Stop automated sign-ins for `account` until resumed."""
-        with self.tx() as conn:
-            state = self.state(account)
-            state.paused_reason, state.paused_at = reason, now or time.time()
-            self.put_state(conn, state)
+        with self.transaction() as tx:
+            tx.put_state(replace(tx.state(account), paused_reason=reason, paused_at=now or time.time()))
 
     def resume(self, account: str) -> bool:
         """Allow automated sign-ins again; False when they were not paused."""
-        with self.tx() as conn:
-            state = self.state(account)
-            was = state.paused_reason is not None
-            state.paused_reason = state.paused_at = None
-            self.put_state(conn, state)
-        return was
+        with self.transaction() as tx:
+            state = tx.state(account)
+            tx.put_state(replace(state, paused_reason=None, paused_at=None))
+        return state.paused_reason is not None
 
     # --- sign-ins ------------------------------------------------------------------
 
     def record_signin(self, account: str, outcome: str, now: float | None = None) -> None:
         """Remember one automated sign-in attempt (counts against the budget)."""
-        with self.tx() as conn:
-            conn.execute(
-                "INSERT INTO signins (account, at, outcome) VALUES (?, ?, ?)", (account, now or time.time(), outcome)
-            )
+        with self.transaction() as tx:
+            tx.record_signin(account, outcome, now or time.time())
 
     def budget(self, account: str, limit: int, now: float | None = None, window: float = 86400.0) -> Budget:
         """Sign-ins counted since the later of `window` ago and the last reset, and when the next is allowed."""
@@ -397,43 +443,19 @@ class Store:
 
     def reset_budget(self, account: str, now: float | None = None) -> None:
         """Start the sign-in budget afresh (the owner's decision); earlier sign-ins stay as history."""
-        with self.tx() as conn:
-            state = self.state(account)
-            state.signins_reset_at = time.time() if now is None else now
-            self.put_state(conn, state)
+        with self.transaction() as tx:
+            tx.put_state(replace(tx.state(account), signins_reset_at=time.time() if now is None else now))
 
     # --- readings ------------------------------------------------------------------
 
-    def insert_reading(self, conn: sqlite3.Connection, reading: Reading) -> int:
-        """Append a reading inside a transaction; returns its id."""
-        cur = conn.execute(
-            "INSERT INTO readings (account, at, status, problem, rule, matched, detail, url, title, signed_in,"
-            " duration_ms, screenshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                reading.account,
-                reading.at,
-                reading.status and str(reading.status),
-                reading.problem and str(reading.problem),
-                reading.rule,
-                reading.matched,
-                reading.detail,
-                reading.url,
-                reading.title,
-                int(reading.signed_in),
-                reading.duration_ms,
-                reading.screenshot,
-            ),
-        )
-        return int(cur.lastrowid or 0)
-
-    def readings(self, account: str, limit: int = 20) -> list[dict[str, Any]]:
+    def readings(self, account: str, limit: int = 20) -> list[ReadingRow]:
         """The latest readings of `account`, newest first."""
         rows = self.conn.execute(
             "SELECT * FROM readings WHERE account = ? ORDER BY at DESC, id DESC LIMIT ?", (account, limit)
         )
-        return [dict(r) for r in rows]
+        return [_reading_row(r) for r in rows]
 
-    def transitions(self, account: str, limit: int = 50) -> list[dict[str, Any]]:
+    def transitions(self, account: str, limit: int = 50) -> list[TransitionRow]:
         """Transitions of `account`, newest first, with the evidence of their reading."""
         rows = self.conn.execute(
             "SELECT t.*, r.rule, r.matched, r.url, r.detail, r.screenshot FROM transitions t"
@@ -441,94 +463,108 @@ class Store:
             " ORDER BY t.at DESC, t.id DESC LIMIT ?",
             (account, limit),
         )
-        return [dict(r) for r in rows]
+        return [TransitionRow(**{**dict(r), "kind": TransitionKind(r["kind"])}) for r in rows]
 
     def prune(self, before: float) -> int:
-        """Drop readings older than `before` that no transition refers to; returns how many."""
-        with self.tx() as conn:
-            cur = conn.execute(
-                "DELETE FROM readings WHERE at < ? AND id NOT IN"
-                " (SELECT reading_id FROM transitions WHERE reading_id IS NOT NULL)",
-                (before,),
-            )
-            conn.execute("DELETE FROM signins WHERE at < ?", (before,))
-        return cur.rowcount
+        """Drop readings older than `before` that no transition refers to (and old sign-ins); returns how many."""
+        with self.transaction() as tx:
+            return tx.prune(before)
 
     # --- outbox --------------------------------------------------------------------
 
-    def enqueue(self, conn: sqlite3.Connection, row: dict[str, Any]) -> int:
-        """Queue one alert for one channel inside a transaction."""
-        cur = conn.execute(
-            "INSERT INTO outbox (account, kind, severity, channel, title, body, attachment, created_at,"
-            " next_attempt_at) VALUES (:account, :kind, :severity, :channel, :title, :body, :attachment,"
-            " :created_at, :created_at)",
-            row,
-        )
-        return int(cur.lastrowid or 0)
-
-    def outbox(self, states: tuple[str, ...] = ("pending", "given_up"), limit: int = 200) -> list[OutboxRow]:
+    def outbox(
+        self, states: tuple[OutboxState, ...] = (OutboxState.PENDING, OutboxState.GIVEN_UP), limit: int = 200
+    ) -> list[OutboxRow]:
         """Outbox rows in the given states, oldest first."""
         marks = ", ".join("?" * len(states))
         rows = self.conn.execute(
-            f"SELECT * FROM outbox WHERE state IN ({marks}) ORDER BY created_at, id LIMIT ?", (*states, limit)
+            f"SELECT * FROM outbox WHERE state IN ({marks}) ORDER BY created_at, id LIMIT ?",
+            (*(str(s) for s in states), limit),
         )
-        return [OutboxRow(**dict(r)) for r in rows]
+        return [_outbox_row(r) for r in rows]
 
     def head(self, channel: str) -> OutboxRow | None:
         """The oldest pending row of a channel: a channel delivers in order, so only it may go next."""
         row = self.conn.execute(
-            "SELECT * FROM outbox WHERE state = 'pending' AND channel = ? ORDER BY id LIMIT 1", (channel,)
+            "SELECT * FROM outbox WHERE state = ? AND channel = ? ORDER BY id LIMIT 1", (OutboxState.PENDING, channel)
         ).fetchone()
-        return OutboxRow(**dict(row)) if row else None
+        return _outbox_row(row) if row else None
 
     def due(self, now: float) -> list[OutboxRow]:
         """The head row of each channel, where its next attempt is due."""
         rows = self.conn.execute(
-            "SELECT * FROM outbox WHERE id IN (SELECT MIN(id) FROM outbox WHERE state = 'pending' GROUP BY channel)"
+            "SELECT * FROM outbox WHERE id IN (SELECT MIN(id) FROM outbox WHERE state = ? GROUP BY channel)"
             " AND next_attempt_at <= ? ORDER BY id",
-            (now,),
+            (OutboxState.PENDING, now),
         )
-        return [OutboxRow(**dict(r)) for r in rows]
+        return [_outbox_row(r) for r in rows]
 
     def claim(self, row_id: int, now: float, lease_s: float = 120.0) -> bool:
         """Take a due row for sending; another process (or a crash) cannot send it again within the lease."""
-        with self.tx() as conn:
-            cur = conn.execute(
-                "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND state = 'pending' AND next_attempt_at <= ?",
-                (now + lease_s, row_id, now),
-            )
-        return cur.rowcount == 1
+        with self.transaction() as tx:
+            return tx.claim(row_id, now, lease_s)
 
     def record_attempt(
         self, row_id: int, ok: bool, error: str | None, now: float, next_at: float | None = None, give_up: bool = False
     ) -> None:
         """Record one delivery attempt and move the row on (sent, retry later, or given up)."""
-        with self.tx() as conn:
-            conn.execute(
-                "INSERT INTO delivery_attempts (outbox_id, at, ok, error) VALUES (?, ?, ?, ?)",
-                (row_id, now, int(ok), error),
-            )
-            if ok:
-                conn.execute(
-                    "UPDATE outbox SET state = 'sent', sent_at = ?, attempts = attempts + 1,"
-                    " last_error = NULL WHERE id = ?",
-                    (now, row_id),
-                )
-            elif give_up:
-                conn.execute(
-                    "UPDATE outbox SET state = 'given_up', attempts = attempts + 1, last_error = ? WHERE id = ?",
-                    (error, row_id),
-                )
-            else:
-                conn.execute(
-                    "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
-                    (error, next_at, row_id),
-                )
+        with self.transaction() as tx:
+            tx.record_attempt(row_id, ok, error, now, next_at, give_up)
 
-    def attempts(self, row_id: int) -> list[dict[str, Any]]:
+    def attempts(self, row_id: int) -> list[AttemptRow]:
         """Delivery attempts of one outbox row, oldest first."""
         rows = self.conn.execute("SELECT * FROM delivery_attempts WHERE outbox_id = ? ORDER BY id", (row_id,))
-        return [dict(r) for r in rows]
+        return [AttemptRow(**{**dict(r), "ok": bool(r["ok"])}) for r in rows]
+
+
+def migrate(conn: sqlite3.Connection, upto: int | None = None) -> None:
+    """Apply the migrations `conn`'s file lacks (up to number `upto`), each in its own transaction."""
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    for number, (_name, sql) in enumerate(MIGRATIONS[:upto], start=1):
+        if number <= version:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _statements(sql):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version = {number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+            raise
+
+
+def watched_accounts(db_path: Path) -> set[str]:
+    """The accounts a database file has state for, read-only (another monitor's file may be open for writing)."""
+    with contextlib.closing(sqlite3.connect(f"{db_path.as_uri()}?mode=ro", uri=True, timeout=5)) as conn:
+        return {row[0] for row in conn.execute("SELECT account FROM account_state")}
+
+
+def _state(conn: sqlite3.Connection, account: str) -> AccountState:
+    row = conn.execute("SELECT * FROM account_state WHERE account = ?", (account,)).fetchone()
+    if row is None:
+        return AccountState(account)
+    data = dict(row)
+    data["status"] = Status(data["status"]) if data["status"] else None
+    data["known_status"] = Status(data["known_status"]) if data["known_status"] else None
+    data["problem"] = Problem(data["problem"]) if data["problem"] else None
+    data["last_outcome"] = outcome(data["last_outcome"])
+    data["problem_alerted"] = bool(data["problem_alerted"])
+    return AccountState(**data)
+
+
+def _reading_row(row: sqlite3.Row) -> ReadingRow:
+    data = dict(row)
+    data["status"] = Status(data["status"]) if data["status"] else None
+    data["problem"] = Problem(data["problem"]) if data["problem"] else None
+    data["signed_in"] = bool(data["signed_in"])
+    return ReadingRow(**data)
+
+
+def _outbox_row(row: sqlite3.Row) -> OutboxRow:
+    return OutboxRow(**{**dict(row), "state": OutboxState(row["state"])})
 
 
 def _statements(sql: str) -> Iterator[str]:

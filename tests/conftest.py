@@ -186,7 +186,8 @@ class Rig:
     def __init__(self, aio: AsyncRunner, manager: Any, config_path: Any, timeout_s: float = 15) -> None:
         from monitor import config as configmod
         from monitor.coordinator import Coordinator
-        from monitor.fetch import PlaywrightFetcher, SessionFiles
+        from monitor.fetch import PlaywrightFetcher
+        from monitor.files import SessionFiles
         from monitor.store import Store
 
         self.aio = aio

@@ -15,7 +15,7 @@ import pytest
 
 from monitor.cli import COMMANDS, main
 from monitor.coordinator import Coordinator
-from monitor.models import Problem, Reading, Status
+from monitor.models import Problem, Reading, Status, Transition, TransitionKind
 from tests.conftest import Control, account_entry
 from tests.receivers import PushReceiver
 from tests.test_notify import make_config
@@ -75,7 +75,7 @@ def test_retention_keeps_readings_of_transitions(tmp_path) -> None:
     for at, status in [(1000.0, Status.OK), (2000.0, Status.OK), (3000.0, Status.LOCKED), (9000.0, Status.LOCKED)]:
         coordinator.commit(Reading(account="shop", status=status, at=at))
     assert store.prune(before=5000.0) == 1  # the second ok reading; the first and the lock made transitions
-    assert [r["at"] for r in store.readings("shop")] == [9000.0, 3000.0, 1000.0]
+    assert [r.at for r in store.readings("shop")] == [9000.0, 3000.0, 1000.0]
     assert len(store.transitions("shop")) == 2
 
 
@@ -242,12 +242,10 @@ def test_history_piped_into_head_ends_quietly(tmp_path) -> None:
     path = make_config(tmp_path, [])
     cfg = configmod.load(path)
     store = Store.open(cfg.data_dir)
-    with store.tx() as conn:  # far more than a pipe holds, so the writer is still writing when head leaves
-        conn.executemany(
-            "INSERT INTO transitions (account, at, kind, from_status, to_status)"
-            " VALUES ('shop', ?, 'status', 'ok', 'ok')",
-            [(1_800_000_000 + i,) for i in range(3000)],
-        )
+    edge = [Transition(TransitionKind.STATUS, "ok", "ok")]
+    with store.transaction() as tx:  # far more than a pipe holds, so the writer is still writing when head leaves
+        for i in range(3000):
+            tx.add_transitions("shop", 1_800_000_000 + i, edge, None)
     store.close()
     proc = subprocess.Popen(
         [sys.executable, "-m", "monitor", "--config", str(path), "history", "shop", "--limit", "3000"],
@@ -338,7 +336,7 @@ def test_try_profile_shortens_page_text_at_word_boundaries(tmp_path) -> None:
 def test_status_estimates_the_next_check_only_while_a_daemon_runs(tmp_path) -> None:
     from monitor import config as configmod
     from monitor.cli import _next_check
-    from monitor.store import AccountState
+    from monitor.models import AccountState
 
     cfg = configmod.load(make_config(tmp_path, [], extra='[schedule]\ninterval = "15m"\ninterval_while_locked = "5m"'))
     account = cfg.accounts[0]

@@ -436,12 +436,13 @@ def test_a_data_dir_of_the_previous_version_keeps_working(tmp_path) -> None:
 def test_doctor_warns_about_a_running_monitor_on_the_default_data_dir(tmp_path) -> None:
     import fcntl
 
+    from monitor.models import AccountState
     from monitor.store import Store
 
     default = tmp_path / "xdg" / "account-monitor"  # platformdirs' user data dir under XDG_DATA_HOME
     store = Store.open(default)
-    with store.tx() as conn:
-        conn.execute("INSERT INTO account_state (account, created_at) VALUES ('shop', 0)")
+    with store.transaction() as tx:
+        tx.put_state(AccountState("shop", created_at=0))
     store.close()
     path = write(tmp_path, GOOD)
     env = os.environ | {"XDG_DATA_HOME": str(tmp_path / "xdg"), "SHOP_PW": "pw"}

@@ -22,11 +22,11 @@ from monitor.config import Account
 from monitor.coordinator import Coordinator
 from monitor.errors import BrowserNotFound, ChallengeRequired, LoginRejected, SignedOut, Unreachable
 from monitor.fetch import OFF_SITE, Gate, PageResult
-from monitor.models import Problem, Reading, Status
+from monitor.models import OutboxState, Problem, Reading, Status
 from monitor.profiles import Profile
-from monitor.store import Store
+from monitor.store import Store, Tx
 from tests.conftest import write_config
-from tests.fakes import Clock, FakeFetcher, Handler, page
+from tests.fakes import Clock, FakeFetcher, Site, page
 
 T0 = 1_800_000_000.0  # 2027-01-15 08:00 UTC
 CHANNEL = '[[channels]]\nname = "phone"\nurl = "json://127.0.0.1:9/hook"\n'
@@ -35,7 +35,7 @@ CHANNEL = '[[channels]]\nname = "phone"\nurl = "json://127.0.0.1:9/hook"\n'
 class Env:
     """A config, a real store file and a coordinator reading a fake site, with clocks the test moves."""
 
-    def __init__(self, path: Path, site: Handler) -> None:
+    def __init__(self, path: Path, site: Site) -> None:
         self.config = configmod.load(path)
         self.store = Store.open(self.config.data_dir)
         self.clock = Clock(T0)
@@ -50,7 +50,7 @@ class Env:
 
     def titles(self) -> list[str]:
         """Titles of every queued alert, oldest first."""
-        return [row.title for row in self.store.outbox(("pending", "given_up", "sent"))]
+        return [row.title for row in self.store.outbox(tuple(OutboxState))]
 
     def close(self) -> None:
         """Release the loop and the database."""
@@ -66,7 +66,7 @@ def make(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("SHOP_PW", "not-a-real-password")
     made: list[Env] = []
 
-    def build(site: Handler, extra: str = "", **fields: Any) -> Env:
+    def build(site: Site, extra: str = "", **fields: Any) -> Env:
         entry = {"name": "shop", "profile": "mock-retailer", "username": "alice@example.com"}
         entry |= {"password": {"env": "SHOP_PW"}, **fields}
         made.append(Env(write_config(tmp_path, "http://127.0.0.1:9", [entry], extra + "\n" + CHANNEL), site))
@@ -172,7 +172,7 @@ def test_a_sign_in_is_recorded_at_the_coordinators_time(make) -> None:
 # --- screenshots -----------------------------------------------------------------------------
 
 
-def story(*steps: Status | type[Exception]) -> Handler:
+def story(*steps: Status | type[Exception]) -> Site:
     """A site that shows these statuses (or raises these errors), one per check."""
     todo = list(steps)
 
@@ -223,10 +223,10 @@ def test_a_check_commits_reading_state_transition_and_alerts(make) -> None:
     env.check()
     env.clock.advance(60)
     env.check()
-    assert [r["status"] for r in env.store.readings("shop")] == ["locked", "ok"]
+    assert [r.status for r in env.store.readings("shop")] == ["locked", "ok"]
     state = env.store.state("shop")
     assert state.status == Status.LOCKED and state.status_since == T0 + 60 and state.bound_to
-    assert [(t["from_status"], t["to_status"]) for t in env.store.transitions("shop")] == [
+    assert [(t.from_status, t.to_status) for t in env.store.transitions("shop")] == [
         ("ok", "locked"),
         (None, "ok"),
     ]
@@ -237,13 +237,13 @@ def test_a_failed_commit_leaves_nothing_half_written(make, monkeypatch: pytest.M
     env = make(story(Status.OK, Status.LOCKED))
     env.check()
 
-    def full_disk(*args: Any) -> None:
+    def full_disk(tx: Tx, row: Any) -> int:
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(env.store, "enqueue", full_disk)
+    monkeypatch.setattr(Tx, "enqueue", full_disk)  # the last write of the check's transaction fails
     with pytest.raises(OSError, match="No space left"):
         env.check()
-    assert [r["status"] for r in env.store.readings("shop")] == ["ok"]
+    assert [r.status for r in env.store.readings("shop")] == ["ok"]
     assert env.store.state("shop").status == Status.OK
     assert len(env.store.transitions("shop")) == 1 and env.titles() == []
 
@@ -278,8 +278,8 @@ def test_an_off_site_page_is_reported_without_its_link(make) -> None:
     reading = env.check()
     assert reading.url is None
     assert reading.detail == "the page left the account's site for shop-login.invalid; do not sign in there"
-    assert env.store.readings("shop")[0]["url"] is None
-    rows = env.store.outbox(("pending",))
+    assert env.store.readings("shop")[0].url is None
+    rows = env.store.outbox((OutboxState.PENDING,))
     assert rows and not any("shop-login.invalid/signin" in row.body + row.title for row in rows)
 
 
@@ -304,7 +304,7 @@ def test_another_user_on_the_same_entry_starts_afresh(make, caplog: pytest.LogCa
     assert not session.exists()
     assert any("the old session and state are discarded" in r.getMessage() for r in caplog.records)
     newest = env.store.transitions("shop")[0]
-    assert (newest["from_status"], newest["to_status"]) == (None, "ok")  # a first reading, not "restored"
+    assert (newest.from_status, newest.to_status) == (None, "ok")  # a first reading, not "restored"
     assert "✅ shop: account restored" not in env.titles()
 
 
@@ -330,7 +330,7 @@ def test_a_status_read_as_the_stop_came_is_still_recorded(make) -> None:
         return await env.coordinator.check("shop")
 
     assert env.runner.run(stop_then_check()).status == Status.OK
-    assert [r["status"] for r in env.store.readings("shop")] == ["ok"]
+    assert [r.status for r in env.store.readings("shop")] == ["ok"]
 
 
 # --- the schedule's inputs and the monitor-wide self-alerts ---------------------------------
@@ -396,6 +396,6 @@ def test_retention_drops_old_readings_and_unreferenced_screenshots(make, caplog:
     for shot in (first.screenshot, second.screenshot):
         os.utime(str(shot), (old, old))
     env.coordinator.retention()
-    assert [r["at"] for r in env.store.readings("shop")] == [third.at, first.at]  # a transition keeps its own
+    assert [r.at for r in env.store.readings("shop")] == [third.at, first.at]  # a transition keeps its own
     assert Path(str(first.screenshot)).exists() and not Path(str(second.screenshot)).exists()
     assert any(r.getMessage() == "retention: removed 1 old readings" for r in caplog.records)

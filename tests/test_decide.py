@@ -8,8 +8,7 @@ import pytest
 
 from monitor.config import Schedule
 from monitor.decide import decide
-from monitor.models import AlertKind, Problem, Reading, Status
-from monitor.store import AccountState
+from monitor.models import AccountState, AlertKind, Problem, Reading, Status
 
 H = 3600.0
 T0 = 1_700_000_000.0
@@ -152,11 +151,10 @@ def test_alert_table(case: Case) -> None:
     assert len(case.steps) == len(case.alerts)
     for (hours, outcome), expected in zip(case.steps, case.alerts, strict=True):
         now = T0 + hours * H
-        reading = Reading(account="shop", at=now)
         if isinstance(outcome, Problem):
-            reading.problem = outcome
+            reading = Reading(account="shop", at=now, problem=outcome)
         else:
-            reading.status = outcome
+            reading = Reading(account="shop", at=now, status=outcome)
         decision = decide(state, reading, now, RULES)
         got = [a.kind for a in decision.alerts]
         assert got == expected, f"at +{hours} h after {outcome}: {got} != {expected}"

@@ -2,22 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import apprise
 import pytest
 
 from monitor import config as configmod
+from monitor.config import Channel
 from monitor.coordinator import Coordinator
 from monitor.models import Problem, Reading, Severity, Status
-from monitor.notify import Notifier, mask, secret_parts, wants
+from monitor.notify import Notifier, describe, make_apprise, mask, secret_parts, wants
 from monitor.store import Store
 from tests.conftest import PASSWORDS, account_entry
+from tests.fakes import FakeApprise, Handler, Sent, fail_first
 from tests.receivers import PushReceiver
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\0" * 64
@@ -92,6 +97,18 @@ class Env:
         return self.store.outbox(states or ("pending", "given_up", "sent"))
 
 
+def unthrottled(channel: Channel) -> apprise.Apprise:
+    """The real Apprise object without Apprise's own pause between two sends of one service.
+
+    ntfy and mail wait 5.5 s of real time before a second send through the same object, which a moved
+    clock cannot skip; a daemon's retries are at least 8 s apart, so it never waits for it.
+    """
+    ap = make_apprise(channel)
+    for service in ap:
+        service.request_rate_per_sec = 0
+    return ap
+
+
 def test_locked_alert_reaches_mail_ntfy_and_json(aio, tmp_path, smtp, push) -> None:
     env = Env(
         make_config(
@@ -138,35 +155,34 @@ def test_japanese_arrives_intact_in_mail_and_push(aio, tmp_path, smtp, push) -> 
 
 
 def test_receiver_500_keeps_row_then_delivers_exactly_once(aio, tmp_path, push) -> None:
+    """The path through real Apprise: an HTTP 500 is a failure, the retry delivers once (backoff: unit tests)."""
     env = Env(make_config(tmp_path, [{"name": "hook", "url": push.json_url()}]))
     push.status = 500
     env.lock()
     env.deliver(aio)
     (row,) = env.rows()
     assert row.state == "pending" and row.attempts == 1 and row.next_attempt_at > env.clock()
-    assert env.store.attempts(row.id)[0]["ok"] == 0
+    assert env.store.attempts(row.id)[0].ok is False
     push.status = 200
-    env.deliver(aio)  # backoff not over: nothing is sent yet
-    assert push.received == []
-    env.clock.advance(3600)
+    env.clock.advance(row.next_attempt_at - env.clock())
     env.deliver(aio)
-    env.clock.advance(3600)
     env.deliver(aio)
     assert len(push.received) == 1
     (row,) = env.rows()
-    assert row.state == "sent" and [a["ok"] for a in env.store.attempts(row.id)] == [0, 1]
+    assert row.state == "sent" and [a.ok for a in env.store.attempts(row.id)] == [False, True]
 
 
 def test_receiver_down_then_back(aio, tmp_path, push) -> None:
+    """ntfy with its receiver down: the alert waits and arrives exactly once when it is back."""
     env = Env(make_config(tmp_path, [{"name": "phone", "url": push.ntfy_url()}]))
+    env.notifier.factory = unthrottled
     push.stop()
     env.lock()
     env.deliver(aio)
-    env.clock.advance(30)
-    env.deliver(aio)
-    assert env.rows("pending")[0].attempts >= 1
+    (row,) = env.rows("pending")
+    assert row.attempts == 1 and row.last_error and push.received == []
     push.start()
-    env.clock.advance(7200)
+    env.clock.advance(row.next_attempt_at - env.clock())
     env.deliver(aio)
     env.deliver(aio)
     assert len(push.received) == 1 and env.rows("sent")
@@ -174,23 +190,16 @@ def test_receiver_down_then_back(aio, tmp_path, push) -> None:
 
 def test_smtp_refusal_is_a_failure_and_retried(aio, tmp_path, smtp) -> None:
     env = Env(make_config(tmp_path, [{"name": "mail", "url": smtp.url()}]))
+    env.notifier.factory = unthrottled
     smtp.refuse = True
     env.lock()
     env.deliver(aio)
-    assert env.rows("pending")[0].last_error
+    (row,) = env.rows("pending")
+    assert row.last_error and smtp.messages == []
     smtp.refuse = False
-    env.clock.advance(3600)
+    env.clock.advance(row.next_attempt_at - env.clock())
     env.deliver(aio)
-    assert len(smtp.messages) == 1
-
-
-def test_one_failing_channel_does_not_hold_back_another(aio, tmp_path, smtp, push) -> None:
-    env = Env(make_config(tmp_path, [{"name": "hook", "url": push.json_url()}, {"name": "mail", "url": smtp.url()}]))
-    push.stop()
-    env.lock()
-    env.deliver(aio)
-    states = {r.channel: r.state for r in env.rows()}
-    assert states == {"hook": "pending", "mail": "sent"} and len(smtp.messages) == 1
+    assert len(smtp.messages) == 1 and env.rows("sent")
 
 
 def test_rows_too_old_are_given_up_and_listed(aio, tmp_path, push) -> None:
@@ -554,3 +563,195 @@ def test_quoted_page_text_in_an_alert_is_cut_at_a_boundary_in_japanese_too() -> 
     text = "お客様のアカウントを保護するため、一時的にロックしました。" * 10
     cut = one_line(text, 60)
     assert cut.endswith("。…") and len(cut) <= 61, cut  # a sentence end, never mid-word
+
+
+# --- Delivery rules, unit tests: a fake Apprise (tests/fakes.py), a moved clock, a real SQLite file ---------------
+
+
+def deliverer(
+    tmp_path: Path, channels: tuple[str, ...] = ("a",), extra: str = "", handler: Handler | None = None
+) -> tuple[Notifier, FakeApprise, Clock]:
+    """A notifier on a real store with a fake Apprise, a clock that moves only when told and no jitter."""
+    path = make_config(tmp_path, [{"name": n, "url": f"json://127.0.0.1:9/{n}"} for n in channels], extra=extra)
+    config = configmod.load(path)
+    fake, clock = FakeApprise(handler), Clock()
+    notifier = Notifier(config, Store.open(config.data_dir), factory=fake, clock=clock, uniform=lambda lo, hi: 1.0)
+    return notifier, fake, clock
+
+
+def queue(store: Store, channel: str, title: str, at: float) -> int:
+    """Queue one alert for one channel, as the coordinator does."""
+    row = {"account": "shop", "kind": "locked", "severity": "urgent", "channel": channel, "title": title}
+    with store.transaction() as tx:
+        return tx.enqueue(row | {"body": "body", "attachment": None, "created_at": at})
+
+
+def drain(notifier: Notifier, force: bool = False) -> None:
+    asyncio.run(notifier.drain(timeout=10, force=force))
+
+
+def test_backoff_doubles_from_retry_min_up_to_retry_max_with_jitter(tmp_path) -> None:
+    notifier, _, _ = deliverer(tmp_path, extra='[schedule]\nretry_min = "30s"\nretry_max = "10m"')
+    assert [notifier.backoff(n) for n in range(1, 7)] == [30, 60, 120, 240, 480, 600]
+    notifier.uniform = lambda lo, hi: lo
+    assert notifier.backoff(1) == 24 and notifier.backoff(9) == 480
+    notifier.uniform = lambda lo, hi: hi
+    assert notifier.backoff(1) == 36 and notifier.backoff(9) == 720
+
+
+def test_a_failed_row_waits_out_its_backoff_unless_forced(tmp_path) -> None:
+    notifier, fake, clock = deliverer(tmp_path, handler=fail_first(3))
+    row_id = queue(notifier.store, "a", "lock", clock())
+    waits = []
+    for _ in range(3):
+        start = clock()
+        drain(notifier)
+        (row,) = notifier.store.outbox()
+        waits.append(row.next_attempt_at - start)
+        clock.advance(row.next_attempt_at - clock() - 1)
+        drain(notifier)  # a second early: not tried
+        clock.advance(1)
+    assert waits == [10, 20, 40] and len(fake.tried) == 3  # the defaults: from 10 s, doubling
+    clock.advance(-30)
+    drain(notifier, force=True)  # `monitor outbox --send`: the owner asked for it now
+    assert fake.titles("a") == ["lock"] and notifier.store.outbox(("sent",))[0].id == row_id
+
+
+def test_a_channel_sends_in_order_and_a_failing_head_holds_back_only_its_own_channel(tmp_path) -> None:
+    notifier, fake, clock = deliverer(tmp_path, ("a", "b"), handler=lambda s: "HTTP 500" if s.channel == "a" else None)
+    for n in range(3):
+        queue(notifier.store, "a", f"a{n}", clock())
+        queue(notifier.store, "b", f"b{n}", clock())
+    drain(notifier)
+    assert [s.title for s in fake.tried if s.channel == "a"] == ["a0"]  # its head failed: a1, a2 wait behind it
+    assert fake.titles("b") == ["b0", "b1", "b2"]
+    fake.handler = lambda s: None
+    clock.advance(10)
+    drain(notifier)
+    assert fake.titles("a") == ["a0", "a1", "a2"]
+    assert [r.state for r in notifier.store.outbox(("pending", "sent", "given_up"))] == ["sent"] * 6
+
+
+def test_a_row_past_outbox_max_age_is_given_up_kept_listed_and_the_next_one_goes(tmp_path, caplog) -> None:
+    notifier, fake, clock = deliverer(tmp_path, extra='[schedule]\noutbox_max_age = "2h"', handler=lambda s: "down")
+    old = queue(notifier.store, "a", "old", clock())
+    drain(notifier)
+    clock.advance(2 * 3600 - 60)
+    queue(notifier.store, "a", "new", clock())
+    clock.advance(60)
+    drain(notifier)
+    (row, _) = notifier.store.outbox()
+    assert row.state == "pending" and row.attempts == 2  # exactly 2 h old: still tried
+    fake.handler = lambda s: None  # the channel works again, but the old alert is stale by its next try
+    clock.advance(row.next_attempt_at - clock())
+    drain(notifier)
+    (given_up,) = notifier.store.outbox(("given_up",))
+    assert given_up.id == old and given_up.last_error == "too old, given up"
+    assert f"#{old} given_up" in describe(given_up) and "shop locked -> a" in describe(given_up)
+    assert fake.titles("a") == ["new"] and [s.title for s in fake.tried].count("old") == 2
+    assert f"alert {old} (shop, locked) to a given up: too old, given up" in caplog.text
+
+
+def test_a_row_for_a_channel_no_longer_configured_is_given_up(tmp_path) -> None:
+    notifier, fake, clock = deliverer(tmp_path)
+    queue(notifier.store, "gone", "x", clock())
+    drain(notifier)
+    (row,) = notifier.store.outbox()
+    assert row.state == "given_up" and row.last_error == "channel no longer configured" and fake.tried == []
+
+
+def test_two_deliverers_never_send_the_same_row(tmp_path) -> None:
+    """While one process is sending a row it holds a lease: a second deliverer leaves it alone."""
+    first, fake, clock = deliverer(tmp_path)
+    second = Notifier(first.config, Store.open(first.config.data_dir), factory=fake, clock=clock)
+    queue(first.store, "a", "lock", clock())
+    during: list[str] = []
+
+    def handler(sent: Sent) -> None:
+        if sent.title == "lock" and not during:  # mid-send of the first deliverer, the second one runs
+            during.append("second ran")
+            asyncio.run(second.drain(timeout=10))
+        return None
+
+    fake.handler = handler
+    drain(first)
+    assert during and fake.titles("a") == ["lock"] and len(fake.tried) == 1
+    drain(second)
+    assert len(fake.tried) == 1
+
+
+def test_an_expired_lease_is_retaken(tmp_path) -> None:
+    """A deliverer that claimed a row and died (no result recorded) holds it for the lease only."""
+    notifier, fake, clock = deliverer(tmp_path)
+    row_id = queue(notifier.store, "a", "lock", clock())
+    assert notifier.store.claim(row_id, clock())
+    assert not notifier.store.claim(row_id, clock())  # a second claim of the same row fails
+    clock.advance(60)
+    drain(notifier)
+    assert fake.tried == []
+    clock.advance(61)
+    drain(notifier)
+    drain(notifier)
+    assert fake.titles("a") == ["lock"] and notifier.store.outbox(("sent",))[0].attempts == 1
+
+
+def test_a_failing_send_records_its_error_with_the_channel_secrets_masked(tmp_path, caplog) -> None:
+    token = "tk_SuperSecret_9f8e7d"
+    notifier, fake, clock = deliverer(tmp_path)
+    url = f"json://bot:{token}@127.0.0.1:9/hook/{token}"
+    path = make_config(tmp_path, [{"name": "a", "url": url}])
+    notifier.config = configmod.load(path)
+
+    def refused(sent: Sent) -> str:
+        raise ConnectionError(f"cannot reach {url}")
+
+    fake.handler = refused
+    row_id = queue(notifier.store, "a", "lock", clock())
+    drain(notifier)
+    fake.handler = lambda s: f"Failed to send to 127.0.0.1: HTTP 401 for user bot:{token}"
+    clock.advance(10)
+    drain(notifier)
+    errors = [str(a.error) for a in notifier.store.attempts(row_id)]
+    assert errors[0] == "ConnectionError: cannot reach json://bot:***@***:9/***/***"
+    assert errors[1] == "Failed to send to ***: HTTP 401 for user bot:***"
+    assert notifier.store.outbox()[0].last_error == errors[1]
+    assert token not in "".join(errors) + caplog.text and "***" in errors[1]
+
+
+def test_drain_returns_at_its_timeout_and_the_send_still_completes_once(tmp_path) -> None:
+    notifier, fake, clock = deliverer(tmp_path)
+    release = threading.Event()
+    fake.handler = lambda s: None if release.wait(30) else "never released"
+    queue(notifier.store, "a", "lock", clock())
+
+    async def scenario() -> None:
+        await notifier.drain(timeout=0.05)
+        assert not release.is_set() and fake.sent == {}  # drain gave up waiting; the send goes on
+        assert notifier.store.outbox()[0].state == "pending"
+        release.set()
+        await asyncio.gather(*notifier.kick())
+
+    asyncio.run(scenario())
+    drain(notifier)
+    assert fake.titles("a") == ["lock"] and notifier.store.outbox(("sent",))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="known: a lease and a backoff wait look alike (both are next_attempt_at), so a forced deliverer "
+    "(`monitor outbox --send`) takes a row another process is sending; needs a lease column in the store",
+)
+def test_a_forced_deliverer_leaves_a_row_another_one_is_sending(tmp_path) -> None:
+    first, fake, clock = deliverer(tmp_path)
+    second = Notifier(first.config, Store.open(first.config.data_dir), factory=fake, clock=clock)
+    queue(first.store, "a", "lock", clock())
+
+    def handler(sent: Sent) -> None:
+        if len(fake.tried) == 1:  # mid-send of the first deliverer, the owner runs `monitor outbox --send`
+            asyncio.run(second.drain(timeout=10, force=True))
+        return None
+
+    fake.handler = handler
+    drain(first)
+    assert fake.titles("a") == ["lock"]

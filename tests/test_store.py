@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import sqlite3
 import subprocess
 import sys
@@ -10,8 +12,27 @@ from typing import Any
 
 import pytest
 
-from monitor.models import Status
-from monitor.store import MIGRATIONS, DatabaseDamaged, Store, integrity_problems
+from monitor.config import Schedule
+from monitor.decide import decide
+from monitor.models import (
+    AccountState,
+    OutboxState,
+    Problem,
+    Reading,
+    ReadingRow,
+    Status,
+    Transition,
+    TransitionKind,
+)
+from monitor.store import (
+    MIGRATIONS,
+    DatabaseDamaged,
+    Store,
+    StoreError,
+    integrity_problems,
+    migrate,
+    watched_accounts,
+)
 from tests.conftest import Control, account_entry
 
 CHANNEL = '[[channels]]\nname = "phone"\nurl = "json://127.0.0.1:9/"'
@@ -37,27 +58,70 @@ def test_changed_username_keeps_nothing_of_the_old_user(rig: Any, control: Contr
     assert control.account("alice@example.com")["page_views"] == alice_views
     state = edited.store.state("shop")
     assert state.status == Status.OK and state.paused_reason is None and state.problem_count == 0
-    assert edited.store.transitions("shop", 1)[0]["from_status"] is None  # a first reading, not locked -> ok
+    assert edited.store.transitions("shop", 1)[0].from_status is None  # a first reading, not locked -> ok
 
 
-def test_migrations_reach_a_database_of_the_previous_version(tmp_path: Path) -> None:
-    path = tmp_path / "monitor.db"
-    old = sqlite3.connect(path)
-    old.executescript(MIGRATIONS[0][1] + "PRAGMA user_version = 1;")
-    old.execute("INSERT INTO account_state (account, status, created_at) VALUES ('shop', 'locked', 1)")
-    old.commit()
-    old.close()
-    store = Store(path)
+def at_version(path: Path, version: int) -> None:
+    """A database file as schema version `version` left it, with one row in every table."""
+    with contextlib.closing(sqlite3.connect(path, isolation_level=None)) as conn:
+        migrate(conn, upto=version)
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == version
+        conn.executescript(
+            """
+            INSERT INTO account_state (account, status, status_since, last_check_at, last_outcome, problem,
+                problem_count, problem_alerted, known_status, paused_reason, paused_at, created_at)
+                VALUES ('shop', 'locked', 10, 20, 'unreachable', 'unreachable', 2, 1, 'locked', 'challenge', 15, 1);
+            INSERT INTO readings (id, account, at, status, rule, matched, signed_in, duration_ms, screenshot)
+                VALUES (1, 'shop', 10, 'locked', 'locked', 'Your account is locked', 1, 900, 'shot.png');
+            INSERT INTO transitions (account, at, kind, from_status, to_status, reading_id)
+                VALUES ('shop', 10, 'locked', 'ok', 'locked', 1);
+            INSERT INTO signins (account, at, outcome) VALUES ('shop', 9, 'attempt');
+            INSERT INTO outbox (id, account, kind, severity, channel, title, body, created_at, next_attempt_at)
+                VALUES (1, 'shop', 'locked', 'urgent', 'phone', 'shop: locked', 'body', 10, 10);
+            INSERT INTO delivery_attempts (outbox_id, at, ok, error) VALUES (1, 11, 0, 'refused');
+            """
+        )
+
+
+def schema(path: Path) -> list[tuple[Any, ...]]:
+    """Every table, index and column definition of a database file, and its version."""
+    with contextlib.closing(sqlite3.connect(path)) as conn:
+        rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name").fetchall()
+        return [*rows, ("user_version", conn.execute("PRAGMA user_version").fetchone()[0])]
+
+
+@pytest.mark.parametrize("version", range(1, len(MIGRATIONS)), ids=lambda v: f"v{v}-{MIGRATIONS[v - 1][0]}")
+def test_every_past_schema_version_migrates_with_its_data(tmp_path: Path, version: int) -> None:
+    at_version(tmp_path / "old.db", version)
+    store = Store(tmp_path / "old.db")
     state = store.state("shop")
-    assert state.status == Status.LOCKED and state.bound_to is None  # adopted, bound at its next reading
+    assert (state.status, state.known_status, state.problem, state.last_outcome) == (
+        Status.LOCKED,
+        Status.LOCKED,
+        Problem.UNREACHABLE,
+        Problem.UNREACHABLE,
+    )
+    assert (state.problem_count, state.problem_alerted, state.paused_reason) == (2, True, "challenge")
+    assert state.bound_to is None and state.signins_reset_at is None  # adopted, bound at its next reading
+    assert [(r.status, r.matched, r.signed_in) for r in store.readings("shop")] == [
+        (Status.LOCKED, "Your account is locked", True)
+    ]
+    (edge,) = store.transitions("shop")
+    assert (edge.kind, edge.from_status, edge.to_status, edge.screenshot) == ("locked", "ok", "locked", "shot.png")
+    assert store.budget("shop", 3, now=100).used == 1
+    (row,) = store.outbox()
+    assert (row.state, row.title) == (OutboxState.PENDING, "shop: locked")
+    assert [(a.ok, a.error) for a in store.attempts(row.id)] == [(False, "refused")]
     store.close()
+    Store(tmp_path / "fresh.db").close()
+    assert schema(tmp_path / "old.db") == schema(tmp_path / "fresh.db")
 
 
 def test_a_failed_commit_leaves_no_transaction_open(tmp_path: Path) -> None:
     store = Store.open(tmp_path / "data")
-    with pytest.raises(sqlite3.IntegrityError), store.tx() as conn:
-        conn.execute("PRAGMA defer_foreign_keys = ON")  # the violation surfaces at COMMIT, as a full disk would
-        conn.execute("INSERT INTO transitions (account, at, kind, reading_id) VALUES ('shop', 1, 'status', 999)")
+    with pytest.raises(sqlite3.IntegrityError), store.transaction() as tx:
+        store.conn.execute("PRAGMA defer_foreign_keys = ON")  # the violation surfaces at COMMIT, as a full disk would
+        tx.add_transitions("shop", 1, [Transition(TransitionKind.STATUS, None, "ok")], 999)
     assert not store.conn.in_transaction
     store.pause("shop", "challenge")  # the next write works
     assert store.state("shop").paused_reason == "challenge"
@@ -79,11 +143,9 @@ def test_a_damaged_file_is_named_not_a_traceback(tmp_path: Path) -> None:
 def test_damage_that_a_query_does_not_touch_is_found_when_checked(tmp_path: Path) -> None:
     """A damaged readings table: listing the outbox alone would not notice, a checked open does."""
     store = Store.open(tmp_path / "data")
-    with store.tx() as conn:  # enough readings for the table to have pages of its own
-        conn.executemany(
-            "INSERT INTO readings (account, at, status, signed_in, duration_ms) VALUES ('shop', ?, 'ok', 0, 1)",
-            [(float(i),) for i in range(2000)],
-        )
+    with store.transaction() as tx:  # enough readings for the table to have pages of its own
+        for i in range(2000):
+            tx.insert_reading(Reading("shop", status=Status.OK, at=float(i), duration_ms=1))
     root = store.conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'readings'").fetchone()[0]
     page_size = store.conn.execute("PRAGMA page_size").fetchone()[0]
     store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -108,3 +170,104 @@ def test_damage_that_a_query_does_not_touch_is_found_when_checked(tmp_path: Path
     )
     assert done.returncode == 1 and "outbox is empty" not in done.stdout
     assert len(done.stderr.splitlines()) == 1 and "the database is damaged" in done.stderr, done.stderr
+
+
+def queued(account: str = "shop", channel: str = "phone", at: float = 100.0) -> dict[str, Any]:
+    """One outbox row as notify.outbox_rows makes them."""
+    return {
+        "account": account,
+        "kind": "locked",
+        "severity": "urgent",
+        "channel": channel,
+        "title": f"{account}: locked",
+        "body": "body",
+        "attachment": None,
+        "created_at": at,
+    }
+
+
+def test_an_error_inside_a_transaction_writes_nothing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "monitor.db")
+    reading = Reading("shop", status=Status.LOCKED, at=100.0)
+    decision = decide(AccountState("shop"), reading, 100.0, Schedule())
+    with pytest.raises(KeyError), store.transaction() as tx:
+        tx.record_check(reading, decision, [queued()])
+        tx.record_signin("shop", "attempt", 100.0)
+        assert tx.state("shop").status == Status.LOCKED  # the transaction sees its own writes
+        raise KeyError("a bug after the writes")
+    assert store.states() == [] and store.readings("shop") == [] and store.transitions("shop") == []
+    assert store.outbox() == [] and store.budget("shop", 3, now=100.0).used == 0
+    store.pause("shop", "challenge")  # and the next transaction works
+    assert store.state("shop").paused_reason == "challenge"
+    store.close()
+
+
+def test_transactions_do_not_nest(tmp_path: Path) -> None:
+    store = Store(tmp_path / "monitor.db")
+    with store.transaction() as tx:
+        tx.put_state(AccountState("shop", status=Status.OK))
+        with pytest.raises(RuntimeError, match="already open"), store.transaction():
+            pass
+        with pytest.raises(RuntimeError, match="already open"):
+            store.pause("shop", "challenge")  # a writing shorthand opens its own: refused too
+    assert store.state("shop").status == Status.OK and store.state("shop").paused_reason is None
+    store.close()
+
+
+def test_a_check_is_recorded_as_typed_frozen_rows(tmp_path: Path) -> None:
+    store = Store(tmp_path / "monitor.db")
+    reading = Reading("shop", status=Status.LOCKED, at=100.0, rule="locked", matched="locked", signed_in=True)
+    decision = decide(AccountState("shop", status=Status.OK), reading, 100.0, Schedule())
+    with store.transaction() as tx:
+        reading_id = tx.record_check(reading, decision, [queued(), queued(channel="mail")])
+    (row,) = store.readings("shop")
+    assert row == ReadingRow(reading_id, "shop", 100.0, Status.LOCKED, None, "locked", "locked", None, None, None,
+                             True, 0, None)  # fmt: skip
+    (edge,) = store.transitions("shop")
+    assert (edge.kind, edge.from_status, edge.to_status, edge.reading_id) == (
+        TransitionKind.LOCKED,
+        "ok",
+        "locked",
+        reading_id,
+    )
+    assert isinstance(edge.kind, TransitionKind) and isinstance(store.state("shop").last_outcome, Status)
+    assert [(r.channel, r.state) for r in store.outbox()] == [("phone", OutboxState.PENDING), ("mail", "pending")]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        row.status = Status.OK  # type: ignore[misc]
+    store.close()
+
+
+def test_a_claimed_row_is_leased_to_one_sender(tmp_path: Path) -> None:
+    path = tmp_path / "monitor.db"
+    store, other = Store(path), Store(path)  # two processes on one file: a daemon and `monitor outbox --send`
+    with store.transaction() as tx:
+        first, second = tx.enqueue(queued(at=100.0)), tx.enqueue(queued(at=101.0))
+    assert [r.id for r in store.due(100.0)] == [first]  # a channel delivers in order: only its head is due
+    assert store.claim(first, 100.0, lease_s=120.0)
+    assert not other.claim(first, 150.0, lease_s=120.0)  # leased: nobody sends it twice
+    assert store.due(150.0) == [] and store.head("phone").id == first  # type: ignore[union-attr]
+    assert other.claim(first, 220.0, lease_s=120.0)  # the lease ran out (its sender crashed): taken over
+    other.record_attempt(first, False, "refused", 221.0, next_at=300.0)
+    assert not store.claim(first, 299.0) and store.claim(first, 300.0)  # retried when its next attempt is due
+    store.record_attempt(first, True, None, 301.0)
+    assert not other.claim(first, 1000.0)  # sent: never again
+    (sent,) = store.outbox((OutboxState.SENT,))
+    assert (sent.id, sent.attempts, sent.sent_at, sent.last_error) == (first, 2, 301.0, None)
+    assert [(a.ok, a.error) for a in store.attempts(first)] == [(False, "refused"), (True, None)]
+    assert store.head("phone").id == second  # type: ignore[union-attr]
+    assert store.claim(second, 400.0)
+    store.record_attempt(second, False, "rejected", 400.0, give_up=True)
+    assert store.head("phone") is None and [r.state for r in store.outbox()] == [OutboxState.GIVEN_UP]
+    store.close()
+    other.close()
+
+
+def test_watched_accounts_reads_without_writing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "monitor.db")
+    store.pause("shop", "challenge")
+    store.close()
+    before = (tmp_path / "monitor.db").read_bytes()
+    assert watched_accounts(tmp_path / "monitor.db") == {"shop"}
+    assert (tmp_path / "monitor.db").read_bytes() == before
+    with pytest.raises(StoreError):
+        watched_accounts(tmp_path / "missing.db")  # read-only: never creates a file

@@ -1,0 +1,124 @@
+"""Private files in the data directory: 0700 folders, atomic 0600 writes, sessions and screenshots."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, cast
+
+if TYPE_CHECKING:
+    from playwright.async_api import StorageState
+
+    from monitor.config import Account
+
+BOUND_KEY = "monitor_bound_to"  # our key inside a session file; Playwright never sees it
+log = logging.getLogger("monitor")
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create `path` (and parents) 0700: it holds sessions and screenshots.
+
+    A directory that already exists keeps its mode: it may not be the monitor's to change.
+    """
+    if not path.is_dir():
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+        os.chmod(path, 0o700)  # mkdir's mode passes through the umask
+    return path
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a 0600 file atomically: temp file, fsync, rename, fsync the directory."""
+    ensure_private_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def save_screenshot(data_dir: Path, account: str, at: float, outcome: str, png: bytes) -> Path:
+    """Keep a check's screenshot as <data_dir>/screenshots/ACCOUNT/<UTC time>-<outcome>.png; returns its path."""
+    stamp = datetime.fromtimestamp(at, UTC).strftime("%Y%m%dT%H%M%S")
+    folder = ensure_private_dir(ensure_private_dir(data_dir / "screenshots") / account)
+    path = folder / f"{stamp}-{outcome or 'check'}.png"
+    write_private(path, png)
+    return path
+
+
+def binding(account: Account) -> str:
+    """What a session or a state is for: a digest of profile, base_url and username (no plain username)."""
+    made_for = "\0".join((account.profile, account.base_url, account.username))
+    return hashlib.sha256(made_for.encode()).hexdigest()[:32]
+
+
+class SessionFiles:
+    """Playwright storage state per account: 0600, atomic, the previous good one kept.
+
+    Each file is bound to the profile, base_url and username it was made with; a file made for
+    anything else is discarded on load. A file without a binding (written before bindings
+    existed, or by `monitor login`) is used as is and bound at its next save.
+    """
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def path(self, account: str) -> Path:
+        """Where `account`'s session lives."""
+        return self.directory / f"{account}.json"
+
+    def load(self, account: str, bound: str | None = None) -> StorageState | None:
+        """The saved session, falling back to the previous one if the newest is unreadable."""
+        for candidate in (self.path(account), self.path(account).with_suffix(".json.prev")):
+            try:
+                data = json.loads(candidate.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                continue
+            if not (isinstance(data, dict) and "cookies" in data):
+                continue
+            made_for = data.pop(BOUND_KEY, None)
+            if bound is not None and made_for is not None and made_for != bound:
+                log.warning("%s: the saved session was made for another user or site; discarded", account)
+                self.forget(account)
+                return None
+            return cast("StorageState", data)
+        return None
+
+    def age(self, account: str) -> float:
+        """Seconds since the session was last written (infinite when there is none)."""
+        try:
+            return time.time() - self.path(account).stat().st_mtime
+        except OSError:
+            return float("inf")
+
+    def save(self, account: str, state: StorageState, bound: str | None = None) -> bool:
+        """Write the session if it changed; returns True when written."""
+        path = self.path(account)
+        data = json.dumps({**state, BOUND_KEY: bound} if bound else state, sort_keys=True).encode()
+        with contextlib.suppress(OSError):
+            if path.read_bytes() == data:
+                os.utime(path)  # checked just now: counts as fresh
+                return False
+        if path.exists():
+            write_private(path.with_suffix(".json.prev"), path.read_bytes())
+        write_private(path, data)
+        return True
+
+    def forget(self, account: str) -> None:
+        """Remove a session (e.g. the site rejected it)."""
+        for p in (self.path(account), self.path(account).with_suffix(".json.prev")):
+            with contextlib.suppress(FileNotFoundError):
+                p.unlink()
