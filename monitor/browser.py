@@ -1,4 +1,4 @@
-"""Playwright lifecycle: find a Chromium, launch it, present it as an ordinary browser, map its errors."""
+"""Playwright lifecycle: find a Chromium, launch it, open contexts that present it as an ordinary browser."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import weakref
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,9 +24,9 @@ from playwright.async_api import (
     async_playwright,
 )
 from playwright.async_api import Error as PlaywrightError
-from playwright.async_api import TimeoutError as PlaywrightTimeout
 
-from monitor.errors import BrowserFailed, BrowserNotFound, CheckFailed, Unreachable
+from monitor.browser_errors import first_line
+from monitor.errors import BrowserNotFound
 
 # Without these, Chromium phones home at start; on a closed network that means refused
 # connections and DNS failures on every launch.
@@ -190,70 +190,6 @@ async def open_context(
         context.set_default_timeout(timeout_ms)
         context.set_default_navigation_timeout(timeout_ms)
     return context
-
-
-# Playwright reports what went wrong only in its messages; these are the words the map below looks for.
-NETWORK_ERROR_MARKS = ("net::ERR_", "NS_ERROR")  # Chromium's and Firefox's network error codes
-DOWNLOAD_STARTED = "Download is starting"  # a navigation that turned into a (refused) download
-CONTEXT_DESTROYED = "Execution context was destroyed"  # the page navigated while a script read it
-DRIVER_GONE = "Connection closed while reading from the driver"  # Playwright's words when its driver died
-DOWNLOAD_REFUSED = "the account page started a download instead of showing itself (refused)"
-
-
-def first_line(exc: BaseException, limit: int = 200) -> str:
-    """The first line of an exception's message (Playwright appends call logs), or its type's name."""
-    text = str(exc).strip()
-    line = text.splitlines()[0] if text else type(exc).__name__
-    return line[:limit]
-
-
-def check_failure(exc: PlaywrightError) -> tuple[CheckFailed, bool]:
-    """The CheckFailed a Playwright error stands for, and whether the browser itself is now suspect."""
-    message = first_line(exc)
-    if isinstance(exc, PlaywrightTimeout):
-        return Unreachable(f"timed out: {message}"), False
-    if any(mark in message for mark in NETWORK_ERROR_MARKS):
-        return Unreachable(message), False
-    if DOWNLOAD_STARTED in message:
-        # The site's doing, not the browser's: nothing is saved and the browser stays in service.
-        return BrowserFailed(DOWNLOAD_REFUSED), False
-    return BrowserFailed(message), True
-
-
-def _not_stopped() -> str | None:
-    return None
-
-
-@contextlib.contextmanager
-def playwright_errors(
-    stopped: Callable[[], str | None] = _not_stopped, browser_suspect: Callable[[], None] | None = None
-) -> Iterator[None]:
-    """Raise a Playwright error from the block as its CheckFailed (check_failure), chained to it.
-
-    `stopped` gives the reason when the caller itself stopped the block (by closing its context, so
-    Playwright's own message says nothing useful): that reason becomes Unreachable. `browser_suspect`
-    is called when the error means the browser may be broken.
-    """
-    try:
-        yield
-    except PlaywrightError as exc:
-        reason = stopped()
-        if reason is not None:
-            raise Unreachable(reason) from exc
-        error, suspect = check_failure(exc)
-        if suspect and browser_suspect is not None:
-            browser_suspect()
-        raise error from exc
-
-
-def navigated_while_reading(exc: PlaywrightError) -> bool:
-    """True when a script on the page failed only because the page navigated: read again where it went."""
-    return CONTEXT_DESTROYED in str(exc)
-
-
-def is_driver_gone(exc: object) -> bool:
-    """True for the error Playwright leaves behind when its driver process died."""
-    return str(exc) == DRIVER_GONE
 
 
 # Playwright's Node driver grows a large young generation between garbage collections; a 1 MB

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
-import math
 import os
 import re
 import subprocess
-import tomllib
-import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,30 +16,17 @@ from typing import Any
 import platformdirs
 
 from monitor.errors import ConfigError
+from monitor.files import data_dir_problem
 from monitor.models import AlertKind, ScreenshotMode, Severity
+from monitor.schema import Reader, locale_problem, parse_toml, timezone_problem
 from monitor.text import Advice, parse_advice, template_problem
 
 log = logging.getLogger("monitor.config")
 
 DEFAULT_NAME = "monitor.toml"
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-# A BCP 47 language tag as browsers take it: language, optional script, region, variants.
-LOCALE_RE = re.compile(
-    r"^[A-Za-z]{2,3}(-[A-Za-z]{4})?(-(?:[A-Za-z]{2}|[0-9]{3}))?(-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*$"
-)
 # Written into a data_dir the monitor creates: only such a directory (or one holding monitor.db,
 # made by an older version) is used, so that a data_dir of "~" or "/tmp" is refused.
-DATA_DIR_MARKER = ".account-monitor"
-DATA_DIR_FILES = {
-    DATA_DIR_MARKER,
-    "monitor.db",
-    "monitor.db-wal",
-    "monitor.db-shm",
-    "monitor.lock",
-    "sessions",
-    "screenshots",
-}
-
 # Every key the parser accepts, by table: the parser reads these sets, docs/config.md documents them.
 TOP_KEYS = {"data_dir", "browser", "accounts", "channels", "schedule", "templates"}
 BROWSER_KEYS = {
@@ -218,6 +203,12 @@ class Account:
     enabled: bool = True
     advice: Advice = field(default_factory=dict)  # overrides the profile's advice per alert kind
 
+    @property
+    def binding(self) -> str:
+        """What a session or a state is for: a digest of profile, base_url and username (no plain username)."""
+        made_for = "\0".join((self.profile, self.base_url, self.username))
+        return hashlib.sha256(made_for.encode()).hexdigest()[:32]
+
     def secrets(self) -> dict[str, Secret]:
         """The account's secrets by key (password, totp_secret), for resolving and for doctor."""
         named = {"password": self.password, "totp_secret": self.totp_secret}
@@ -308,63 +299,13 @@ def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("account-monitor"))
 
 
-class _Reader:
-    """Walks a parsed TOML table, naming the exact key path in every error."""
+class _Reader(Reader):
+    """The shared schema Reader, plus the config file's own secrets ({ env | file | command })."""
 
     def __init__(self, path: Path, reloading: bool = False) -> None:
+        super().__init__(str(path))
         self.path = path
         self.reloading = reloading
-
-    def fail(self, key: str, message: str) -> ConfigError:
-        return ConfigError(f"{self.path}: {key}: {message}")
-
-    def table(self, data: Any, key: str, allowed: set[str]) -> dict[str, Any]:
-        if not isinstance(data, dict):
-            raise self.fail(key, "must be a table")
-        unknown = sorted(set(data) - allowed)
-        if unknown:
-            raise self.fail(
-                f"{key}.{unknown[0]}" if key else unknown[0], f"unknown key (known: {', '.join(sorted(allowed))})"
-            )
-        return data
-
-    def get(self, data: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
-        path = f"{where}.{key}" if where else key
-        if key not in data:
-            if default is ...:
-                raise self.fail(path, "missing required key")
-            return default
-        value = data[key]
-        kinds = kind if isinstance(kind, tuple) else (kind,)
-        if isinstance(value, bool) and bool not in kinds:
-            raise self.fail(path, f"must be {_kind_name(kinds)}, not a boolean")
-        if not isinstance(value, kinds):
-            raise self.fail(path, f"must be {_kind_name(kinds)}, not {type(value).__name__}")
-        if isinstance(value, float) and not math.isfinite(value):
-            raise self.fail(path, f"must be a finite number, not {value}")
-        return value
-
-    def number(self, data: dict[str, Any], key: str, where: str, default: float, low: float, high: float) -> float:
-        value = float(self.get(data, key, where, (int, float), default))
-        if not low <= value <= high:
-            raise self.fail(f"{where}.{key}" if where else key, f"must be between {low:g} and {high:g}, not {value:g}")
-        return value
-
-    def duration(self, data: dict[str, Any], key: str, where: str, default: float) -> float:
-        """Seconds, from a number or a string like "90s", "15m", "2h"."""
-        path = f"{where}.{key}"
-        raw = self.get(data, key, where, (int, float, str), default)
-        if isinstance(raw, str):
-            m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", raw)
-            if not m:
-                raise self.fail(path, f'not a duration: {raw!r} (e.g. 90, "90s", "15m", "2h")')
-            unit = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, None: 1}[m.group(2)]
-            raw = float(m.group(1)) * unit
-        if not math.isfinite(raw):
-            raise self.fail(path, f"must be a finite duration, not {raw}")
-        if raw <= 0:
-            raise self.fail(path, "must be positive")
-        return float(raw)
 
     def secret(
         self,
@@ -394,18 +335,6 @@ class _Reader:
         return Secret(how, ref, f"{self.path}: {path}", self.path.parent, check, self.reloading)
 
 
-def _kind_name(kinds: tuple[type, ...]) -> str:
-    names = {
-        int: "a number",
-        float: "a number",
-        str: "a string",
-        bool: "true or false",
-        list: "a list",
-        dict: "a table",
-    }
-    return " or ".join(dict.fromkeys(names.get(k, k.__name__) for k in kinds))
-
-
 def load(path: Path | None = None, resolve_secrets: bool = True, reloading: bool = False) -> Config:
     """Read and validate the config file; any problem is one ConfigError line.
 
@@ -426,16 +355,6 @@ def load(path: Path | None = None, resolve_secrets: bool = True, reloading: bool
     if resolve_secrets:
         config.resolve()
     return config
-
-
-def parse_toml(raw: bytes, name: str) -> dict[str, Any]:
-    """TOML from bytes; a syntax error or absurd nesting is one ConfigError line naming `name`."""
-    try:
-        return tomllib.loads(raw.decode("utf-8"))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{name}: not valid TOML: {exc}") from None
-    except RecursionError:
-        raise ConfigError(f"{name}: not valid TOML: nested too deeply") from None
 
 
 def parse(data: dict[str, Any], path: Path, reloading: bool = False) -> Config:
@@ -627,30 +546,6 @@ def _templates(r: _Reader, data: dict[str, Any]) -> dict[str, dict[str, str]]:
 # --- value checks: each says why a value is unusable, or None; never repeats a secret ------------
 
 
-def data_dir_problem(data_dir: Path) -> str | None:
-    """Why `data_dir` cannot be the monitor's data directory, checked before anything is written."""
-    if data_dir.exists():
-        if not data_dir.is_dir():
-            return f"{data_dir} is a file, not a directory"
-        if not os.access(data_dir, os.W_OK | os.X_OK):
-            return f"{data_dir} is not writable"
-        names = {p.name for p in data_dir.iterdir()}
-        if names and DATA_DIR_MARKER not in names and "monitor.db" not in names and not names <= DATA_DIR_FILES:
-            return (
-                f"{data_dir} already holds other files and is not a monitor data directory; "
-                "give a new or empty directory (e.g. ~/.local/share/account-monitor)"
-            )
-        return None
-    parent = data_dir.parent
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        return f"{data_dir} is under {parent}, which is a file"
-    if not os.access(parent, os.W_OK | os.X_OK):
-        return f"{data_dir} cannot be created: {parent} is not writable"
-    return None
-
-
 def totp_problem(value: str) -> str | None:
     """Why a TOTP seed is unusable (it must be the base32 text an authenticator app shows)."""
     from monitor.totp import decode_secret
@@ -665,20 +560,6 @@ def totp_problem(value: str) -> str | None:
 def http_url_problem(value: str) -> str | None:
     """Why a URL the monitor fetches itself (the heartbeat) is not an http(s) URL."""
     return None if re.match(r"^https?://[^/\s?#]+(?:[/?#]\S*)?$", value) else "not an http(s) URL"
-
-
-def locale_problem(value: str) -> str | None:
-    """Why a browser locale is not a BCP 47 tag such as en-US or ja-JP."""
-    return None if LOCALE_RE.match(value) else f"{value!r} is not a locale tag like en-US or ja-JP"
-
-
-def timezone_problem(value: str) -> str | None:
-    """Why a time zone is not an IANA name such as Asia/Tokyo."""
-    try:
-        zoneinfo.ZoneInfo(value)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return f"unknown time zone {value!r} (an IANA name like Asia/Tokyo or America/New_York)"
-    return None
 
 
 def tame_apprise_log() -> None:

@@ -14,12 +14,12 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from monitor.browser import is_driver_gone
+from monitor.browser_errors import is_driver_gone
 from monitor.config import Account, Config
 from monitor.decide import decide, reminders
 from monitor.errors import CheckFailed, MonitorError, NeedsHuman
 from monitor.fetch import OFF_SITE, Fetcher, Gate, PageResult, PlaywrightFetcher
-from monitor.files import SessionFiles, binding, save_screenshot
+from monitor.files import SessionFiles, save_screenshot
 from monitor.models import (
     PROBLEM_EDGES,
     AccountState,
@@ -158,7 +158,7 @@ class Coordinator:
     def rebind(self, account: Account) -> None:
         """Start afresh when the entry now names another user or site: old session and state are not theirs."""
         state = self.store.state(account.name)
-        if state.bound_to is not None and state.bound_to != binding(account):
+        if state.bound_to is not None and state.bound_to != account.binding:
             log.warning(
                 "%s: username, base_url or profile changed; the old session and state are discarded", account.name
             )
@@ -225,7 +225,7 @@ class Coordinator:
             decision = decide(previous, reading, now, self.config.schedule)
             account = next((a for a in self.config.accounts if a.name == reading.account), None)
             if account is not None:
-                decision = replace(decision, state=replace(decision.state, bound_to=binding(account)))
+                decision = replace(decision, state=replace(decision.state, bound_to=account.binding))
             tx.record_check(reading, decision, self.outbox_rows(decision.alerts, reading.screenshot, now))
         self._log_edges(previous, decision, reading)
         return decision

@@ -5,18 +5,18 @@ from __future__ import annotations
 import re
 import time
 import unicodedata
-from typing import TYPE_CHECKING, Any, ClassVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 
 from playwright.async_api import Error as PlaywrightError
 
-from monitor.browser import navigated_while_reading
-from monitor.models import Match, Snapshot, Status
+from monitor.browser_errors import navigated_while_reading
+from monitor.models import Match, Problem, Snapshot, Status
+from monitor.schema import Reader
 from monitor.text import BLOCK, CJK_RANGES, clean, cut_at, shorten
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
-
-    from monitor.profiles import Profile, Rule
 
 _SPACE = re.compile(r"[^\S\n]+")
 _LINES = re.compile(r"\s*\n\s*")
@@ -66,7 +66,10 @@ def show_blocks(text: str) -> str:
 
 
 class Matcher:
-    """A test on a snapshot; subclasses declare `kind` and implement `match`."""
+    """A test on a snapshot; subclasses declare `kind` (their key in a rule) and implement `match`.
+
+    A kind's docstring is its user-facing help: docs/profiles.md's matcher table is tested against it.
+    """
 
     kind: ClassVar[str] = ""
     registry: ClassVar[dict[str, type[Matcher]]] = {}
@@ -79,19 +82,41 @@ class Matcher:
         self.value = value
         self.region = region
 
+    @classmethod
+    def from_toml(cls, value: Any, region: str, reader: Reader, where: str) -> Self:
+        """The matcher a rule's `kind = value` describes; a bad value is one line naming `where`."""
+        if not isinstance(value, str) or not value:
+            raise reader.fail(where, "must be a non-empty string")
+        cls.check(value, reader, where)
+        return cls(value, region)
+
+    @classmethod
+    def check(cls, value: str, reader: Reader, where: str) -> None:
+        """Refuse, at load, a value this kind could never match with (none by default)."""
+
     def match(self, snap: Snapshot) -> str | None:
         """The evidence when the snapshot matches, else None."""
         raise NotImplementedError
 
 
 class TextMatcher(Matcher):
-    """Regular expressions (any language) searched in the region's visible, normalised text."""
+    """Any of the regular expressions (a string or a list; any language) is found in the region's visible text."""
 
     kind = "text"
 
     def __init__(self, value: list[str], region: str) -> None:
         super().__init__(value, region)
         self.patterns = [re.compile(normalise(p), re.IGNORECASE) for p in value]
+
+    @classmethod
+    def from_toml(cls, value: Any, region: str, reader: Reader, where: str) -> Self:
+        """A pattern or a list of them, each compiled now."""
+        value = [value] if isinstance(value, str) else value
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) and v for v in value):
+            raise reader.fail(where, "must be a regular expression or a list of them")
+        for pattern in value:
+            reader.regex(pattern, where)
+        return cls(value, region)
 
     def match(self, snap: Snapshot) -> str | None:
         """The matched words with a little context."""
@@ -104,9 +129,14 @@ class TextMatcher(Matcher):
 
 
 class SelectorMatcher(Matcher):
-    """A CSS selector with at least one visible element inside the region."""
+    """A CSS selector has at least one **visible** element inside the region."""
 
     kind = "selector"
+
+    @classmethod
+    def check(cls, value: str, reader: Reader, where: str) -> None:
+        """Plain CSS (the page's querySelectorAll), compiled now."""
+        reader.css(value, where)
 
     def match(self, snap: Snapshot) -> str | None:
         """The element's text, or the selector when it has none."""
@@ -117,7 +147,7 @@ class SelectorMatcher(Matcher):
 
 
 class UrlMatcher(Matcher):
-    """A regular expression searched in the final URL (after redirects)."""
+    """The regular expression is found in the page's final URL (after redirects)."""
 
     kind = "url"
 
@@ -125,9 +155,37 @@ class UrlMatcher(Matcher):
         super().__init__(value, region)
         self.pattern = re.compile(value)
 
+    @classmethod
+    def check(cls, value: str, reader: Reader, where: str) -> None:
+        """A regular expression, compiled now."""
+        reader.regex(value, where)
+
     def match(self, snap: Snapshot) -> str | None:
         """The URL itself."""
         return snap.url if self.pattern.search(snap.url) else None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Matchers that must all match, and the status or problem they mean."""
+
+    name: str
+    matchers: tuple[Matcher, ...]
+    status: Status | None = None
+    problem: Problem | None = None
+
+
+class PageRules(Protocol):
+    """What reading and classifying a page needs from a site profile (profiles.Profile is one)."""
+
+    @property
+    def rules(self) -> tuple[Rule, ...]: ...
+    @property
+    def regions(self) -> dict[str, list[str]]: ...
+    @property
+    def orders(self) -> str | None: ...
+    @property
+    def settle_ms(self) -> int: ...
 
 
 def selector_key(region: str, selector: str) -> str:
@@ -135,7 +193,7 @@ def selector_key(region: str, selector: str) -> str:
     return selector if region == "body" else f"{region} >> {selector}"
 
 
-def detect(profile: Profile, snap: Snapshot) -> Match:
+def detect(profile: PageRules, snap: Snapshot) -> Match:
     """The first rule whose matchers all match; none matched is Status.UNKNOWN."""
     for rule in profile.rules:
         evidence = match_rule(rule, snap)
@@ -212,7 +270,7 @@ _EXTRACT_JS = """
 """
 
 
-async def snapshot(page: Page, profile: Profile, http_status: int | None = None) -> Snapshot:
+async def snapshot(page: Page, profile: PageRules, http_status: int | None = None) -> Snapshot:
     """Read the page's title, URL, visible text per region and visible selectors."""
     regions = {"body": ["body"], **profile.regions}
     selectors = [
@@ -235,7 +293,7 @@ async def snapshot(page: Page, profile: Profile, http_status: int | None = None)
     )
 
 
-async def read_page(page: Page, profile: Profile, http_status: int | None = None) -> tuple[Match, Snapshot]:
+async def read_page(page: Page, profile: PageRules, http_status: int | None = None) -> tuple[Match, Snapshot]:
     """Snapshot and classify; while no rule matches, re-read until the profile's settle time is spent."""
     deadline = time.monotonic() + profile.settle_ms / 1000
     while True:

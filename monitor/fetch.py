@@ -15,11 +15,12 @@ from urllib.parse import urlsplit
 from playwright.async_api import BrowserContext, CDPSession, Page
 from playwright.async_api import Error as PlaywrightError
 
-from monitor.browser import BrowserManager, open_context, playwright_errors, present_as_ordinary_chrome
+from monitor.browser import BrowserManager, open_context, present_as_ordinary_chrome
+from monitor.browser_errors import playwright_errors
 from monitor.config import Account, BrowserOptions
 from monitor.detect import is_status, read_page, shorten
 from monitor.errors import ChallengeRequired, CheckFailed, LoginRejected, SignedOut, Unreachable
-from monitor.files import SessionFiles, binding
+from monitor.files import SessionFiles
 from monitor.models import Match, Problem, Snapshot, Status
 from monitor.profiles import Profile, origin
 from monitor.totp import totp
@@ -120,7 +121,7 @@ class PlaywrightFetcher:
                         browser,
                         locale,
                         account.timezone or profile.timezone,
-                        self.sessions.load(account.name, binding(account)),
+                        self.sessions.load(account.name, account.binding),
                         timeout_ms=self.timeout_ms,
                     )
                     page = await context.new_page()
@@ -199,7 +200,7 @@ class PlaywrightFetcher:
             # Between sign-ins only from a page that proves the account is signed in, and only now and
             # then, to keep cookies the site rolls forward without paying for it on every check. Never
             # from a check that left the site.
-            self.sessions.save(account.name, await context.storage_state(), binding(account))
+            self.sessions.save(account.name, await context.storage_state(), account.binding)
         if gate.want_screenshot(result.match):
             result.screenshot = await self._screenshot(page)
         return result

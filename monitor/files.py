@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -15,10 +14,43 @@ from typing import TYPE_CHECKING, cast
 if TYPE_CHECKING:
     from playwright.async_api import StorageState
 
-    from monitor.config import Account
-
 BOUND_KEY = "monitor_bound_to"  # our key inside a session file; Playwright never sees it
 log = logging.getLogger("monitor")
+
+DATA_DIR_MARKER = ".account-monitor"
+DATA_DIR_FILES = {  # what a data directory may hold before its marker exists
+    DATA_DIR_MARKER,
+    "monitor.db",
+    "monitor.db-wal",
+    "monitor.db-shm",
+    "monitor.lock",
+    "sessions",
+    "screenshots",
+}
+
+
+def data_dir_problem(data_dir: Path) -> str | None:
+    """Why `data_dir` cannot be the monitor's data directory, checked before anything is written."""
+    if data_dir.exists():
+        if not data_dir.is_dir():
+            return f"{data_dir} is a file, not a directory"
+        if not os.access(data_dir, os.W_OK | os.X_OK):
+            return f"{data_dir} is not writable"
+        names = {p.name for p in data_dir.iterdir()}
+        if names and DATA_DIR_MARKER not in names and "monitor.db" not in names and not names <= DATA_DIR_FILES:
+            return (
+                f"{data_dir} already holds other files and is not a monitor data directory; "
+                "give a new or empty directory (e.g. ~/.local/share/account-monitor)"
+            )
+        return None
+    parent = data_dir.parent
+    while not parent.exists():
+        parent = parent.parent
+    if not parent.is_dir():
+        return f"{data_dir} is under {parent}, which is a file"
+    if not os.access(parent, os.W_OK | os.X_OK):
+        return f"{data_dir} cannot be created: {parent} is not writable"
+    return None
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -57,12 +89,6 @@ def save_screenshot(data_dir: Path, account: str, at: float, outcome: str, png: 
     path = folder / f"{stamp}-{outcome or 'check'}.png"
     write_private(path, png)
     return path
-
-
-def binding(account: Account) -> str:
-    """What a session or a state is for: a digest of profile, base_url and username (no plain username)."""
-    made_for = "\0".join((account.profile, account.base_url, account.username))
-    return hashlib.sha256(made_for.encode()).hexdigest()[:32]
 
 
 class SessionFiles:

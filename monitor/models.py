@@ -210,7 +210,7 @@ class AccountState:
     paused_at: float | None = None
     created_at: float = field(default_factory=time.time)
     signins_reset_at: float | None = None  # sign-ins before this do not count against the budget
-    bound_to: str | None = None  # see files.binding; NULL for rows from before bindings existed
+    bound_to: str | None = None  # see config.Account.binding; NULL for rows from before bindings existed
 
 
 @dataclass(frozen=True)

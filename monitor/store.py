@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from monitor.errors import ConfigError, MonitorError
-from monitor.files import ensure_private_dir, write_private
+from monitor.files import DATA_DIR_MARKER, data_dir_problem, ensure_private_dir, write_private
 from monitor.models import (
     AccountState,
     AttemptRow,
@@ -328,8 +328,6 @@ class Store:
         With `check`, a damaged file is refused too (PRAGMA quick_check): commands whose own queries
         might not touch the damaged page would otherwise answer as if all were well.
         """
-        from monitor.config import DATA_DIR_MARKER, data_dir_problem
-
         problem = data_dir_problem(data_dir)
         if problem:
             raise ConfigError(f"data_dir: {problem}")

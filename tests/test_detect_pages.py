@@ -127,8 +127,7 @@ def test_evidence_never_splits_a_character_sequence(tail: str) -> None:
 
 
 def test_repeated_pieces_are_quoted_once() -> None:
-    from monitor.detect import SelectorMatcher
-    from monitor.profiles import Rule
+    from monitor.detect import Rule, SelectorMatcher
 
     rule = Rule("locked", (SelectorMatcher(".alert", "body"), TextMatcher(["has been locked"], "body")))
     page = snap("Your account has been locked\nYour account has been locked\nWe noticed unusual activity.")

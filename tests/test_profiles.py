@@ -47,8 +47,22 @@ def test_shipped_profile_loads() -> None:
         ),
         ('pages = ["/account"]', 'pages = ["account"]', "pages: must be a list of paths"),
         ('username = "input[name=email]"\n', "", "signin.username: missing"),
+        (
+            'region = "main"\ntext = ["Your account has been locked"',
+            'region = ["main"]\ntext = ["Your account has been locked"',
+            "rule 'locked'.region: unknown region ['main'] (defined: body, main, instructions)",
+        ),
     ],
-    ids=["bad-status", "status-and-problem", "bad-regex", "unknown-region", "unknown-key", "bad-pages", "no-username"],
+    ids=[
+        "bad-status",
+        "status-and-problem",
+        "bad-regex",
+        "unknown-region",
+        "unknown-key",
+        "bad-pages",
+        "no-username",
+        "region-not-a-name",
+    ],
 )
 def test_broken_profile_names_file_and_rule(tmp_path: Path, old: str, new: str, message: str) -> None:
     assert old in SHIPPED
@@ -65,3 +79,24 @@ def test_rule_without_matchers(tmp_path: Path) -> None:
     path.write_text(SHIPPED + '\n[[rules]]\nname = "nothing"\nstatus = "ok"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"rule 'nothing': needs at least one matcher \(text, selector, url\)"):
         load_profile(str(path))
+
+
+def test_regions_that_are_not_a_table_are_one_line() -> None:
+    import tomllib
+
+    from monitor.profiles import parse_profile
+
+    data = tomllib.loads(SHIPPED) | {"regions": 5}
+    with pytest.raises(ConfigError) as err:
+        parse_profile(data, Path("shop.toml"))
+    assert str(err.value) == "profile shop.toml: regions: must be a table"
+
+
+def test_the_matcher_table_in_the_docs_is_each_kinds_own_help() -> None:
+    from monitor.detect import Matcher
+
+    doc = (Path(__file__).parents[1] / "docs" / "profiles.md").read_text(encoding="utf-8")
+    table = doc.split("| matcher | matches when |\n|---|---|\n", 1)[1].split("\n\n", 1)[0]
+    documented = [line for line in table.splitlines() if line.startswith("| `")]
+    expected = [f"| `{kind}` | {(cls.__doc__ or '').strip()} |" for kind, cls in Matcher.registry.items()]
+    assert documented == expected, "docs/profiles.md's matcher table must repeat each Matcher kind's docstring"
