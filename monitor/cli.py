@@ -456,7 +456,7 @@ def _next_check(cfg: configmod.Config, account: configmod.Account, s: AccountSta
     """When a running daemon checks `account` next: its last check plus the interval (its jitter aside)."""
     if not running or not account.enabled or s.last_check_at is None:
         return None
-    from monitor.daemon import interval_for, next_check_at
+    from monitor.schedule import interval_for, next_check_at
 
     last = datetime.fromtimestamp(s.last_check_at, UTC).astimezone()
     span = interval_for(account, cfg.schedule, s.status)

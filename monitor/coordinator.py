@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -22,6 +24,7 @@ from monitor.models import (
     PROBLEM_EDGES,
     AccountState,
     Alert,
+    AlertKind,
     Decision,
     Match,
     Problem,
@@ -31,6 +34,7 @@ from monitor.models import (
 )
 from monitor.notify import outbox_rows
 from monitor.profiles import load_profile
+from monitor.schedule import Quiet, interval_for, steady
 from monitor.store import Store
 
 log = logging.getLogger("monitor")
@@ -66,16 +70,23 @@ def quiet_dead_driver(loop: asyncio.AbstractEventLoop) -> None:
 
 
 class Coordinator:
-    """Owns the check cycle; the scheduler and the CLI only call `check`."""
+    """Owns the check cycle and what follows from it (self-alerts, reminders, retention); the daemon only says when."""
 
     def __init__(
-        self, config: Config, store: Store, fetcher: Fetcher | None = None, clock: Callable[[], float] = time.time
+        self,
+        config: Config,
+        store: Store,
+        fetcher: Fetcher | None = None,
+        clock: Callable[[], float] = time.time,
+        steady: Callable[[], float] = steady,
     ) -> None:
         self.config = config
         self.store = store
         self.sessions = SessionFiles(config.data_dir / "sessions")
         self.fetcher: Fetcher = fetcher or PlaywrightFetcher(config.browser, self.sessions)
-        self.clock = clock
+        self.clock = clock  # wall time: what readings, budgets and the outbox record
+        self.steady = steady  # never steps: what the no-success watch measures
+        self.quiet = Quiet(last_success=steady())
         self._locks: dict[str, asyncio.Lock] = {}
         self.aborting = False
 
@@ -139,7 +150,10 @@ class Coordinator:
         quiet_dead_driver(asyncio.get_running_loop())
         lock = self._locks.setdefault(name, asyncio.Lock())
         async with lock:
-            return await self._check(account)
+            reading = await self._check(account)
+        if reading.status is not None:
+            self._succeeded()
+        return reading
 
     def rebind(self, account: Account) -> None:
         """Start afresh when the entry now names another user or site: old session and state are not theirs."""
@@ -243,6 +257,43 @@ class Coordinator:
             account = self.config.account(alert.account) if alert.account else None
             rows += outbox_rows(self.config, alert, account, screenshot, now)
         return rows
+
+    def interval(self, account: Account) -> float:
+        """The account's check interval as of its stored status: shorter while locked or under review."""
+        try:
+            status = self.store.state(account.name).status
+        except sqlite3.Error:
+            status = None  # reported where it happened; the schedule must go on
+        return interval_for(account, self.config.schedule, status)
+
+    def _succeeded(self) -> None:
+        """A check read a status: after a no_success alert, tell the owner checks succeed again."""
+        minutes = self.quiet.succeeded(self.steady())
+        if minutes is not None:
+            log.info("checks succeed again")
+            self.queue([Alert(AlertKind.SUCCESS_AGAIN, "", {"minutes": minutes})], None, self.clock())
+
+    def check_quiet(self) -> None:
+        """Tell the owner once when no check succeeded for stale_after_intervals of the longest interval."""
+        minutes = self.quiet.overdue(self.steady(), self.config.accounts, self.config.schedule)
+        enabled = [a for a in self.config.accounts if a.enabled]
+        # (When every account's own "cannot check" alert went out, the owner knows already.)
+        if minutes is not None and not all(self.store.state(a.name).problem_alerted for a in enabled):
+            self.quiet.alert()
+            log.error("no successful check for %d min", minutes)
+            self.queue([Alert(AlertKind.NO_SUCCESS, "", {"minutes": minutes})], None, self.clock())
+
+    def retention(self) -> None:
+        """Drop readings and screenshots older than the retention period (those of transitions stay)."""
+        before = self.clock() - self.config.schedule.retention_days * 86400
+        removed = self.store.prune(before)
+        kept = {t.screenshot for a in self.config.accounts for t in self.store.transitions(a.name, 10_000)}
+        for shot in (self.config.data_dir / "screenshots").glob("*/*.png"):
+            with contextlib.suppress(OSError):
+                if shot.stat().st_mtime < before and str(shot) not in kept:
+                    shot.unlink()
+        if removed:
+            log.info("retention: removed %d old readings", removed)
 
     def _log_edges(self, previous: AccountState, decision: Decision, reading: Reading) -> None:
         """Log on edges only: a change, a problem starting, a recovery; never every poll."""

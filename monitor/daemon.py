@@ -8,34 +8,33 @@ import fcntl
 import json
 import logging
 import os
-import random
 import signal
 import socket
 import sqlite3
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from monitor import config as configmod
-from monitor.config import Account, Config, Schedule
+from monitor import schedule as sched
+from monitor.config import Account, Config
 from monitor.coordinator import Coordinator
 from monitor.errors import ConfigError
 from monitor.files import ensure_private_dir
-from monitor.models import Alert, AlertKind, Severity, Status
+from monitor.models import Severity
 from monitor.notify import Notifier, wants
+from monitor.schedule import steady
 from monitor.store import RECOVERY, DatabaseDamaged, Store, damaged
 
 log = logging.getLogger("monitor")
+T = TypeVar("T")
 STOP_BUDGET_S = 15.0
 TICK_S = 1.0  # how often the supervisor looks for due checks
-# Never steps, and keeps counting through a system suspend (CLOCK_MONOTONIC stops there), so checks
-# that became due while asleep run at once on waking. Linux has it; elsewhere the monotonic clock.
-CLOCK = getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC)
 EXIT_DAMAGED = 3  # the database is damaged: a restart cannot help (the unit's RestartPreventExitStatus)
 
 
@@ -134,7 +133,6 @@ class Counters:
     executed: int = 0
     errors: int = 0
     last_done: float = 0.0  # steady time the last check finished
-    last_success: float = 0.0  # steady time the last check read a status
 
 
 @dataclass
@@ -145,44 +143,6 @@ class Periodic:
     every_s: float
     run: Callable[[], object]
     due: float
-
-
-def next_check_at(
-    now: datetime,
-    span: float,
-    jitter: float,
-    hours: tuple[int, int] | None,
-    first: bool = False,
-    uniform: Callable[[float, float], float] = random.uniform,
-) -> datetime:
-    """When to check next: `span` jittered symmetrically (mean stays put), inside active hours."""
-    # First checks are spread over a short window so that many accounts do not start at once.
-    delay = uniform(0, min(span, 5.0)) if first else span * uniform(1 - jitter, 1 + jitter)
-    when = now + timedelta(seconds=delay)
-    if hours and not _in_hours(when.hour, hours):
-        start = when.replace(hour=hours[0], minute=0, second=0, microsecond=0)
-        if start <= when:
-            start += timedelta(days=1)
-        when = start + timedelta(seconds=uniform(0, min(span, 300)))
-    return when
-
-
-def interval_for(account: Account, rules: Schedule, status: Status | None) -> float:
-    """The account's check interval: its own or the schedule's, shorter while locked or under review."""
-    base = account.interval_s or rules.interval_s
-    if status in (Status.LOCKED, Status.UNDER_REVIEW):
-        return min(base, rules.interval_while_locked_s)
-    return base
-
-
-def steady() -> float:
-    """Seconds on CLOCK: what the schedule, the watchdog and the no-success alert are timed with."""
-    return time.clock_gettime(CLOCK)
-
-
-def clock_step(wall_before: float, mono_before: float, wall_now: float, mono_now: float) -> float:
-    """Seconds the wall clock jumped against the steady clock between two observations."""
-    return (wall_now - wall_before) - (mono_now - mono_before)
 
 
 class Daemon:
@@ -196,10 +156,9 @@ class Daemon:
         self.config = config
         self.config_path = config_path
         self.store = Store.open(config.data_dir)
-        self.coordinator = Coordinator(config, self.store)
+        self.coordinator = Coordinator(config, self.store, steady=steady)
         self.notifier = Notifier(config, self.store)
-        now = steady()
-        self.counters = Counters(last_done=now, last_success=now)
+        self.counters = Counters(last_done=steady())
         self.systemd = SystemdNotifier()
         self.stopping = asyncio.Event()
         self.semaphore = asyncio.Semaphore(config.schedule.max_concurrency)
@@ -207,48 +166,32 @@ class Daemon:
         self.due: dict[str, float] = {}  # account -> steady time of its next check
         self.checks: dict[str, asyncio.Task[None]] = {}
         self.jobs: list[Periodic] = []
-        self.stale_alerted = False
         self.last_heartbeat = 0.0
         self._clocks = (time.time(), steady())
-        self.stale_since = 0.0  # steady time of the last success when the no_success alert went out
         self.store_trouble: str | None = None  # why the data dir cannot be written, during such an episode
         self.exit_status = 0
 
-    # --- scheduling ----------------------------------------------------------------
-
-    def interval(self, account: Account) -> float:
-        """Seconds until the next check: shorter while locked or under review."""
-        try:
-            status = self.store.state(account.name).status
-        except sqlite3.Error:
-            status = None  # reported where it happened; the schedule must go on
-        return interval_for(account, self.config.schedule, status)
-
-    def next_run(self, account: Account, first: bool = False) -> datetime:
-        """When to check `account` next (wall clock, for active hours and the log)."""
-        rules = self.config.schedule
-        return next_check_at(
-            datetime.now().astimezone(), self.interval(account), rules.jitter, rules.active_hours, first
-        )
+    # --- the supervisor --------------------------------------------------------------
 
     def schedule(self, account: Account, first: bool = False) -> None:
-        """(Re)schedule the account's next check on the steady clock."""
-        delay = (self.next_run(account, first) - datetime.now().astimezone()).total_seconds()
-        self.due[account.name] = steady() + max(0.0, delay)
+        """(Re)schedule the account's next check on the steady clock (the wall clock places active hours)."""
+        span = self.coordinator.interval(account)
+        delay = sched.next_delay(datetime.now().astimezone(), span, self.config.schedule, first)
+        self.due[account.name] = steady() + delay
 
     def tick(self) -> None:
         """One supervisor round: notice clock steps, start due checks, run due housekeeping."""
         now = steady()
         wall = time.time()
-        step = clock_step(*self._clocks, wall, now)
-        if abs(step) > 5:
+        step = sched.clock_step(*self._clocks, wall, now)
+        if abs(step) > sched.NOTICED_S:
             log.warning("the wall clock jumped %+.0f s; checks keep their schedule", step)
-        asleep = now - self._clocks[1] - TICK_S
-        if asleep > 5:
+        asleep = sched.not_running(self._clocks[1], now, TICK_S)
+        if asleep:
             # The process itself did not run (SIGSTOP, a paused VM, a suspend): that time is not a stretch
             # of failed checks, and what fell due runs now, before anyone is told checks stopped.
             log.info("the monitor did not run for %.0f s; checks that fell due run now", asleep)
-            self.counters.last_success += asleep
+            self.coordinator.quiet.skip(asleep)
             self.counters.last_done += asleep
         self._clocks = (wall, now)
         for account in self.config.accounts:
@@ -258,10 +201,7 @@ class Daemon:
             if name not in self.due:
                 self.schedule(account, first=True)  # a missing schedule is repaired, never lost
             elif now >= self.due[name]:
-                task = asyncio.ensure_future(self.run_check(name))
-                self.checks[name] = task
-                self.running.add(task)
-                task.add_done_callback(self.running.discard)
+                self.checks[name] = self.spawn(self.run_check(name))
         for job in self.jobs:
             if now >= job.due:
                 job.due = now + job.every_s
@@ -291,7 +231,7 @@ class Daemon:
             self.store_ok()
             self.notifier.kick()  # send what this check queued without waiting for the next tick
             if reading.status is not None:
-                self._on_success()
+                self.heartbeat()
         except (sqlite3.Error, OSError) as exc:
             self.store_failed(exc)
         except Exception:
@@ -348,49 +288,27 @@ class Daemon:
 
     def tell_owner(self, title: str, body: str, severity: Severity = Severity.URGENT) -> None:
         """Send to every channel now, without the outbox: it lives in the store that just failed."""
-        task = asyncio.ensure_future(asyncio.to_thread(send_straight, self.notifier, title, body, severity))
-        self.running.add(task)
-        task.add_done_callback(self.running.discard)
+        self.spawn(asyncio.to_thread(send_straight, self.notifier, title, body, severity))
 
-    def _on_success(self) -> None:
-        self.counters.last_success = steady()
-        if self.stale_alerted:
-            self.stale_alerted = False
-            minutes = max(1, round((self.counters.last_success - self.stale_since) / 60))
-            log.info("checks succeed again")
-            alert = Alert(AlertKind.SUCCESS_AGAIN, "", {"minutes": minutes})
-            self.coordinator.queue([alert], None, time.time())
+    def heartbeat(self) -> None:
+        """A check succeeded: ping the heartbeat URL, at most once a minute."""
         url = self.config.schedule.heartbeat_url
         if url and time.monotonic() - self.last_heartbeat > 60:
             self.last_heartbeat = time.monotonic()
-            task = asyncio.ensure_future(asyncio.to_thread(_ping, url.reveal()))
-            self.running.add(task)
-            task.add_done_callback(self.running.discard)
+            self.spawn(asyncio.to_thread(_ping, url.reveal()))
 
-    def deliver(self) -> None:
-        """Start delivery of due outbox rows (each channel on its own)."""
-        self.notifier.kick()
+    def spawn(self, work: Coroutine[Any, Any, T]) -> asyncio.Task[T]:
+        """Run `work` in the background; shutdown waits for it a bounded time."""
+        task = asyncio.ensure_future(work)
+        self.running.add(task)
+        task.add_done_callback(self.running.discard)
+        return task
 
     def housekeeping(self) -> None:
-        """Reminders, the no-success self-alert and retention."""
+        """Reminders and the no-success self-alert."""
         self.coordinator.remind()
-        self._check_stale()
-
-    def _check_stale(self) -> None:
-        accounts = [a for a in self.config.accounts if a.enabled]
-        if not accounts or self.stale_alerted or self.store_trouble:
-            return  # with the data dir failing, the owner has been told why nothing is recorded
-        longest = max(a.interval_s or self.config.schedule.interval_s for a in accounts)
-        limit = longest * self.config.schedule.stale_after_intervals
-        # Steady clock: a wall-clock step forward is not a stretch of failed checks.
-        quiet = steady() - self.counters.last_success
-        if quiet > limit and not all(self.store.state(a.name).problem_alerted for a in accounts):
-            # (When every account's own "cannot check" alert went out, the owner knows already.)
-            self.stale_alerted = True
-            self.stale_since = self.counters.last_success
-            minutes = max(1, round(quiet / 60))
-            log.error("no successful check for %d min", minutes)
-            self.coordinator.queue([Alert(AlertKind.NO_SUCCESS, "", {"minutes": minutes})], None, time.time())
+        if not self.store_trouble:  # with the data dir failing, the owner has been told why nothing is recorded
+            self.coordinator.check_quiet()
 
     def integrity(self) -> None:
         """PRAGMA quick_check of the database; damage stops the daemon as a failed query would."""
@@ -399,27 +317,10 @@ class Daemon:
         except DatabaseDamaged as exc:
             self.store_failed(exc)
 
-    def retention(self) -> None:
-        """Drop readings and screenshots older than the retention period (those of transitions stay)."""
-        before = time.time() - self.config.schedule.retention_days * 86400
-        removed = self.store.prune(before)
-        kept = {t.screenshot for a in self.config.accounts for t in self.store.transitions(a.name, 10_000)}
-        for shot in (self.config.data_dir / "screenshots").glob("*/*.png"):
-            with contextlib.suppress(OSError):
-                if shot.stat().st_mtime < before and str(shot) not in kept:
-                    shot.unlink()
-        if removed:
-            log.info("retention: removed %d old readings", removed)
-
-    def healthy(self, now: float) -> bool:
-        """Checks really complete: the last one finished within the longest interval twice over, plus its timeout."""
-        spans = [a.interval_s or self.config.schedule.interval_s for a in self.config.accounts if a.enabled]
-        limit = 2 * max(spans or [self.config.schedule.interval_s]) + self.config.browser.check_timeout_s + 60
-        return now - self.counters.last_done < limit
-
     def watchdog(self) -> None:
         """Tell systemd we are alive, only while the supervisor runs and checks complete."""
-        if self.healthy(steady()):
+        cfg = self.config
+        if sched.healthy(steady(), self.counters.last_done, cfg.accounts, cfg.schedule, cfg.browser.check_timeout_s):
             self.systemd.send("WATCHDOG=1")
 
     # --- reload and lifecycle --------------------------------------------------------
@@ -468,11 +369,12 @@ class Daemon:
             if account.enabled:
                 self.schedule(account, first=True)
         now = steady()
-        shortest = min([a.interval_s or self.config.schedule.interval_s for a in self.config.accounts] or [30.0])
+        shortest = sched.shortest_span(self.config.accounts, self.config.schedule)
         self.jobs = [
-            Periodic("deliver outbox", 2.0, self.deliver, now),
+            # Delivery of due outbox rows, each channel on its own.
+            Periodic("deliver outbox", 2.0, self.notifier.kick, now),
             Periodic("reminders", max(1.0, min(30.0, shortest)), self.housekeeping, now),
-            Periodic("retention", 6 * 3600.0, self.retention, now + 300),
+            Periodic("retention", 6 * 3600.0, self.coordinator.retention, now + 300),
             # Damage in pages no check reads (e.g. the outbox) is found within the hour, not at the next start.
             Periodic("integrity", 3600.0, self.integrity, now + 3600),
         ]
@@ -514,11 +416,6 @@ def send_straight(notifier: Notifier, title: str, body: str, severity: Severity 
             result = notifier.send_now(channel, title, body, severity)
             if not result.ok:
                 log.error("channel %s: could not tell the owner (%s)", channel.name, result.error)
-
-
-def _in_hours(hour: int, hours: tuple[int, int]) -> bool:
-    start, end = hours
-    return start <= hour < end if start < end else hour >= start or hour < end
 
 
 def _ping(url: str) -> None:

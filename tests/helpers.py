@@ -26,6 +26,7 @@ from monitor.files import SessionFiles
 from monitor.models import Reading, Status
 from monitor.notify import Notifier
 from monitor.store import Store
+from tests.fakes import Clock
 
 __all__ = [
     "PASSWORDS",
@@ -129,19 +130,6 @@ def plain_profile(tmp_path: Path, instructions: bool = True) -> str:
     region = 'instructions = [".alert-lock p", ".nt-box div"]' if instructions else ""
     (tmp_path / "plain-shop.toml").write_text(PLAIN_PROFILE.replace("{instructions}", region), encoding="utf-8")
     return "plain-shop.toml"
-
-
-class Clock:
-    """Time that moves only when the test says so."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
 
 
 class Env:

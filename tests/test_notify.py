@@ -16,8 +16,8 @@ from monitor.config import Channel
 from monitor.models import Problem, Reading, Severity, Status
 from monitor.notify import Notifier, describe, make_apprise, mask, secret_parts, wants
 from monitor.store import Store
-from tests.fakes import FakeApprise, Handler, Sent, fail_first
-from tests.helpers import PNG, Clock, Env, make_config, plain_profile, run_monitor
+from tests.fakes import Clock, FakeApprise, Handler, Sent, fail_first
+from tests.helpers import PNG, Env, make_config, plain_profile, run_monitor
 
 
 def unthrottled(channel: Channel) -> apprise.Apprise:
