@@ -18,7 +18,7 @@ import platformdirs
 from monitor.errors import ConfigError
 from monitor.files import data_dir_problem
 from monitor.models import AlertKind, ScreenshotMode, Severity
-from monitor.schema import Reader, locale_problem, parse_toml, timezone_problem
+from monitor.schema import Reader, locale_problem, read_toml, timezone_problem
 from monitor.text import Advice, parse_advice, template_problem
 
 log = logging.getLogger("monitor.config")
@@ -344,13 +344,8 @@ def load(path: Path | None = None, resolve_secrets: bool = True, reloading: bool
     environment variable for a running daemon.
     """
     path = (path or default_path()).expanduser()
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found (create one with `monitor init`)") from None
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config file: {exc.strerror}") from None
-    data = parse_toml(raw, str(path))
+    missing = f"{path}: config file not found (create one with `monitor init`)"
+    data = read_toml(path, str(path), missing, f"{path}: cannot read config file: ")
     config = parse(data, path, reloading)
     if resolve_secrets:
         config.resolve()

@@ -11,6 +11,7 @@ import math
 import re
 import tomllib
 import zoneinfo
+from pathlib import Path
 from typing import Any
 
 import soupsieve
@@ -42,6 +43,17 @@ def parse_toml(raw: bytes, name: str) -> dict[str, Any]:
         raise ConfigError(f"{name}: not valid TOML: {exc}") from None
     except RecursionError:
         raise ConfigError(f"{name}: not valid TOML: nested too deeply") from None
+
+
+def read_toml(path: Path, name: str, missing: str, unreadable: str) -> dict[str, Any]:
+    """Read and parse a TOML file; `missing`, or `unreadable` followed by the OS's reason, is the error."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(missing) from None
+    except OSError as exc:
+        raise ConfigError(f"{unreadable}{exc.strerror}") from None
+    return parse_toml(raw, name)
 
 
 class Reader:

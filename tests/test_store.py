@@ -13,16 +13,7 @@ import pytest
 from fixtures.control import Control
 from monitor.config import Schedule
 from monitor.decide import decide
-from monitor.models import (
-    AccountState,
-    OutboxState,
-    Problem,
-    Reading,
-    ReadingRow,
-    Status,
-    Transition,
-    TransitionKind,
-)
+from monitor.models import AccountState, OutboxState, Problem, Reading, ReadingRow, Status, Transition, TransitionKind
 from monitor.store import (
     MIGRATIONS,
     DatabaseDamaged,

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from monitor.detect import Matcher, Rule
 from monitor.errors import ConfigError
 from monitor.models import Problem, Status
-from monitor.schema import Reader, locale_problem, parse_toml, timezone_problem
+from monitor.schema import Reader, locale_problem, read_toml, timezone_problem
 from monitor.text import Advice, parse_advice
 
 SHIPPED = Path(__file__).parent
@@ -89,13 +89,8 @@ def load_profile(name_or_path: str, base: Path | None = None) -> Profile:
 
 @lru_cache(maxsize=64)
 def _load(path: Path) -> Profile:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ConfigError(f"profile file {path} not found") from None
-    except OSError as exc:
-        raise ConfigError(f"profile file {path}: cannot read: {exc.strerror}") from None
-    return parse_profile(parse_toml(raw, f"profile file {path}"), path)
+    name = f"profile file {path}"
+    return parse_profile(read_toml(path, name, f"{name} not found", f"{name}: cannot read: "), path)
 
 
 def parse_profile(data: dict[str, Any], path: Path) -> Profile:
