@@ -283,8 +283,6 @@ def test_site_without_advice_or_instructions_gets_neutral_advice(aio, tmp_path, 
     assert "billing statement" not in body
 
 
-
-
 # --- Delivery rules, unit tests: a fake Apprise (tests/fakes.py), a moved clock, a real SQLite file ---------------
 
 

@@ -208,8 +208,6 @@ def test_heartbeat_and_no_success_self_alert(daemon: Daemon, control: Control) -
         hb.stop()
 
 
-
-
 def renderer_running(root: int) -> bool:
     """A Chromium renderer below `root` exists: a page is open."""
     return any(b"--type=renderer" in read(pid, "cmdline") for pid in descendants(root))
