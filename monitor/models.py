@@ -254,6 +254,7 @@ class OutboxRow:
     state: OutboxState
     sent_at: float | None
     last_error: str | None
+    leased_until: float | None = None  # a sender holds the row until then (apart from its retry time)
 
 
 @dataclass(frozen=True)

@@ -505,9 +505,8 @@ class Notifier:
             row = self.store.head(name)
             if row is None or (row.next_attempt_at > now and not force):
                 return  # nothing due
-            # Claiming at the row's own time succeeds only if nobody changed it since it was read.
-            if not self.store.claim(row.id, max(now, row.next_attempt_at)):
-                return  # another process is sending it
+            if not self.store.claim(row.id, now, force=force):
+                return  # another process is sending it (or has just moved it on)
             if channel is None or now - row.created_at > max_age:
                 why = "channel no longer configured" if channel is None else "too old, given up"
                 self.store.record_attempt(row.id, False, why, now, give_up=True)
