@@ -579,7 +579,7 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     Exit status: 0 all delivered, 1 any failed.
     Example: monitor notify-test --channel phone
     """
-    from monitor.models import AlertKind, Severity
+    from monitor.models import AlertKind, Language, Severity
     from monitor.notify import Notifier, render
     from monitor.store import Store
 
@@ -592,7 +592,7 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     notifier = Notifier(cfg, store)
     failed = 0
     for channel in channels:
-        title, body = render(AlertKind.TEST, {"channel": channel.name}, None, cfg, "en")
+        title, body = render(AlertKind.TEST, {"channel": channel.name}, None, cfg, Language.EN)
         result = notifier.send_now(channel, title, body, Severity.INFO)
         print(f"{channel.name}: {'delivered' if result.ok else 'FAILED: ' + (result.error or '')}")
         failed += not result.ok

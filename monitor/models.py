@@ -44,6 +44,13 @@ class Severity(enum.StrEnum):
         return list(Severity).index(self)
 
 
+class Language(enum.StrEnum):
+    """A language messages and advice are written in."""
+
+    EN = "en"
+    JA = "ja"
+
+
 class AlertKind(enum.StrEnum):
     """Each kind of message the owner can receive."""
 
