@@ -13,7 +13,6 @@ import logging
 import os
 import re
 import shutil
-import sqlite3
 import subprocess
 import sys
 import unicodedata
@@ -25,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from monitor import config as configmod
 from monitor.errors import ConfigError, MonitorError
 from monitor.models import Status
+from monitor.store import StoreError
 
 if TYPE_CHECKING:
     from monitor.models import AccountState, Budget
@@ -265,7 +265,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def _other_instance(cfg: configmod.Config) -> str | None:
     """A running monitor on the default data dir (not this config's) watching an account of ours."""
-    from monitor.store import StoreError, watched_accounts
+    from monitor.store import watched_accounts
 
     default = configmod.default_data_dir()
     db = default / "monitor.db"
@@ -579,7 +579,7 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     Exit status: 0 all delivered, 1 any failed.
     Example: monitor notify-test --channel phone
     """
-    from monitor.models import AlertKind, Severity
+    from monitor.models import AlertKind, Language, Severity
     from monitor.notify import Notifier, render
     from monitor.store import Store
 
@@ -592,7 +592,7 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     notifier = Notifier(cfg, store)
     failed = 0
     for channel in channels:
-        title, body = render(AlertKind.TEST, {"channel": channel.name}, None, cfg, "en")
+        title, body = render(AlertKind.TEST, {"channel": channel.name}, None, cfg, Language.EN)
         result = notifier.send_now(channel, title, body, Severity.INFO)
         print(f"{channel.name}: {'delivered' if result.ok else 'FAILED: ' + (result.error or '')}")
         failed += not result.ok
@@ -766,7 +766,7 @@ def main(argv: list[str] | None = None) -> int:
     except MonitorError as exc:
         print(f"monitor: {exc}", file=sys.stderr)
         return 1
-    except sqlite3.DatabaseError as exc:  # e.g. a damaged page met mid-command
+    except StoreError as exc:  # e.g. a damaged page met mid-command, or a full disk
         print(
             f"monitor: the database failed ({exc}); `monitor doctor` checks it and says how to recover", file=sys.stderr
         )

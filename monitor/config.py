@@ -223,7 +223,7 @@ class Channel:
     url: Secret | None = None
     config_file: str | None = None
     tags: list[str] = field(default_factory=list)
-    min_severity: str = "info"
+    min_severity: Severity = Severity.INFO
     accounts: list[str] = field(default_factory=list)  # empty: every account
 
     def problem(self) -> str | None:
@@ -467,7 +467,7 @@ def _channels(r: _Reader, data: dict[str, Any]) -> list[Channel]:
             url=url,
             config_file=str((r.path.parent / config_file).resolve()) if config_file else None,
             tags=[str(t) for t in r.get(c, "tags", where, list, [])],
-            min_severity=min_sev,
+            min_severity=Severity(min_sev),
             accounts=[str(t) for t in r.get(c, "accounts", where, list, [])],
         )
         problem = check_channel(channel)

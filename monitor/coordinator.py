@@ -6,7 +6,6 @@ import asyncio
 import contextlib
 import logging
 import signal
-import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -35,7 +34,7 @@ from monitor.models import (
 from monitor.notify import outbox_rows
 from monitor.profiles import load_profile
 from monitor.schedule import Quiet, interval_for, steady
-from monitor.store import Store
+from monitor.store import Store, StoreError
 
 log = logging.getLogger("monitor")
 DAY = 86400.0
@@ -262,7 +261,7 @@ class Coordinator:
         """The account's check interval as of its stored status: shorter while locked or under review."""
         try:
             status = self.store.state(account.name).status
-        except sqlite3.Error:
+        except StoreError:
             status = None  # reported where it happened; the schedule must go on
         return interval_for(account, self.config.schedule, status)
 

@@ -10,7 +10,6 @@ import logging
 import os
 import signal
 import socket
-import sqlite3
 import sys
 import time
 import urllib.request
@@ -29,7 +28,7 @@ from monitor.files import ensure_private_dir
 from monitor.models import Severity
 from monitor.notify import Notifier, wants
 from monitor.schedule import steady
-from monitor.store import RECOVERY, DatabaseDamaged, Store, damaged
+from monitor.store import RECOVERY, DatabaseDamaged, Store, StoreError, damaged
 
 log = logging.getLogger("monitor")
 T = TypeVar("T")
@@ -207,7 +206,7 @@ class Daemon:
                 job.due = now + job.every_s
                 try:
                     job.run()
-                except (sqlite3.Error, OSError) as exc:
+                except (StoreError, OSError) as exc:
                     self.store_failed(exc)
                 except Exception:  # housekeeping must never stop the supervisor
                     log.exception("%s failed", job.name)
@@ -232,7 +231,7 @@ class Daemon:
             self.notifier.kick()  # send what this check queued without waiting for the next tick
             if reading.status is not None:
                 self.heartbeat()
-        except (sqlite3.Error, OSError) as exc:
+        except (StoreError, OSError) as exc:
             self.store_failed(exc)
         except Exception:
             self.counters.errors += 1
@@ -455,7 +454,7 @@ def run(config_path: Path, log_json: bool = False) -> int:
             # The real outbox is in the damaged file; this notifier's in-memory store is never used.
             send_straight(Notifier(config, Store(":memory:")), "🛑 monitor: database damaged, not started", str(exc))
             return EXIT_DAMAGED
-        except sqlite3.Error as exc:
+        except StoreError as exc:
             log.error("%s: cannot open the database: %s", config.data_dir / "monitor.db", exc)
             return 1
         asyncio.run(daemon.main())

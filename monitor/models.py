@@ -44,6 +44,13 @@ class Severity(enum.StrEnum):
         return list(Severity).index(self)
 
 
+class Language(enum.StrEnum):
+    """A language messages and advice are written in."""
+
+    EN = "en"
+    JA = "ja"
+
+
 class AlertKind(enum.StrEnum):
     """Each kind of message the owner can receive."""
 
@@ -254,6 +261,7 @@ class OutboxRow:
     state: OutboxState
     sent_at: float | None
     last_error: str | None
+    leased_until: float | None = None  # a sender holds the row until then (apart from its retry time)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 import apprise
 
 from monitor.config import Account, Channel, Config
-from monitor.models import Alert, AlertKind, OutboxRow, OutboxState, Severity
+from monitor.models import Alert, AlertKind, Language, OutboxRow, OutboxState, Problem, Severity
 from monitor.store import Store
 from monitor.text import Advice, clean, one_line
 
@@ -30,26 +30,26 @@ log = logging.getLogger("monitor.notify")
 
 # --- wording: what each alert says, in the owner's language ------------------------------------
 
-PROBLEM_TEXT = {
-    "en": {
-        "logged_out": "signed out and cannot sign in automatically",
-        "login_rejected": "the site rejected the password",
-        "challenge": "the site asks for a CAPTCHA, one-time code or identity check",
-        "unreachable": "the site cannot be reached",
-        "browser_error": "the browser failed",
+PROBLEM_TEXT: dict[Language, dict[Problem, str]] = {
+    Language.EN: {
+        Problem.LOGGED_OUT: "signed out and cannot sign in automatically",
+        Problem.LOGIN_REJECTED: "the site rejected the password",
+        Problem.CHALLENGE: "the site asks for a CAPTCHA, one-time code or identity check",
+        Problem.UNREACHABLE: "the site cannot be reached",
+        Problem.BROWSER_ERROR: "the browser failed",
     },
-    "ja": {
-        "logged_out": "ログアウトしており、自動ログインできません",
-        "login_rejected": "パスワードが拒否されました",
-        "challenge": "画像認証・ワンタイムパスワード・本人確認を求められています",
-        "unreachable": "サイトに接続できません",
-        "browser_error": "ブラウザでエラーが発生しました",
+    Language.JA: {
+        Problem.LOGGED_OUT: "ログアウトしており、自動ログインできません",
+        Problem.LOGIN_REJECTED: "パスワードが拒否されました",
+        Problem.CHALLENGE: "画像認証・ワンタイムパスワード・本人確認を求められています",
+        Problem.UNREACHABLE: "サイトに接続できません",
+        Problem.BROWSER_ERROR: "ブラウザでエラーが発生しました",
     },
 }
 
 # Title and body per alert kind and language. Tokens are documented in docs/notifications.md.
-MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
-    "en": {
+MESSAGES: dict[Language, dict[AlertKind, tuple[str, str]]] = {
+    Language.EN: {
         AlertKind.LOCKED: (
             "🔒 {account}: account locked",
             "{site} has locked the account {username}. While it is locked nothing works: no orders, "
@@ -108,7 +108,7 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
             "this, alerts will reach you here.",
         ),
     },
-    "ja": {
+    Language.JA: {
         AlertKind.LOCKED: (
             "🔒 {account}: アカウントがロックされました",
             "{username} のアカウントがロックされました。ロック中は注文も注文履歴の確認もできません。\n\n"
@@ -170,19 +170,19 @@ MESSAGES: dict[str, dict[str, tuple[str, str]]] = {
 
 # What to do when the profile and the account give no advice: quote the page's own instruction when the
 # profile marks where it is (an `instructions` region), else neutral words that fit any site.
-QUOTE = {"en": 'The site says: "{instructions}"', "ja": "サイトの案内: 「{instructions}」"}
-QUOTED_ADVICE = {
-    "en": {
+QUOTE = {Language.EN: 'The site says: "{instructions}"', Language.JA: "サイトの案内: 「{instructions}」"}
+QUOTED_ADVICE: dict[Language, dict[AlertKind, str]] = {
+    Language.EN: {
         AlertKind.LOCKED: 'The site says: "{instructions}"\nSign in at {base_url} and do what it asks.',
         AlertKind.UNDER_REVIEW: 'The site is reviewing the account. It says: "{instructions}"',
     },
-    "ja": {
+    Language.JA: {
         AlertKind.LOCKED: "サイトの案内: 「{instructions}」\n{base_url} にログインし、案内に従ってください。",
         AlertKind.UNDER_REVIEW: "アカウントは確認中です。サイトの案内: 「{instructions}」",
     },
 }
-NEUTRAL_ADVICE = {
-    "en": {
+NEUTRAL_ADVICE: dict[Language, dict[AlertKind, str]] = {
+    Language.EN: {
         AlertKind.LOCKED: "Sign in at {base_url} and follow the instructions on the page.",
         AlertKind.UNDER_REVIEW: "The site is reviewing the account. Sign in at {base_url} now and then to see "
         "whether it asks for anything more, and answer the retailer when it contacts you.",
@@ -191,7 +191,7 @@ NEUTRAL_ADVICE = {
         AlertKind.REVIEW_OVERDUE: "Sign in at {base_url} to see whether the site asks for anything more, or "
         "contact its customer service.",
     },
-    "ja": {
+    Language.JA: {
         AlertKind.LOCKED: "{base_url} にログインし、ページの案内に従ってください。",
         AlertKind.UNDER_REVIEW: "アカウントは確認中です。ときどき {base_url} にログインして追加の依頼がないか確認し、"
         "サイトから連絡があれば応じてください。",
@@ -202,12 +202,12 @@ NEUTRAL_ADVICE = {
     },
 }
 # "Needs you": what the owner does about each problem that pauses automated sign-ins.
-HUMAN_ADVICE = {
-    "en": {
-        "login_rejected": "1. Check the password: sign in at {base_url} by hand with the password the monitor "
+HUMAN_ADVICE: dict[Language, dict[Problem, str]] = {
+    Language.EN: {
+        Problem.LOGIN_REJECTED: "1. Check the password: sign in at {base_url} by hand with the password the monitor "
         "uses. If it has changed, update the secret the account's `password` points to.\n"
         "2. Then run `monitor resume {account}` so that the monitor signs in again.",
-        "challenge": "1. Run `monitor login {account}` on a machine with a display, sign in and answer the "
+        Problem.CHALLENGE: "1. Run `monitor login {account}` on a machine with a display, sign in and answer the "
         "site's check (the CAPTCHA characters or the one-time code) in the window that opens: the session is "
         "saved and automated sign-ins resume.\n"
         "2. No display? Sign in at {base_url} in your own browser, answer the check there, then run "
@@ -215,11 +215,11 @@ HUMAN_ADVICE = {
         "3. If the site asks for a one-time code at every sign-in, add the account's `totp_secret` so that "
         "the monitor can answer it.",
     },
-    "ja": {
-        "login_rejected": "1. パスワードを確認してください: 監視に設定しているパスワードで {base_url} に手動で"
+    Language.JA: {
+        Problem.LOGIN_REJECTED: "1. パスワードを確認してください: 監視に設定しているパスワードで {base_url} に手動で"
         "ログインできるか試し、変更していた場合はアカウントの `password` が指す秘密情報を更新してください。\n"
         "2. その後 `monitor resume {account}` を実行すると、自動ログインが再開されます。",
-        "challenge": "1. 画面のあるマシンで `monitor login {account}` を実行し、開いたウィンドウでログインして"
+        Problem.CHALLENGE: "1. 画面のあるマシンで `monitor login {account}` を実行し、開いたウィンドウでログインして"
         "画像認証の文字やワンタイムパスワードを入力してください（セッションが保存され、自動ログインも再開されます）。\n"
         "2. 画面がない場合は、ご自身のブラウザで {base_url} にログインして確認に答えてから、"
         "`monitor resume {account}` を実行してください。\n"
@@ -230,33 +230,39 @@ HUMAN_ADVICE = {
 ADVICE_FALLBACK = {AlertKind.STILL_LOCKED: AlertKind.LOCKED, AlertKind.REVIEW_OVERDUE: AlertKind.UNDER_REVIEW}
 
 
-def language(account: Account | None, profile_locale: str | None = None) -> str:
-    """ "ja" or "en", from the account's locale or its profile's."""
+def language(account: Account | None, profile_locale: str | None = None) -> Language:
+    """Japanese or English, from the account's locale or its profile's."""
     loc = (account.locale if account and account.locale else None) or profile_locale or "en"
-    return "ja" if loc.lower().startswith("ja") else "en"
+    return Language.JA if loc.lower().startswith("ja") else Language.EN
 
 
-def _when(ts: Any, lang: str) -> str:
+def _problem(word: Any) -> Problem | None:
+    """The Problem an alert's facts name by its word; None for none or a word that is no Problem."""
+    return Problem(word) if word in Problem.__members__.values() else None
+
+
+def _when(ts: Any, lang: Language) -> str:
     if not isinstance(ts, int | float):
         return "?"
     moment = datetime.fromtimestamp(ts, UTC).astimezone()
-    return moment.strftime("%Y-%m-%d %H:%M %Z") if lang == "en" else moment.strftime("%Y年%m月%d日 %H:%M")
+    return moment.strftime("%Y-%m-%d %H:%M %Z") if lang == Language.EN else moment.strftime("%Y年%m月%d日 %H:%M")
 
 
-def _pick(advice: Advice, kinds: list[str], lang: str) -> str | None:
+def _pick(advice: Advice, kinds: list[AlertKind], lang: Language) -> str | None:
     """The first advice text for these kinds, in `lang` if written in it, else in the other language."""
     for kind in kinds:
         texts = advice.get(kind)
         if texts:
-            return texts.get(lang) or texts.get("en") or next(iter(texts.values()))
+            return texts.get(lang) or texts.get(Language.EN) or next(iter(texts.values()))
     return None
 
 
-def advice(kind: AlertKind, facts: dict[str, Any], account: Account | None, site: Advice, lang: str) -> str:
+def advice(kind: AlertKind, facts: dict[str, Any], account: Account | None, site: Advice, lang: Language) -> str:
     """What to do about this alert: the account's advice, the profile's, the page's own words, or neutral."""
     if kind == AlertKind.NEEDS_HUMAN:
-        return HUMAN_ADVICE[lang].get(str(facts.get("problem")), "")
-    kinds = [str(kind)] + ([str(ADVICE_FALLBACK[kind])] if kind in ADVICE_FALLBACK else [])
+        problem = _problem(facts.get("problem"))
+        return HUMAN_ADVICE[lang].get(problem, "") if problem else ""
+    kinds = [kind] + ([ADVICE_FALLBACK[kind]] if kind in ADVICE_FALLBACK else [])
     chosen = _pick(account.advice if account else {}, kinds, lang) or _pick(site, kinds, lang)
     quoted = bool(facts.get("instructions")) and kind in QUOTED_ADVICE[lang]
     if chosen:
@@ -273,7 +279,7 @@ def render(
     facts: dict[str, Any],
     account: Account | None,
     config: Config,
-    lang: str,
+    lang: Language,
     templates: dict[str, dict[str, str]] | None = None,
 ) -> tuple[str, str]:
     """Title and body for one alert, honouring [templates] overrides (`config.templates` by default)."""
@@ -290,15 +296,16 @@ def render(
     orders = facts.get("orders") or []
     order_lines = ""
     if orders:
-        head = "\n\n最近の注文:" if lang == "ja" else "\n\nRecent orders:"
+        head = "\n\n最近の注文:" if lang == Language.JA else "\n\nRecent orders:"
         order_lines = head + "".join(f"\n- {one_line(str(o), 200)}" for o in orders[:5])
     problem = facts.get("problem")
+    known = _problem(problem)
     tokens: dict[str, Any] = dict(
         account=account.name if account else "",
         username=account.username if account else "",
         base_url=account.base_url if account else "",
         profile=account.profile if account else "",
-        site=site or ("The site" if lang == "en" else "サイト"),
+        site=site or ("The site" if lang == Language.EN else "サイト"),
         matched=one_line(facts.get("matched") or "", 160),
         url=facts.get("url") or "-",
         time=_when(facts.get("at", time.time()), lang),
@@ -306,7 +313,7 @@ def render(
         hours=facts.get("hours", ""),
         count=facts.get("count", ""),
         detail=one_line(facts.get("detail") or "", 300),
-        problem=PROBLEM_TEXT[lang].get(str(problem), str(problem or "")),
+        problem=PROBLEM_TEXT[lang][known] if known else str(problem or ""),
         minutes=facts.get("minutes", ""),
         channel=facts.get("channel", ""),
         status=facts.get("to") or facts.get("status") or "",
@@ -319,14 +326,14 @@ def render(
     tokens["advice"] = advice(kind, facts, account, site_advice, lang).format_map(tokens)
     title, body = MESSAGES[lang][kind]
     override = (config.templates if templates is None else templates).get(str(kind), {})
-    suffix = "_ja" if lang == "ja" else ""
+    suffix = "_ja" if lang == Language.JA else ""
     title = override.get(f"title{suffix}", override.get("title", title))
     body = override.get(f"body{suffix}", override.get("body", body))
     return title.format_map(tokens), body.format_map(tokens)
 
 
 def render_safe(
-    kind: AlertKind, facts: dict[str, Any], account: Account | None, config: Config, lang: str
+    kind: AlertKind, facts: dict[str, Any], account: Account | None, config: Config, lang: Language
 ) -> tuple[str, str]:
     """Like `render`, but never raises: a template that fails gives the built-in message, and that a plain one."""
     try:
@@ -345,7 +352,7 @@ def render_safe(
 
 def wants(channel: Channel, severity: Severity, account: str | None) -> bool:
     """Whether `channel` takes an alert of this severity for this account."""
-    if severity.rank < Severity(channel.min_severity).rank:
+    if severity.rank < channel.min_severity.rank:
         return False
     return not channel.accounts or account is None or account in channel.accounts
 
@@ -505,9 +512,8 @@ class Notifier:
             row = self.store.head(name)
             if row is None or (row.next_attempt_at > now and not force):
                 return  # nothing due
-            # Claiming at the row's own time succeeds only if nobody changed it since it was read.
-            if not self.store.claim(row.id, max(now, row.next_attempt_at)):
-                return  # another process is sending it
+            if not self.store.claim(row.id, now, force=force):
+                return  # another process is sending it (or has just moved it on)
             if channel is None or now - row.created_at > max_age:
                 why = "channel no longer configured" if channel is None else "too old, given up"
                 self.store.record_attempt(row.id, False, why, now, give_up=True)

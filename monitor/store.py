@@ -148,6 +148,14 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE account_state ADD COLUMN bound_to TEXT;
         """,
     ),
+    (
+        "outbox_lease",
+        """
+        -- A sender's lease apart from the retry time (next_attempt_at): a forced send skips the
+        -- backoff, never a row another process is sending right now.
+        ALTER TABLE outbox ADD COLUMN leased_until REAL;
+        """,
+    ),
 ]
 
 
@@ -259,11 +267,12 @@ class Tx:
         self._conn.execute("DELETE FROM signins WHERE at < ?", (before,))
         return cur.rowcount
 
-    def claim(self, row_id: int, now: float, lease_s: float) -> bool:
-        """Take a due pending row for sending: its next attempt moves `lease_s` ahead; False if not due."""
+    def claim(self, row_id: int, now: float, lease_s: float, force: bool = False) -> bool:
+        """Lease a pending row for `lease_s`; False if another sender holds it or (unless `force`) it is not due."""
         cur = self._conn.execute(
-            "UPDATE outbox SET next_attempt_at = ? WHERE id = ? AND state = ? AND next_attempt_at <= ?",
-            (now + lease_s, row_id, OutboxState.PENDING, now),
+            "UPDATE outbox SET leased_until = ? WHERE id = ? AND state = ?"
+            " AND (leased_until IS NULL OR leased_until <= ?) AND (? OR next_attempt_at <= ?)",
+            (now + lease_s, row_id, OutboxState.PENDING, now, force, now),
         )
         return cur.rowcount == 1
 
@@ -277,17 +286,20 @@ class Tx:
         )
         if ok:
             self._conn.execute(
-                "UPDATE outbox SET state = ?, sent_at = ?, attempts = attempts + 1, last_error = NULL WHERE id = ?",
+                "UPDATE outbox SET state = ?, sent_at = ?, attempts = attempts + 1, last_error = NULL,"
+                " leased_until = NULL WHERE id = ?",
                 (OutboxState.SENT, now, row_id),
             )
         elif give_up:
             self._conn.execute(
-                "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ? WHERE id = ?",
+                "UPDATE outbox SET state = ?, attempts = attempts + 1, last_error = ?, leased_until = NULL"
+                " WHERE id = ?",
                 (OutboxState.GIVEN_UP, error, row_id),
             )
         else:
             self._conn.execute(
-                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?",
+                "UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ?, leased_until = NULL"
+                " WHERE id = ?",
                 (error, next_at, row_id),
             )
 
@@ -489,18 +501,18 @@ class Store:
         return _outbox_row(row) if row else None
 
     def due(self, now: float) -> list[OutboxRow]:
-        """The head row of each channel, where its next attempt is due."""
+        """The head row of each channel, where its next attempt is due and no sender holds it."""
         rows = self.conn.execute(
             "SELECT * FROM outbox WHERE id IN (SELECT MIN(id) FROM outbox WHERE state = ? GROUP BY channel)"
-            " AND next_attempt_at <= ? ORDER BY id",
-            (OutboxState.PENDING, now),
+            " AND next_attempt_at <= ? AND (leased_until IS NULL OR leased_until <= ?) ORDER BY id",
+            (OutboxState.PENDING, now, now),
         )
         return [_outbox_row(r) for r in rows]
 
-    def claim(self, row_id: int, now: float, lease_s: float = 120.0) -> bool:
-        """Take a due row for sending; another process (or a crash) cannot send it again within the lease."""
+    def claim(self, row_id: int, now: float, lease_s: float = 120.0, force: bool = False) -> bool:
+        """Take a due row (any pending one, with `force`) for sending; nobody else sends it within the lease."""
         with self.transaction() as tx:
-            return tx.claim(row_id, now, lease_s)
+            return tx.claim(row_id, now, lease_s, force)
 
     def record_attempt(
         self, row_id: int, ok: bool, error: str | None, now: float, next_at: float | None = None, give_up: bool = False

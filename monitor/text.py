@@ -7,6 +7,8 @@ import string
 import unicodedata
 from collections.abc import Callable
 
+from monitor.models import AlertKind, Language
+
 # Every token a message template may use (documented in docs/notifications.md).
 TOKENS = frozenset(
     {
@@ -122,8 +124,8 @@ def template_problem(template: str) -> str | None:
 
 
 # Alert kinds whose "what to do" a profile or an account may set; a reminder falls back to its status.
-ADVICE_KINDS = ("locked", "under_review", "still_locked", "review_overdue")
-Advice = dict[str, dict[str, str]]  # alert kind -> language ("en", "ja") -> template
+ADVICE_KINDS = (AlertKind.LOCKED, AlertKind.UNDER_REVIEW, AlertKind.STILL_LOCKED, AlertKind.REVIEW_OVERDUE)
+Advice = dict[AlertKind, dict[Language, str]]  # alert kind -> language -> template
 
 
 def parse_advice(raw: object, fail: Callable[[str, str], Exception], where: str = "advice") -> Advice:
@@ -139,12 +141,12 @@ def parse_advice(raw: object, fail: Callable[[str, str], Exception], where: str 
         if not isinstance(texts, dict) or not texts:
             raise fail(key, 'must be a string or a table { en = "...", ja = "..." }')
         for lang, text in texts.items():
-            if lang not in ("en", "ja"):
-                raise fail(f"{key}.{lang}", "unknown language (known: en, ja)")
+            if lang not in Language.__members__.values():
+                raise fail(f"{key}.{lang}", f"unknown language (known: {', '.join(Language)})")
             if not isinstance(text, str) or not text.strip():
                 raise fail(f"{key}.{lang}", "must be a non-empty string")
             problem = template_problem(text)
             if problem:
                 raise fail(f"{key}.{lang}", problem)
-        out[kind] = dict(texts)
+        out[AlertKind(kind)] = {Language(lang): text for lang, text in texts.items()}
     return out

@@ -104,6 +104,23 @@ def test_spent_budget_shows_in_status_and_resume_resets_it(rig, control: Control
     assert len(r.store.conn.execute("SELECT * FROM signins WHERE account = 'alice'").fetchall()) == 2  # history kept
 
 
+def test_a_database_failing_under_a_command_is_one_line_pointing_at_doctor(tmp_path) -> None:
+    """Not damage a check finds (a table gone, a full disk): our one line and exit 1, not a traceback."""
+    from monitor import config as configmod
+    from monitor.store import Store
+
+    path = make_config(tmp_path, [])
+    store = Store.open(configmod.load(path).data_dir)
+    store.conn.execute("DROP TABLE outbox")
+    store.close()
+    done = run_monitor(path, "outbox")
+    assert done.returncode == 1 and done.stdout == ""
+    (line,) = done.stderr.splitlines()
+    assert line == (
+        "monitor: the database failed (no such table: outbox); `monitor doctor` checks it and says how to recover"
+    )
+
+
 def test_resume_says_what_it_cleared(tmp_path) -> None:
     from monitor import config as configmod
     from monitor.store import Store

@@ -9,6 +9,7 @@ import pytest
 
 from monitor.config import load
 from monitor.errors import ConfigError
+from monitor.models import AlertKind, Language, Severity
 from tests.helpers import make_config, run_monitor
 
 GOOD = """
@@ -37,6 +38,16 @@ def test_good_config_with_defaults(tmp_path, monkeypatch) -> None:
     assert cfg.data_dir == (tmp_path / "data").resolve()
     assert cfg.schedule.interval_s == 900 and cfg.browser.screenshots == "changes"
     assert "s3cret-value" not in repr(cfg) and "s3cret-value" not in str(acct.password)
+
+
+def test_severities_kinds_and_languages_are_read_as_their_enums(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SHOP_PW", "pw")
+    advice = '[accounts.advice]\nlocked = "Call us."\n'
+    text = GOOD + advice + '[[channels]]\nurl = "json://127.0.0.1:9/"\nmin_severity = "warning"\n'
+    cfg = load(write(tmp_path, text))
+    assert cfg.channels[0].min_severity is Severity.WARNING
+    ((kind, texts),) = cfg.account("shop").advice.items()
+    assert kind is AlertKind.LOCKED and texts == {Language.EN: "Call us."} and type(next(iter(texts))) is Language
 
 
 def test_secret_from_file_and_command(tmp_path, monkeypatch) -> None:
@@ -80,6 +91,19 @@ def test_secret_from_file_and_command(tmp_path, monkeypatch) -> None:
             "channels[0] (channel-1).url: Apprise cannot parse this URL",
         ),
         (lambda t: "[[accounts\n", "not valid TOML"),
+        (
+            lambda t: t + '[[channels]]\nname = "phone"\nurl = "json://127.0.0.1:9/"\nmin_severity = "loud"\n',
+            "channels[0] (phone).min_severity: must be one of info, success, warning, urgent, not 'loud'",
+        ),
+        (
+            lambda t: t + '[accounts.advice]\nrestored = "Celebrate."\n',
+            "accounts[0] (shop).advice.restored: unknown alert kind"
+            " (advice exists for: locked, under_review, still_locked, review_overdue)",
+        ),
+        (
+            lambda t: t + '[accounts.advice.locked]\nfr = "Appelez-nous."\n',
+            "accounts[0] (shop).advice.locked.fr: unknown language (known: en, ja)",
+        ),
     ],
     ids=[
         "missing-key",
@@ -93,6 +117,9 @@ def test_secret_from_file_and_command(tmp_path, monkeypatch) -> None:
         "bad-duration",
         "bad-channel",
         "bad-toml",
+        "bad-min-severity",
+        "advice-for-an-unknown-kind",
+        "advice-in-an-unknown-language",
     ],
 )
 def test_bad_configs_give_one_exact_line(tmp_path, monkeypatch, edit, message) -> None:

@@ -80,3 +80,22 @@ def test_imports_only_go_down(path: Path) -> None:
             side = "sideways" if RANK[target] == RANK[me] else "upwards"
             wrong.append(f"{target} ({side})")
     assert wrong == [], f"monitor/{path.relative_to(PACKAGE)} imports {', '.join(wrong)}"
+
+
+# Only the store speaks SQL; others catch its StoreError.
+SQLITE_IMPORTERS = {"store"}
+
+
+def imports_sqlite3(path: Path) -> bool:
+    """Whether this file imports sqlite3 anywhere (top level or inside a function)."""
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "sqlite3" for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and not node.level and (node.module or "").split(".")[0] == "sqlite3":
+            return True
+    return False
+
+
+def test_only_the_store_imports_sqlite3() -> None:
+    """Everyone else catches the store's StoreError / DatabaseDamaged, never sqlite3's own errors."""
+    assert sorted({module_name(p) for p in FILES if imports_sqlite3(p)} - SQLITE_IMPORTERS) == []

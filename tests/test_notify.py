@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import apprise
-import pytest
 
 from monitor import config as configmod
 from monitor.config import Channel
@@ -454,12 +453,6 @@ def test_drain_returns_at_its_timeout_and_the_send_still_completes_once(tmp_path
     assert fake.titles("a") == ["lock"] and notifier.store.outbox(("sent",))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="known: a lease and a backoff wait look alike (both are next_attempt_at), so a forced deliverer "
-    "(`monitor outbox --send`) takes a row another process is sending; needs a lease column in the store",
-)
 def test_a_forced_deliverer_leaves_a_row_another_one_is_sending(tmp_path) -> None:
     first, fake, clock = deliverer(tmp_path)
     second = Notifier(first.config, Store.open(first.config.data_dir), factory=fake, clock=clock)

@@ -100,7 +100,7 @@ def test_every_past_schema_version_migrates_with_its_data(tmp_path: Path, versio
     assert (edge.kind, edge.from_status, edge.to_status, edge.screenshot) == ("locked", "ok", "locked", "shot.png")
     assert store.budget("shop", 3, now=100).used == 1
     (row,) = store.outbox()
-    assert (row.state, row.title) == (OutboxState.PENDING, "shop: locked")
+    assert (row.state, row.title, row.leased_until) == (OutboxState.PENDING, "shop: locked", None)
     assert [(a.ok, a.error) for a in store.attempts(row.id)] == [(False, "refused")]
     store.close()
     Store(tmp_path / "fresh.db").close()
@@ -248,6 +248,20 @@ def test_a_claimed_row_is_leased_to_one_sender(tmp_path: Path) -> None:
     assert store.head("phone") is None and [r.state for r in store.outbox()] == [OutboxState.GIVEN_UP]
     store.close()
     other.close()
+
+
+def test_a_forced_claim_skips_the_backoff_but_never_a_live_lease(tmp_path: Path) -> None:
+    store = Store(tmp_path / "monitor.db")
+    with store.transaction() as tx:
+        row = tx.enqueue(queued(at=100.0))
+    assert store.claim(row, 100.0, lease_s=120.0)
+    store.record_attempt(row, False, "refused", 101.0, next_at=250.0)  # waits out its backoff till 250
+    assert store.due(200.0) == [] and not store.claim(row, 200.0)
+    assert store.claim(row, 200.0, lease_s=120.0, force=True)  # `monitor outbox --send`: now
+    assert not store.claim(row, 210.0, force=True)  # another forced sender: the lease holds
+    assert store.due(300.0) == [] and not store.claim(row, 300.0)  # so does a due retry, until 320
+    assert store.claim(row, 320.0)  # the lease ran out (its sender died): taken over
+    store.close()
 
 
 def test_watched_accounts_reads_without_writing(tmp_path: Path) -> None:
