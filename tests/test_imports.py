@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,14 @@ FILES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.
 def test_every_module_has_a_layer() -> None:
     """A new module must be placed in LAYERS, so the rule keeps covering the whole package."""
     assert sorted({module_name(p) for p in FILES} - RANK.keys()) == []
+
+
+def test_the_readme_draws_the_same_layers() -> None:
+    """README's "The package, top to bottom" table lists the modules row by row as LAYERS does."""
+    readme = (PACKAGE.parent / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### The package, top to bottom", 1)[1].split("\n\n")[2]
+    rows = [set(re.findall(r"`(\w+)`", line.split("|")[2])) for line in table.splitlines()[2:]]
+    assert rows == [row for row in LAYERS if row != {"__main__"}]
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(PACKAGE)))
