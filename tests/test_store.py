@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from fixtures.control import Control
 from monitor.config import Schedule
 from monitor.decide import decide
 from monitor.models import AccountState, OutboxState, Problem, Reading, ReadingRow, Status, Transition, TransitionKind
@@ -23,32 +22,7 @@ from monitor.store import (
     migrate,
     watched_accounts,
 )
-from tests.helpers import account_entry, run_monitor
-
-CHANNEL = '[[channels]]\nname = "phone"\nurl = "json://127.0.0.1:9/"'
-
-
-def pending_alerts(store: Store) -> list[str]:
-    return [f"{row.account} {row.kind}" for row in store.outbox(("pending",))]
-
-
-@pytest.mark.browser
-def test_changed_username_keeps_nothing_of_the_old_user(rig: Any, control: Control, monkeypatch: Any) -> None:
-    control.event("alice@example.com", "lock")
-    first = rig([{**account_entry("alice", monkeypatch), "name": "shop"}], extra=CHANNEL)
-    assert first.check("shop").status == Status.LOCKED
-    assert pending_alerts(first.store) == ["shop locked"]
-    alice_views = control.account("alice@example.com")["page_views"]
-    # The owner edits the entry: same name, another user (who is fine).
-    edited = rig([{**account_entry("hanako", monkeypatch), "name": "shop", "locale": "ja-JP"}], extra=CHANNEL)
-    reading = edited.check("shop")
-    assert reading.status == Status.OK and reading.signed_in
-    assert pending_alerts(edited.store) == ["shop locked"]  # nothing new: no "restored", no lock
-    assert control.account("hanako@example.jp")["page_views"] > 0
-    assert control.account("alice@example.com")["page_views"] == alice_views
-    state = edited.store.state("shop")
-    assert state.status == Status.OK and state.paused_reason is None and state.problem_count == 0
-    assert edited.store.transitions("shop", 1)[0].from_status is None  # a first reading, not locked -> ok
+from tests.helpers import run_monitor
 
 
 def at_version(path: Path, version: int) -> None:

@@ -14,6 +14,7 @@ import pytest
 from fixtures.control import Control
 from fixtures.procs import descendants, processes, read
 from monitor.models import Problem, Status
+from monitor.store import Store
 from tests.helpers import Rig, account_entry, write_config
 
 pytestmark = pytest.mark.browser
@@ -286,3 +287,30 @@ def test_driver_start_leaves_the_monitors_own_environment_alone(aio, monkeypatch
 
     seen = aio.run(run())
     assert seen and set(seen) == {"read-while-the-driver-starts"}
+
+
+REBIND_CHANNEL = '[[channels]]\nname = "phone"\nurl = "json://127.0.0.1:9/"'
+
+
+def pending_alerts(store: Store) -> list[str]:
+    """The pending outbox as "account kind" lines."""
+    return [f"{row.account} {row.kind}" for row in store.outbox(("pending",))]
+
+
+@pytest.mark.browser
+def test_changed_username_keeps_nothing_of_the_old_user(rig: Any, control: Control, monkeypatch: Any) -> None:
+    control.event("alice@example.com", "lock")
+    first = rig([{**account_entry("alice", monkeypatch), "name": "shop"}], extra=REBIND_CHANNEL)
+    assert first.check("shop").status == Status.LOCKED
+    assert pending_alerts(first.store) == ["shop locked"]
+    alice_views = control.account("alice@example.com")["page_views"]
+    # The owner edits the entry: same name, another user (who is fine).
+    edited = rig([{**account_entry("hanako", monkeypatch), "name": "shop", "locale": "ja-JP"}], extra=REBIND_CHANNEL)
+    reading = edited.check("shop")
+    assert reading.status == Status.OK and reading.signed_in
+    assert pending_alerts(edited.store) == ["shop locked"]  # nothing new: no "restored", no lock
+    assert control.account("hanako@example.jp")["page_views"] > 0
+    assert control.account("alice@example.com")["page_views"] == alice_views
+    state = edited.store.state("shop")
+    assert state.status == Status.OK and state.paused_reason is None and state.problem_count == 0
+    assert edited.store.transitions("shop", 1)[0].from_status is None  # a first reading, not locked -> ok
