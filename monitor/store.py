@@ -473,7 +473,7 @@ class Store:
             " ORDER BY t.at DESC, t.id DESC LIMIT ?",
             (account, limit),
         )
-        return [TransitionRow(**{**dict(r), "kind": TransitionKind(r["kind"])}) for r in rows]
+        return [TransitionRow(**{**_known(TransitionRow, r), "kind": TransitionKind(r["kind"])}) for r in rows]
 
     def prune(self, before: float) -> int:
         """Drop readings older than `before` that no transition refers to (and old sign-ins); returns how many."""
@@ -524,7 +524,7 @@ class Store:
     def attempts(self, row_id: int) -> list[AttemptRow]:
         """Delivery attempts of one outbox row, oldest first."""
         rows = self.conn.execute("SELECT * FROM delivery_attempts WHERE outbox_id = ? ORDER BY id", (row_id,))
-        return [AttemptRow(**{**dict(r), "ok": bool(r["ok"])}) for r in rows]
+        return [AttemptRow(**{**_known(AttemptRow, r), "ok": bool(r["ok"])}) for r in rows]
 
 
 def migrate(conn: sqlite3.Connection, upto: int | None = None) -> None:
@@ -552,11 +552,17 @@ def watched_accounts(db_path: Path) -> set[str]:
         return {row[0] for row in conn.execute("SELECT account FROM account_state")}
 
 
+def _known(cls: type, row: sqlite3.Row) -> dict[str, Any]:
+    """The row's columns that `cls` has fields for: a column a later version added does not break this one."""
+    names = set(row.keys())
+    return {f.name: row[f.name] for f in fields(cls) if f.name in names}
+
+
 def _state(conn: sqlite3.Connection, account: str) -> AccountState:
     row = conn.execute("SELECT * FROM account_state WHERE account = ?", (account,)).fetchone()
     if row is None:
         return AccountState(account)
-    data = dict(row)
+    data = _known(AccountState, row)
     data["status"] = Status(data["status"]) if data["status"] else None
     data["known_status"] = Status(data["known_status"]) if data["known_status"] else None
     data["problem"] = Problem(data["problem"]) if data["problem"] else None
@@ -566,7 +572,7 @@ def _state(conn: sqlite3.Connection, account: str) -> AccountState:
 
 
 def _reading_row(row: sqlite3.Row) -> ReadingRow:
-    data = dict(row)
+    data = _known(ReadingRow, row)
     data["status"] = Status(data["status"]) if data["status"] else None
     data["problem"] = Problem(data["problem"]) if data["problem"] else None
     data["signed_in"] = bool(data["signed_in"])
@@ -574,7 +580,7 @@ def _reading_row(row: sqlite3.Row) -> ReadingRow:
 
 
 def _outbox_row(row: sqlite3.Row) -> OutboxRow:
-    return OutboxRow(**{**dict(row), "state": OutboxState(row["state"])})
+    return OutboxRow(**{**_known(OutboxRow, row), "state": OutboxState(row["state"])})
 
 
 def _statements(sql: str) -> Iterator[str]:

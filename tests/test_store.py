@@ -199,6 +199,24 @@ def test_a_check_is_recorded_as_typed_frozen_rows(tmp_path: Path) -> None:
     store.close()
 
 
+def test_a_column_a_later_version_adds_does_not_break_reading_rows(tmp_path: Path) -> None:
+    """A newer CLI may migrate the file under a running older daemon: its rows must still read."""
+    store = Store(tmp_path / "monitor.db")
+    reading = Reading("shop", status=Status.LOCKED, at=100.0, rule="locked", matched="locked")
+    decision = decide(AccountState("shop", status=Status.OK), reading, 100.0, Schedule())
+    with store.transaction() as tx:
+        row_id = tx.record_check(reading, decision, [queued()])
+    store.record_attempt(1, False, "refused", 101.0, next_at=110.0)
+    for table in ("account_state", "readings", "transitions", "outbox", "delivery_attempts"):
+        store.conn.execute(f"ALTER TABLE {table} ADD COLUMN added_later TEXT DEFAULT 'x'")
+    assert store.state("shop").status == Status.LOCKED
+    assert [r.id for r in store.readings("shop")] == [row_id]
+    assert [t.kind for t in store.transitions("shop")] == [TransitionKind.LOCKED]
+    assert [r.attempts for r in store.outbox()] == [1]
+    assert [a.error for a in store.attempts(1)] == ["refused"]
+    store.close()
+
+
 def test_a_claimed_row_is_leased_to_one_sender(tmp_path: Path) -> None:
     path = tmp_path / "monitor.db"
     store, other = Store(path), Store(path)  # two processes on one file: a daemon and `monitor outbox --send`
