@@ -9,6 +9,7 @@ import pytest
 from monitor.errors import ConfigError
 from monitor.models import Problem, Status
 from monitor.profiles import load_profile, shipped
+from tests.helpers import PLAIN_PROFILE
 
 SHIPPED = (Path(__file__).parents[1] / "monitor" / "profiles" / "mock-retailer.toml").read_text(encoding="utf-8")
 
@@ -100,3 +101,12 @@ def test_the_matcher_table_in_the_docs_is_each_kinds_own_help() -> None:
     documented = [line for line in table.splitlines() if line.startswith("| `")]
     expected = [f"| `{kind}` | {(cls.__doc__ or '').strip()} |" for kind, cls in Matcher.registry.items()]
     assert documented == expected, "docs/profiles.md's matcher table must repeat each Matcher kind's docstring"
+
+
+def test_a_region_in_a_profile_without_regions_names_body_alone(tmp_path: Path) -> None:
+    path = tmp_path / "bare.toml"
+    bare = PLAIN_PROFILE.replace('[regions]\nmain = ["main", "[role=main]"]\n{instructions}\n', "")
+    path.write_text(bare, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_profile(str(path))
+    assert str(err.value).endswith("rule 'locked'.region: unknown region 'main' (defined: body)")

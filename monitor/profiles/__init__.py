@@ -184,7 +184,7 @@ def _rule(r: Reader, raw: Any, i: int, regions: dict[str, list[str]]) -> Rule:
         problem = Problem(t["problem"])
     region = t.get("region", "body")
     if not isinstance(region, str) or (region != "body" and region not in regions):
-        raise r.fail(f"{where}.region", f"unknown region {region!r} (defined: body, {', '.join(regions)})")
+        raise r.fail(f"{where}.region", f"unknown region {region!r} (defined: {', '.join(['body', *regions])})")
     matchers = tuple(
         cls.from_toml(t[kind], region, r, f"{where}.{kind}") for kind, cls in Matcher.registry.items() if kind in t
     )
