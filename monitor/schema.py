@@ -79,7 +79,7 @@ class Reader:
 
     def get(self, data: dict[str, Any], key: str, where: str, kind: type | tuple[type, ...], default: Any = ...) -> Any:
         """data[key] of type `kind` (a boolean is not a number); without a default the key is required."""
-        path = f"{where}.{key}" if where else key
+        path = _path(where, key)
         if key not in data:
             if default is ...:
                 raise self.fail(path, "missing required key")
@@ -98,19 +98,19 @@ class Reader:
         """data[key] as a non-empty string (required unless `default` is given)."""
         value = data.get(key, default)
         if not isinstance(value, str) or not value:
-            raise self.fail(f"{where}.{key}" if where else key, "missing or not a non-empty string")
+            raise self.fail(_path(where, key), "missing or not a non-empty string")
         return value
 
     def number(self, data: dict[str, Any], key: str, where: str, default: float, low: float, high: float) -> float:
         """A number from `low` to `high`."""
         value = float(self.get(data, key, where, (int, float), default))
         if not low <= value <= high:
-            raise self.fail(f"{where}.{key}" if where else key, f"must be between {low:g} and {high:g}, not {value:g}")
+            raise self.fail(_path(where, key), f"must be between {low:g} and {high:g}, not {value:g}")
         return value
 
     def duration(self, data: dict[str, Any], key: str, where: str, default: float) -> float:
         """Seconds, from a number or a string like "90s", "15m", "2h"."""
-        path = f"{where}.{key}"
+        path = _path(where, key)
         raw = self.get(data, key, where, (int, float, str), default)
         if isinstance(raw, str):
             m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*", raw)
@@ -139,6 +139,11 @@ class Reader:
         except (soupsieve.SelectorSyntaxError, NotImplementedError) as exc:
             reason = str(exc).splitlines()[0]
             raise self.fail(where, f"bad CSS selector {selector!r}: {reason}") from None
+
+
+def _path(where: str, key: str) -> str:
+    """The dotted key path of `key` inside the table at `where` ("" for the document itself)."""
+    return f"{where}.{key}" if where else key
 
 
 def _kind_name(kinds: tuple[type, ...]) -> str:

@@ -419,8 +419,9 @@ class Store:
 
     def pause(self, account: str, reason: str, now: float | None = None) -> None:
         """Stop automated sign-ins for `account` until resumed."""
+        at = time.time() if now is None else now
         with self.transaction() as tx:
-            tx.put_state(replace(tx.state(account), paused_reason=reason, paused_at=now or time.time()))
+            tx.put_state(replace(tx.state(account), paused_reason=reason, paused_at=at))
 
     def resume(self, account: str) -> bool:
         """Allow automated sign-ins again; False when they were not paused."""
@@ -434,7 +435,7 @@ class Store:
     def record_signin(self, account: str, outcome: str, now: float | None = None) -> None:
         """Remember one automated sign-in attempt (counts against the budget)."""
         with self.transaction() as tx:
-            tx.record_signin(account, outcome, now or time.time())
+            tx.record_signin(account, outcome, time.time() if now is None else now)
 
     def budget(self, account: str, limit: int, now: float | None = None, window: float = 86400.0) -> Budget:
         """Sign-ins counted since the later of `window` ago and the last reset, and when the next is allowed."""
