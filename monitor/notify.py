@@ -473,10 +473,10 @@ class Notifier:
         self, channel: Channel, title: str, body: str, severity: Severity, attachment: str | None = None
     ) -> SendResult:
         """Send one message synchronously and report the channel's real result."""
-        ap = self._apprise.get(channel.name)
-        if ap is None:
-            ap = self._apprise[channel.name] = self.factory(channel)
         try:
+            ap = self._apprise.get(channel.name)
+            if ap is None:  # built inside the try: a channel that cannot be built is a failed send, not silence
+                ap = self._apprise[channel.name] = self.factory(channel)
             result = ap.notify(
                 tag=channel.tags or apprise.common.MATCH_ALL_TAG,
                 body=body,

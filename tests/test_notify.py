@@ -272,6 +272,23 @@ def test_an_expired_lease_is_retaken(tmp_path) -> None:
     assert fake.titles("a") == ["lock"] and notifier.store.outbox(("sent",))[0].attempts == 1
 
 
+def test_a_channel_whose_apprise_object_cannot_be_built_is_a_failed_send(tmp_path) -> None:
+    notifier, fake, clock = deliverer(tmp_path)
+
+    def broken(channel: Any) -> Any:
+        raise OSError("config file vanished")
+
+    notifier.factory = broken
+    row_id = queue(notifier.store, "a", "lock", clock())
+    drain(notifier)
+    (row,) = notifier.store.outbox()
+    assert (row.state, row.attempts, row.last_error) == ("pending", 1, "OSError: config file vanished")
+    notifier.factory = fake  # the next try, once its backoff is over, builds it again
+    clock.advance(10)
+    drain(notifier)
+    assert [a.ok for a in notifier.store.attempts(row_id)] == [False, True] and fake.titles("a") == ["lock"]
+
+
 def test_a_failing_send_records_its_error_with_the_channel_secrets_masked(tmp_path, caplog) -> None:
     token = "tk_SuperSecret_9f8e7d"
     notifier, fake, clock = deliverer(tmp_path)
