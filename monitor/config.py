@@ -254,6 +254,17 @@ class Schedule:
 
 
 @dataclass
+class WebOptions:
+    """The console: where it listens, who may use it, and the address alerts link to."""
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    port: int = 8765  # 0: any free port (the daemon logs the one it got)
+    password: Secret | None = None  # required for any address other than loopback
+    public_url: str | None = None  # e.g. "https://monitor.example.net": alerts link to {public_url}/accounts/NAME
+
+
+@dataclass
 class Config:
     """The whole configuration."""
 
@@ -264,6 +275,7 @@ class Config:
     channels: list[Channel] = field(default_factory=list)
     schedule: Schedule = field(default_factory=Schedule)
     templates: dict[str, dict[str, str]] = field(default_factory=dict)
+    web: WebOptions = field(default_factory=WebOptions)
 
     def account(self, name: str) -> Account:
         """The account called `name`, or a ConfigError naming the known ones."""
