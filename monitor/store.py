@@ -500,6 +500,15 @@ class Store:
         )
         return [_reading_row(r) for r in rows]
 
+    def readings_between(self, account: str, start: float, end: float) -> list[ReadingRow]:
+        """The readings of `account` from `start` to `end`, oldest first, led by the last one before `start`."""
+        rows = self.conn.execute(
+            "SELECT * FROM (SELECT * FROM readings WHERE account = ? AND at < ? ORDER BY at DESC, id DESC LIMIT 1)"
+            " UNION ALL SELECT * FROM readings WHERE account = ? AND at >= ? AND at <= ? ORDER BY at, id",
+            (account, start, account, start, end),
+        )
+        return [_reading_row(r) for r in rows]
+
     def reading(self, reading_id: int) -> ReadingRow | None:
         """One reading by id (None when it is not, or no longer, stored)."""
         row = self.conn.execute("SELECT * FROM readings WHERE id = ?", (reading_id,)).fetchone()
