@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,7 @@ from monitor.config import Config, Schedule
 from monitor.decide import decide
 from monitor.models import Problem, Reading, Status, TransitionKind
 from monitor.store import Store
-from tests.helpers import PNG, make_config
+from tests.helpers import PASSWORDS, PNG, account_entry, make_config
 
 H = 3600.0
 T0 = 1_790_000_000.0
@@ -234,3 +235,30 @@ def test_order_lines_and_advice_items() -> None:
         "Wait",
         "Plain line.",
     ]
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("who", ["alice", "hanako"])
+def test_the_mock_retailers_story_read_by_chromium_makes_the_case(rig, control, monkeypatch, who: str) -> None:
+    """Real checks of the real pages: the lock and review pages list the held gift card, the restore completes it."""
+    locale = {"hanako": "ja-JP"}.get(who)
+    r = rig([account_entry(who, monkeypatch, **({"locale": locale} if locale else {}))])
+    email = PASSWORDS[who][0]
+    assert r.check(who).status == OK
+    gift = control.event(email, "lock")["orders"][0]["id"]
+    assert r.check(who).status == LOCKED
+    case = current_case(r.config, r.store, who, time.time())
+    assert case is not None and [order_id(o) for o in case.held_orders] == [gift]
+    control.event(email, "submit_documents")
+    assert r.check(who).status == REVIEW
+    case = current_case(r.config, r.store, who, time.time())
+    assert case is not None and case.documents_at is not None and case.contact_by == case.documents_at + 24 * H
+    assert case.contact_promise in ("We will contact you within 24 hours.", "24時間以内にご連絡します。")
+    assert [order_id(o) for o in case.held_orders] == [gift] and held(case.held_orders[0])
+    control.event(email, "approve")
+    assert r.check(who).status == OK
+    case = current_case(r.config, r.store, who, time.time())
+    assert case is not None and not case.open and [order_id(o) for o in case.completed_orders] == [gift]
+    assert not held(case.completed_orders[0]) and (
+        "Completed" in case.completed_orders[0] or "完了" in case.completed_orders[0]
+    )
