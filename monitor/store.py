@@ -6,8 +6,8 @@ The only module that speaks SQL. One transaction convention:
         state = tx.state(name)           # reads inside see the transaction's own writes
         tx.record_check(reading, decision, outbox_rows)
 
-Every write is a method of `Tx`; a `Store` method that writes (pause, resume, record_signin, prune,
-claim, record_attempt, reset_budget, forget_state) is a shorthand that opens its own transaction around
+Every write is a method of `Tx`; a `Store` method that writes (pause, resume, acknowledge, record_signin,
+prune, claim, record_attempt, reset_budget, forget_state) is a shorthand that opens its own transaction around
 the `Tx` method of the same name. Transactions do not nest: `transaction()` inside an open one raises
 RuntimeError, so call the `Tx` methods there instead. Reads (`state`, `readings`, `outbox`, ...) are
 `Store` methods and return the frozen rows of monitor.models. `StoreError` is what a failing database
@@ -542,13 +542,13 @@ class Store:
         result: list[Status | None] = []
         pending = iter(edges)
         edge = next(pending, None)
-        for i, _start in enumerate(starts):
-            end = starts[i + 1] if i + 1 < len(starts) else now + 1
+        for end in [*starts[1:], now + 1]:
             seen = [current] if current is not None else []
             while edge is not None and edge["at"] < end:
-                current = _status(edge["to_status"])
-                if current is not None:
-                    seen.append(current)
+                entered = _status(edge["to_status"])
+                if entered is not None:
+                    current = entered
+                    seen.append(entered)
                 edge = next(pending, None)
             result.append(max(seen, key=STATUS_WEIGHT.__getitem__) if seen else None)
         return result
