@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import urllib.request
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,8 @@ from monitor.case import Case
 from monitor.errors import ConfigError
 from monitor.models import Status
 from monitor.web import make_app, serve
-from tests.web_helpers import NOW, PNG, console, csrf, soup, wall
+from tests.helpers import AsyncRunner
+from tests.web_helpers import NOW, PNG, console, csrf, hhmm, iso, soup, wall
 
 Client = TestClient[Any, Any]
 
@@ -34,14 +36,17 @@ def test_overview_lists_every_account_with_status_word_times_budget_and_strip(tm
         assert shop.select_one(".status")["class"] == ["status", "s-locked"]  # the colour ...
         assert shop.select_one(".status .word").get_text() == "Locked"  # ... and the word
         text = " ".join(shop.get_text(" ").split())
-        assert f"since {wall(NOW - 7200)} (2 h 0 min ago)" in text
-        assert f"Last check {wall(NOW - 120)} (2 min ago)" in text
-        assert f"Next check {wall(NOW + 300)} (in 5 min)" in text
-        assert "Sign-ins (24 h) 1 of 3" in text
+        times = [(t["datetime"], t.get_text(), t.find_next_sibling("span").get_text()) for t in shop.select("time")]
+        assert times[0] == (iso(NOW - 7200), hhmm(NOW - 7200), "(2 h 0 min ago)")  # locked since
+        assert (iso(NOW - 120), hhmm(NOW - 120), "(2 min ago)") in times  # last check
+        assert (iso(NOW + 300), hhmm(NOW + 300), "(in 5 min)") in times  # next check
+        assert "Checked " in text and " · next " in text and "sign-ins 1 of 3" in text
         assert "Automated sign-ins paused" in text and "challenge: <b>captcha</b>" in text
         strip = shop.select_one(".strip")
-        assert len(strip.select(".day")) == 30 and strip["role"] == "img"
-        assert strip["aria-label"].startswith("Last 30 days: ")
+        runs = [(run["class"][1], run["class"][2]) for run in strip.select(".run")]
+        assert sum(int(width[1:]) for width, _ in runs) == 30 and runs[0][1] == "s-none" and runs[-1][1] == "s-locked"
+        assert strip["role"] == "img" and strip["aria-label"].startswith("Last 30 days: ")
+        assert strip["aria-label"].endswith(" locked") and "no data" in strip["aria-label"]
         home = " ".join(items["home"].get_text(" ").split())
         assert "OK" in home and "Cannot check: Site unreachable" in home and "2 checks in a row" in home
         assert "Not checked yet" in items["new"].get_text()
@@ -301,3 +306,39 @@ def test_serve_on_port_0_answers_and_a_taken_port_is_one_line_naming_web_listen(
             await runner.cleanup()
 
     asyncio.run(main())
+
+
+@pytest.mark.browser
+def test_a_lock_appears_on_the_open_overview_without_a_reload(tmp_path: Path, aio: AsyncRunner, chromium: Any) -> None:
+    c = console(tmp_path)
+    runner, port = aio.run(serve(c.app(), "127.0.0.1", 0))
+
+    def lock_home() -> None:
+        with c.store.transaction() as tx:
+            state = tx.state("home")
+            tx.put_state(replace(state, status=Status.LOCKED, status_since=NOW - 60, problem=None, problem_count=0))
+
+    async def body() -> tuple[str, Any, str]:
+        context = await chromium.new_context(viewport={"width": 390, "height": 844})
+        page = await context.new_page()
+        try:
+            await page.goto(f"http://127.0.0.1:{port}/", timeout=15_000)
+            home = page.locator('li[data-account="home"]')
+            before = await home.get_attribute("data-status")
+            await page.evaluate("window.__sameDocument = true")  # gone if the page were reloaded
+            await page.locator('li[data-account="home"] h2 a').focus()
+            await asyncio.to_thread(lock_home)
+            await page.wait_for_selector('li[data-account="home"][data-status="locked"]', timeout=20_000)
+            still = await page.evaluate("window.__sameDocument === true")
+            word = await home.locator(".status .word").inner_text()
+            focused = await page.evaluate("document.activeElement && document.activeElement.getAttribute('href')")
+            return f"{before} -> {word}", still, focused
+        finally:
+            await context.close()
+
+    try:
+        change, same_document, focused = aio.run(body())
+    finally:
+        aio.run(runner.cleanup())
+    assert change == "unreachable -> Locked" and same_document is True
+    assert focused == "/accounts/home"  # focus stays on the link it was on

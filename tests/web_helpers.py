@@ -6,6 +6,7 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -217,3 +218,14 @@ async def csrf(client: TestClient[Any, Any] | ClientSession, path: str) -> str:
 def wall(at: float) -> str:
     """`at` as the pages print it (server local time)."""
     return time.strftime("%Y-%m-%d %H:%M", time.localtime(at))
+
+
+def iso(at: float) -> str:
+    """`at` as a <time datetime> attribute: local time with its offset."""
+    return datetime.fromtimestamp(at).astimezone().isoformat(timespec="seconds")
+
+
+def hhmm(at: float) -> str:
+    """`at` as the overview prints a time of NOW's day."""
+    assert time.localtime(at).tm_yday == time.localtime(NOW).tm_yday, "pick times of NOW's day"
+    return time.strftime("%H:%M", time.localtime(at))

@@ -8,12 +8,13 @@ templates' autoescape and the API's JSON escaping do the rest.
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from monitor.actions import Health
-from monitor.case import Case, current_case
+from monitor.case import Case
 from monitor.config import Account, Config
 from monitor.models import AccountState, OutboxRow, Problem, Status, TransitionRow
 from monitor.store import Store
@@ -33,7 +34,14 @@ WORDS: dict[str, str] = {
 }
 CaseOf = Callable[[Config, Store, str, float], Case | None]  # monitor.case.current_case, or a test's
 DAYS = 30
-TIMELINE = 100  # transitions shown on an account page (the API takes ?limit=)
+TIMELINE = 100
+HTML_ONLY = (
+    "status_word",
+    "problem_word",
+    "from_word",
+    "to_word",
+    "runs",
+)  # words and drawing: not for the API  # transitions shown on an account page (the API takes ?limit=)
 
 
 def page_text(text: str | None, limit: int = 500) -> str | None:
@@ -57,10 +65,24 @@ def moment(at: float | None, now: float) -> dict[str, Any] | None:
     """A time as the page shows it: in the server's local zone, and how long ago or from now."""
     if at is None:
         return None
-    local = datetime.fromtimestamp(at).astimezone()
+    t = time.localtime(at)  # time and f-strings, not datetime and strftime: an overview formats thousands
+    offset = t.tm_gmtoff
+    day = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
+    zone = f"{'+' if offset >= 0 else '-'}{abs(offset) // 3600:02d}:{abs(offset) % 3600 // 60:02d}"
     delta = at - now
     rel = "just now" if abs(delta) < 30 else (f"in {span(delta)}" if delta > 0 else f"{span(delta)} ago")
-    return {"at": at, "iso": local.isoformat(timespec="seconds"), "local": local.strftime("%Y-%m-%d %H:%M"), "rel": rel}
+    today = time.localtime(now)
+    if (t.tm_year, t.tm_yday) == (today.tm_year, today.tm_yday):
+        short = f"{t.tm_hour:02d}:{t.tm_min:02d}"
+    else:
+        short = f"{day[5:] if t.tm_year == today.tm_year else day} {t.tm_hour:02d}:{t.tm_min:02d}"
+    return {
+        "at": at,
+        "iso": f"{day}T{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}{zone}",
+        "local": f"{day} {t.tm_hour:02d}:{t.tm_min:02d}",
+        "short": short,  # the overview's: the time alone today, the date without the year this year
+        "rel": rel,
+    }
 
 
 def mark(state: AccountState) -> str:
@@ -70,15 +92,28 @@ def mark(state: AccountState) -> str:
     return str(state.status) if state.status else "unchecked"
 
 
-def day_strip(store: Store, account: str, now: float) -> list[dict[str, str]]:
-    """The last DAYS local days, oldest first: each day's worst status ("none" without data)."""
-    statuses = store.status_days(account, now, DAYS)
+def day_strip(statuses: list[Status | None], now: float) -> list[dict[str, str]]:
+    """Each of the last local days, oldest first, with its worst status ("none" without data)."""
     today = date.fromtimestamp(now)
     first = today - timedelta(days=len(statuses) - 1)
     return [
         {"day": (first + timedelta(days=i)).isoformat(), "status": str(s) if s else "none"}
         for i, s in enumerate(statuses)
     ]
+
+
+def runs(days: list[dict[str, str]]) -> list[dict[str, Any]]:
+    """The strip drawn as runs of days with the same status (a few elements instead of one per day)."""
+    out: list[dict[str, Any]] = []
+    for d in days:
+        if out and out[-1]["status"] == d["status"]:
+            out[-1]["days"] += 1
+            out[-1]["last"] = d["day"]
+        else:
+            out.append({"status": d["status"], "days": 1, "first": d["day"], "last": d["day"]})
+    for run in out:
+        run["css"] = f"run d{run['days']} s-{run['status']}"  # one value to print per run
+    return out
 
 
 def strip_summary(days: list[dict[str, str]]) -> str:
@@ -90,12 +125,32 @@ def strip_summary(days: list[dict[str, str]]) -> str:
     return f"Last {len(days)} days: " + ", ".join(parts)
 
 
+class Strips:
+    """Each account's day strip, kept until its status changes or the day turns.
+
+    `Store.status_days` is most of an overview's time with many accounts; the strip changes only with a
+    status transition (which moves the state's status_since) or at midnight.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[tuple[Any, ...], dict[str, Any]]] = {}
+
+    def get(self, store: Store, state: AccountState, now: float) -> dict[str, Any]:
+        """The account's last DAYS days, oldest first: `days` (each day's worst status), `runs`, `summary`."""
+        key = (date.fromtimestamp(now), state.status, state.status_since)
+        kept = self._kept.get(state.account)
+        if kept is None or kept[0] != key:
+            days = day_strip(store.status_days(state.account, now, DAYS), now)
+            kept = self._kept[state.account] = (key, {"days": days, "runs": runs(days), "summary": strip_summary(days)})
+        return kept[1]
+
+
 def account_summary(
-    config: Config, store: Store, account: Account, state: AccountState, health: Health, now: float
+    store: Store, account: Account, state: AccountState, health: Health, now: float, strips: Strips
 ) -> dict[str, Any]:
     """One account as the overview lists it (and /api/v1/accounts returns it)."""
     budget = store.budget(account.name, account.signin_budget, now)
-    days = day_strip(store, account.name, now)
+    strip = strips.get(store, state, now)
     # What the page said, for an account that needs attention (one cheap, indexed query; ok ones skip it).
     latest = store.transitions(account.name, 1) if mark(state) not in ("ok", "unchecked") else []
     return {
@@ -123,14 +178,15 @@ def account_summary(
         },
         "acked_at": moment(getattr(state, "acked_at", None), now),
         "ack_until": moment(getattr(state, "ack_until", None), now),
-        "days": days,
-        "days_summary": strip_summary(days),
+        "days": strip["days"],
+        "runs": strip["runs"],
+        "days_summary": strip["summary"],
     }
 
 
-def overview(config: Config, store: Store, health: Health, now: float) -> dict[str, Any]:
+def overview(config: Config, store: Store, health: Health, now: float, strips: Strips) -> dict[str, Any]:
     """Every configured account, in config order."""
-    accounts = [account_summary(config, store, a, store.state(a.name), health, now) for a in config.accounts]
+    accounts = [account_summary(store, a, store.state(a.name), health, now, strips) for a in config.accounts]
     attention = sum(1 for a in accounts if a["mark"] not in ("ok", "unchecked"))
     return {"accounts": accounts, "attention": attention, "scheduling": health.scheduling}
 
@@ -175,13 +231,13 @@ def case_view(case: Case, now: float) -> dict[str, Any]:
 
 
 def account_page(
-    config: Config, store: Store, account: Account, health: Health, now: float, case_of: CaseOf = current_case
+    config: Config, store: Store, account: Account, health: Health, now: float, strips: Strips, case_of: CaseOf
 ) -> dict[str, Any]:
     """The account page: its summary, its case and its timeline."""
     state = store.state(account.name)
     case = case_of(config, store, account.name, now)
     return {
-        "account": account_summary(config, store, account, state, health, now),
+        "account": account_summary(store, account, state, health, now, strips),
         "case": case_view(case, now) if case else None,
         "timeline": [step(t, now) for t in store.transitions(account.name, TIMELINE)],
         "scheduling": health.scheduling,
@@ -246,9 +302,9 @@ def health_page(config: Config, store: Store, health: Health, now: float) -> dic
 def api(value: Any) -> Any:
     """A page's data for the JSON API: every shown time back to Unix seconds."""
     if isinstance(value, dict):
-        if set(value) == {"at", "iso", "local", "rel"}:
+        if set(value) == {"at", "iso", "local", "short", "rel"}:
             return value["at"]
-        return {k: api(v) for k, v in value.items() if k not in ("status_word", "problem_word", "from_word", "to_word")}
+        return {k: api(v) for k, v in value.items() if k not in HTML_ONLY}
     if isinstance(value, list):
         return [api(v) for v in value]
     return value
