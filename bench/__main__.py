@@ -1,4 +1,4 @@
-"""python -m bench [--quick]: what a check costs, how it scales, how fast an alert arrives.
+"""python -m bench [--quick] [--only console]: what a check costs, how it scales, how fast an alert arrives.
 
 Starts the mock retailer itself (a subprocess, so it does not share our CPU accounting), runs each
 measurement side by side in one run, prints a table and writes bench/results.json. Nothing here is
@@ -24,6 +24,7 @@ from typing import Any
 
 from bench.alert import time_to_alert
 from bench.common import HERE
+from bench.console import console
 from bench.memory import memory
 from bench.scale import scale
 from bench.warm_cold import warm_cold
@@ -50,9 +51,13 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="a few iterations of each (CI: keeps them working)")
     parser.add_argument("--out", default=str(HERE / "results.json"), help="where to write the results")
     parser.add_argument("--show", action="store_true", help="only print the table of an existing results file")
+    parser.add_argument(
+        "--only", choices=["console"], help="run this measurement alone and merge its keys into the results file"
+    )
     args = parser.parse_args()
+    out = Path(args.out)
     if args.show:
-        print(table(json.loads(Path(args.out).read_text(encoding="utf-8"))))
+        print(table(json.loads(out.read_text(encoding="utf-8"))))
         return 0
     quick = args.quick
     n_accounts = 20 if quick else 200
@@ -67,6 +72,14 @@ def main() -> int:
     started = time.time()
     try:
         print(f"retailer at {url}; work dir {folder}", file=sys.stderr)
+        if args.only:
+            merged = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
+            merged.update(console_keys(console(url, folder, quick)))
+            merged.setdefault("detail", {})
+            merged["detail"]["console"] = merged.pop("console_detail")
+            out.write_text(json.dumps(merged, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            print(markdown(console_rows(merged)) + f"\n\n{merged['console_date']}; written into {out}.")
+            return 0
         wc = asyncio.run(warm_cold(url, folder, 6 if quick else 30))
         print(f"warm/floor {wc['warm_over_floor']:.2f}, cold/warm {wc['cold_over_warm']:.1f}", file=sys.stderr)
         sc = asyncio.run(scale(url, folder, n_accounts, [1, 2, 4]))
@@ -74,6 +87,8 @@ def main() -> int:
         mem = memory(url, folder, 60 if quick else 1000)
         print(f"memory peak {mem['rss_peak_mb']:.0f} MB growth {mem['rss_growth_pct']:.1f}%", file=sys.stderr)
         alert = time_to_alert(url, folder, 4 if quick else 40)
+        cons = console(url, folder, quick)
+        print(f"console p95 {console_keys(cons)['console_p95_ms']:.0f} ms", file=sys.stderr)
     finally:
         retailer.send_signal(signal.SIGTERM)
         retailer.wait(10)
@@ -93,11 +108,24 @@ def main() -> int:
         "alert_p95_s": alert["alert_p95_s"],
         "alert_interval_s": alert["alert_interval_s"],
         "signins_per_1000": mem["signins_per_1000"],
+        **console_keys(cons),
         "detail": {"warm_cold": wc, "scale": sc, "memory": mem, "alert": alert},
     }
-    Path(args.out).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    results["detail"]["console"] = results.pop("console_detail")
+    out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(table(results))
     return 0
+
+
+def console_keys(cons: dict[str, Any]) -> dict[str, Any]:
+    """The console's top-level keys: the worse page's p95, the memory it adds, when they were taken."""
+    render = cons["render"]
+    return {
+        "console_p95_ms": max(render["overview"]["p95_ms"], render["case"]["p95_ms"]),
+        "console_mem_mb": cons["memory"]["delta_mb"],
+        "console_date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "console_detail": cons,
+    }
 
 
 def table(r: dict[str, Any]) -> str:
@@ -162,9 +190,42 @@ def table(r: dict[str, Any]) -> str:
             verdict(r["signins_per_1000"] == 0),
         ),
     ]
+    rows += console_rows(r)
+    mode = "quick mode" if r["quick"] else "full run"
+    return markdown(rows) + f"\n\nMachine: {r['machine']}; {r['date']}; {mode}."
+
+
+def markdown(rows: list[tuple[str, str, str, str]]) -> str:
+    """Rows as a Markdown table of measure, result, target and verdict."""
     lines = ["| measure | result | target | verdict |", "|---|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} | {d_} |" for a, b, c, d_ in rows]
-    return "\n".join(lines) + f"\n\nMachine: {r['machine']}; {r['date']}; {'quick mode' if r['quick'] else 'full run'}."
+    return "\n".join(lines + [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows])
+
+
+def console_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """The console's rows (none in a results file written before it was measured)."""
+    if "console_p95_ms" not in r:
+        return []
+    c = r["detail"]["console"]
+    render, mem = c["render"], c["memory"]
+
+    def page(p: dict[str, float]) -> str:
+        return f"p50 {p['p50_ms']:.0f} / p95 {p['p95_ms']:.0f} ms"
+
+    return [
+        (
+            f"console render, {render['accounts']} accounts, {render['transitions']:,} transitions",
+            f"overview {page(render['overview'])}; case page {page(render['case'])} (n={render['rounds']})",
+            "p95 <= 50 ms",
+            "met" if r["console_p95_ms"] <= 50 else "**missed**",
+        ),
+        (
+            "daemon memory, console on - off (PSS)",
+            f"{r['console_mem_mb']:+.1f} MB (Python process alone {mem['python_delta_mb']:+.1f} MB;"
+            f" {mem['accounts']} accounts, {mem['rounds']} rounds each)",
+            "<= +20 MB",
+            "met" if r["console_mem_mb"] <= 20 else "**missed**",
+        ),
+    ]
 
 
 if __name__ == "__main__":
