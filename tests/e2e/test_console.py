@@ -301,3 +301,28 @@ def test_a_lock_banner_with_markup_is_shown_as_text_and_runs_nothing(
         assert screens.dialogs == []
     finally:
         screens.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="console.css: `.strip .run { flex: 1 1 0 }` outranks `.dN { flex-grow: N }`, so every run of days is"
+    " drawn equally wide (B's monitor/web/static/console.css)",
+)
+def test_the_day_strip_draws_each_run_as_wide_as_its_days(
+    daemon: Daemon, control: Control, aio: AsyncRunner, chromium: Any
+) -> None:
+    daemon.write([("shop", "alice")], extra="stale_after_intervals = 20", web=ANY_PORT)
+    daemon.start()
+    base = console_of(daemon)
+    screens = Screens(aio, chromium, base)
+    try:
+        screens.run(screens.phone.goto(base + "/", timeout=20_000))
+        screens.run(
+            screens.phone.wait_for_selector('li.account[data-account="shop"][data-status="ok"]', timeout=60_000)
+        )
+        runs = screens.phone.locator('li.account[data-account="shop"] .strip span')
+        boxes = [screens.run(runs.nth(i).bounding_box()) for i in range(screens.run(runs.count()))]
+    finally:
+        screens.close()
+    # 29 days without data, then today: the first run is 29 times as wide as the last (gaps aside).
+    assert len(boxes) == 2 and boxes[0]["width"] > 10 * boxes[1]["width"], boxes
