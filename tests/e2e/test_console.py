@@ -82,6 +82,10 @@ class Screens:
                 await page.goto(self.base + path, timeout=20_000)
                 await page.screenshot(path=str(ARTIFACTS / f"console-{name}-{size}.png"), full_page=True)
                 widths[size] = await page.evaluate("document.documentElement.scrollWidth")
+            # What a phone shows first (and the case alone): small enough for the docs.
+            await self.phone.screenshot(path=str(ARTIFACTS / f"console-{name}-phone-screen.png"))
+            if await self.phone.locator("#case").count():
+                await self.phone.locator("#case").screenshot(path=str(ARTIFACTS / f"console-{name}-phone-case.png"))
             return widths
 
         widths: dict[str, int] = self.run(both())
