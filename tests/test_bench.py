@@ -18,6 +18,8 @@ KEYS = [
     "alert_p95_s",
     "alert_interval_s",
     "signins_per_1000",
+    "console_p95_ms",
+    "console_mem_mb",
     "machine",
     "date",
 ]
@@ -36,3 +38,23 @@ def test_quick_bench_writes_results(tmp_path) -> None:
     assert results["detail"]["scale"]["problems"] == 0  # every check of the cycle read a status
     assert results["detail"]["alert"]["trials"] >= 1
     assert "| warm check / bare navigation+read |" in done.stdout
+    assert "| daemon memory, console on - off (PSS) |" in done.stdout
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(600)
+def test_only_console_merges_its_keys_into_existing_results(tmp_path) -> None:
+    out = tmp_path / "results.json"
+    out.write_text(json.dumps({"warm_over_floor": 0.9, "detail": {"alert": {"trials": 40}}}))
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "console", "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert results["warm_over_floor"] == 0.9 and results["detail"]["alert"] == {"trials": 40}  # the rest kept
+    assert results["console_p95_ms"] > 0 and "console_mem_mb" in results
+    assert results["detail"]["console"]["memory"]["rounds"] == 1
+    assert "| console render, 200 accounts, 2,000 transitions |" in done.stdout
