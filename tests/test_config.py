@@ -550,9 +550,3 @@ def test_bad_web_options_give_one_line(tmp_path, monkeypatch, web, message) -> N
     with pytest.raises(ConfigError) as err:
         load(path)
     assert str(err.value).startswith(f"{path}: {message}") and "\n" not in str(err.value)
-
-
-def test_a_disabled_console_may_name_any_address(tmp_path, monkeypatch) -> None:
-    monkeypatch.setenv("SHOP_PW", "pw")
-    web = load(write(tmp_path, GOOD + '[web]\nenabled = false\nlisten = "0.0.0.0:8765"\n')).web
-    assert not web.enabled and web.host == "0.0.0.0"
