@@ -786,7 +786,7 @@ async def _serve_console(cfg: configmod.Config, open_browser: bool) -> int:
     import signal
     import webbrowser
 
-    from monitor import __version__
+    import monitor
     from monitor.actions import Actions, Health
     from monitor.daemon import console_url, memory_mb
     from monitor.metrics import Metrics
@@ -797,7 +797,7 @@ async def _serve_console(cfg: configmod.Config, open_browser: bool) -> int:
     started = time.time()
 
     def health() -> Health:
-        return Health(__version__, False, False, started, memory_mb=memory_mb(), data_dir=str(cfg.data_dir))
+        return Health(monitor.__version__, False, False, started, memory_mb=memory_mb(), data_dir=str(cfg.data_dir))
 
     store = Store.open(cfg.data_dir, check=True)
     try:

@@ -19,7 +19,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-from monitor import __version__
+import monitor
 from monitor import config as configmod
 from monitor import schedule as sched
 from monitor.actions import Actions, Health
@@ -284,7 +284,7 @@ class Daemon:
         )
         fetcher = self.coordinator.fetcher
         return Health(
-            version=__version__,
+            version=monitor.__version__,
             scheduling=True,
             healthy=checks_complete and now - self.last_tick < STALLED_S and not self.stopping.is_set(),
             started_at=self.started_at,
