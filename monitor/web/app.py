@@ -1,0 +1,510 @@
+"""The console's aiohttp application: pages, their JSON twins, the owner's actions, /healthz and /metrics."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from aiohttp import web
+from markupsafe import Markup, escape
+
+from monitor.actions import ActionRefused, Actions, Health
+from monitor.case import current_case
+from monitor.config import Account, Config
+from monitor.errors import ConfigError
+from monitor.store import Store
+from monitor.text import clean
+from monitor.web import views
+from monitor.web.auth import COOKIE, SESSION_IDLE_S, LoginLimiter, Session, Sessions, loopback_host, same
+
+log = logging.getLogger("monitor")
+
+HERE = Path(__file__).resolve().parent
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; frame-ancestors 'none';"
+    " base-uri 'none'; form-action 'self'"
+)
+POLL_HEADER = "X-Console-Poll"  # console.js's refresh: renders the page without taking its one-time message
+OPEN_PATHS = ("/healthz", "/metrics")  # no sign-in: for uptime monitors and Prometheus; no secret, no page text
+SESSION = web.RequestKey[Session | None]("session")  # this browser's session, when it has one
+FORM = web.RequestKey[Any]("form")  # a POST's form, read once by the CSRF check
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+# Each action: its button, the question its confirmation asks, and the page it returns to.
+ACCOUNT_ACTIONS = {
+    "check": ("Check now", "Check {name} now, apart from its schedule?"),
+    "resume": ("Resume sign-ins", "Let the monitor sign in to {name} again (and start its sign-in budget afresh)?"),
+    "ack": (
+        "Acknowledge",
+        "Acknowledge the case of {name}? Reminders stop until the status changes or until the time you choose.",
+    ),
+}
+ACK_HOURS = (6, 12, 24, 48)
+KIND_WORDS = {
+    "status": "Status changed",
+    "locked": "Locked",
+    "under_review": "Review started",
+    "restored": "Restored",
+    "unknown_page": "Page not recognised",
+    "checks_failing": "Checks failing",
+    "checks_recovered": "Checks recovered",
+    "needs_human": "Needs you",
+}
+
+
+def _dumps(value: Any) -> str:
+    """JSON with <, > and & escaped: a response sniffed or pasted as HTML still cannot open a tag."""
+    text = json.dumps(value, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+TIME = Markup('<time datetime="%s">%s</time> <span class="rel">(%s)</span>')  # % escapes each value
+
+
+def _when(moment: dict[str, Any] | None, empty: str = "—") -> Markup:
+    """A time for a reader: its local form in <time datetime>, then how long ago or from now (args escaped)."""
+    if moment is None:
+        return escape(empty)
+    return TIME % (moment["iso"], moment["local"], moment["rel"])
+
+
+def _at(moment: dict[str, Any] | None, empty: str = "—") -> Markup:
+    """The overview's shorter form of `_when`: the time alone today, the date without the year this year."""
+    if moment is None:
+        return escape(empty)
+    return TIME % (moment["iso"], moment["short"], moment["rel"])
+
+
+def _finalize(value: Any) -> Any:
+    """Every value a template prints loses control characters and escape sequences (autoescape does the rest)."""
+    if isinstance(value, str) and not isinstance(value, Markup) and not value.isprintable():
+        return clean(value)  # only then: most values are plain, and an overview prints thousands
+    return "" if value is None else value
+
+
+class Console:
+    """The application's state: what it reads, who is signed in, and its templates."""
+
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        actions: Actions,
+        health: Callable[[], Health],
+        metrics: Any,
+        clock: Callable[[], float],
+        case_of: views.CaseOf,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.actions = actions
+        self.health = health
+        self.metrics = metrics
+        self.clock = clock
+        self.case_of = case_of
+        self.password = config.web.password
+        self.secure = (config.web.public_url or "").startswith("https://")
+        self.strips = views.Strips()
+        self.sessions = Sessions(clock)
+        self.limiter = LoginLimiter(clock=clock)
+        self.refused_hosts: set[str] = set()  # each foreign Host is logged once
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(HERE / "templates"),
+            autoescape=True,
+            finalize=_finalize,
+            undefined=jinja2.StrictUndefined,
+            trim_blocks=True,
+            lstrip_blocks=True,
+        )
+        self.env.filters["urlpart"] = lambda s: quote(str(s), safe="")
+        self.env.filters["at"] = _at
+        self.env.filters["when"] = _when  # a filter, not a macro: an overview of 200 accounts prints ~1,500
+        self.env.globals.update(kind_words=KIND_WORDS, words=views.WORDS, at=_at, when=_when)
+
+    # --- plumbing ------------------------------------------------------------------
+
+    @web.middleware
+    async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """Host check, sign-in, CSRF on every POST; gives each page visitor a session (for its CSRF token)."""
+        if self.password is None and not loopback_host(request.host):
+            # Without a password only this machine may ask; another name is DNS rebinding or a proxy.
+            host = clean(request.host)[:100]
+            if host not in self.refused_hosts and len(self.refused_hosts) < 100:
+                self.refused_hosts.add(host)
+                log.warning("console: refused a request for Host %r (no [web] password: loopback names only)", host)
+            return web.Response(status=403, text="Forbidden: without a password this console answers localhost only\n")
+        if request.path in OPEN_PATHS or request.path.startswith("/static/"):
+            return await handler(request)
+        token = request.cookies.get(COOKIE)
+        session = self.sessions.get(token)
+        fresh: str | None = None
+        if session is None and request.method == "GET" and not request.path.startswith(("/api/", "/screenshots/")):
+            fresh, session = self.sessions.new(signed_in=self.password is None)
+        request[SESSION] = session
+        if self.password is not None and request.path != "/login" and not (session and session.signed_in):
+            if request.path.startswith("/api/"):
+                return web.json_response({"error": "sign in first"}, status=401)
+            if request.method == "GET":
+                response: web.StreamResponse = _see_other(f"/login?next={quote(request.path_qs, safe='')}")
+            else:
+                response = web.Response(status=403, text="Forbidden: sign in first\n")
+            return self._with_cookie(response, fresh)
+        if request.method == "POST":
+            form = await request.post()
+            csrf = form.get("csrf")
+            if session is None or not same(csrf if isinstance(csrf, str) else None, session.csrf):
+                return web.Response(status=403, text="Forbidden: the form's CSRF token is missing or wrong: reload\n")
+            request[FORM] = form
+        return self._with_cookie(await handler(request), fresh)
+
+    def _with_cookie(self, response: web.StreamResponse, token: str | None) -> web.StreamResponse:
+        if token:
+            age = int(SESSION_IDLE_S)
+            secure = self.secure
+            response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=secure, path="/", max_age=age)
+        return response
+
+    def page(self, request: web.Request, template: str, data: dict[str, Any], status: int = 200) -> web.Response:
+        """Render a page; its one-time message goes to the first real view, not to console.js's refresh."""
+        session: Session | None = request.get(SESSION)
+        flash = None
+        if session is not None and not request.headers.get(POLL_HEADER):
+            flash, session.flash = session.flash, None
+        now = self.clock()
+        html = self.env.get_template(template).render(
+            **data,
+            csrf=session.csrf if session else "",
+            flash=flash,
+            signed_in=self.password is not None and bool(session and session.signed_in),
+            now=views.moment(now, now),
+            version=self.health().version,
+        )
+        return web.Response(text=html, content_type="text/html", status=status)
+
+    def account_or_404(self, request: web.Request) -> Account:
+        """The configured account the URL names."""
+        name = request.match_info["name"]
+        for account in self.config.accounts:
+            if account.name == name:
+                return account
+        raise web.HTTPNotFound(text=f"no account named {clean(name)[:100]!r}\n")
+
+    def done(self, request: web.Request, message: str, where: str) -> web.StreamResponse:
+        """After an action: its message for the next page, and a 303 there."""
+        session: Session | None = request.get(SESSION)
+        if session is not None:
+            session.flash = clean(message)
+        return _see_other(where)
+
+    # --- pages ---------------------------------------------------------------------
+
+    async def overview(self, request: web.Request) -> web.StreamResponse:
+        """Every account at a glance."""
+        data = views.overview(self.config, self.store, self.health(), self.clock(), self.strips)
+        return self.page(request, "overview.html", {**data, "nav": "overview"})
+
+    async def account(self, request: web.Request) -> web.StreamResponse:
+        """One account: its case, advice, orders and timeline."""
+        account = self.account_or_404(request)
+        data = views.account_page(
+            self.config, self.store, account, self.health(), self.clock(), self.strips, self.case_of
+        )
+        return self.page(request, "account.html", {**data, "nav": "overview"})
+
+    async def deliveries(self, request: web.Request) -> web.StreamResponse:
+        """Channels and the alerts not yet delivered."""
+        data = views.deliveries(self.config, self.store, self.clock())
+        return self.page(request, "deliveries.html", {**data, "nav": "deliveries"})
+
+    async def health_page(self, request: web.Request) -> web.StreamResponse:
+        """The monitor's own health."""
+        data = views.health_page(self.config, self.store, self.health(), self.clock())
+        return self.page(request, "health.html", {"h": data, "nav": "health"})
+
+    async def screenshot(self, request: web.Request) -> web.StreamResponse:
+        """A reading's screenshot, only from inside data_dir/screenshots (never a path from the request)."""
+        try:
+            reading = self.store.reading(int(request.match_info["reading_id"]))
+        except ValueError:
+            reading = None
+        if reading is None or not reading.screenshot:
+            raise web.HTTPNotFound(text="no screenshot\n")
+        root = (self.config.data_dir / "screenshots").resolve()
+        path = Path(reading.screenshot)
+        path = (path if path.is_absolute() else self.config.data_dir / path).resolve()
+        if not path.is_relative_to(root) or not path.is_file():
+            raise web.HTTPNotFound(text="no screenshot\n")
+        return web.Response(body=path.read_bytes(), content_type="image/png")
+
+    # --- sign-in -------------------------------------------------------------------
+
+    async def login_form(self, request: web.Request) -> web.StreamResponse:
+        """The sign-in form (only when a password is set)."""
+        if self.password is None:
+            raise web.HTTPNotFound(text="no password is set: nothing to sign in to\n")
+        return self.page(request, "login.html", {"next": _next(request.query.get("next")), "error": None, "nav": ""})
+
+    async def login(self, request: web.Request) -> web.StreamResponse:
+        """Check the password (constant time, rate limited per client address); a new session on success."""
+        if self.password is None:
+            raise web.HTTPNotFound(text="no password is set: nothing to sign in to\n")
+        client = request.remote or "?"
+        form = request[FORM]
+        target = _next(form.get("next"))
+        if self.limiter.blocked(client):
+            error = "Too many wrong passwords from this address: try again in a few minutes."
+            return self.page(request, "login.html", {"next": target, "error": error, "nav": ""}, status=429)
+        given = form.get("password")
+        if not same(given if isinstance(given, str) else None, self.password.reveal()):
+            if self.limiter.failed(client):
+                log.warning(
+                    "console: %d wrong passwords from %s within %d min; refusing its sign-ins for now",
+                    self.limiter.failures,
+                    client,
+                    self.limiter.window_s // 60,
+                )
+            return self.page(request, "login.html", {"next": target, "error": "Wrong password.", "nav": ""}, status=401)
+        self.sessions.drop(request.cookies.get(COOKIE))
+        token, _session = self.sessions.new(signed_in=True)
+        return self._with_cookie(_see_other(target), token)
+
+    async def logout(self, request: web.Request) -> web.StreamResponse:
+        """Forget this browser's session."""
+        self.sessions.drop(request.cookies.get(COOKIE))
+        response = _see_other("/login" if self.password is not None else "/")
+        response.del_cookie(COOKIE, path="/")
+        return response
+
+    # --- actions -------------------------------------------------------------------
+
+    def confirm(
+        self,
+        request: web.Request,
+        title: str,
+        question: str,
+        back: str,
+        fields: str = "",
+        error: str | None = None,
+        status: int = 200,
+    ) -> web.Response:
+        """An action's confirmation page (also shown again, with the reason, when the action is refused)."""
+        data = {
+            "title": title,
+            "question": question,
+            "action": request.path,
+            "back": back,
+            "fields": fields,
+            "error": error,
+            "hours": ACK_HOURS,
+            "channels": [c.name for c in self.config.channels],
+            "nav": "",
+        }
+        return self.page(request, "confirm.html", data, status=status)
+
+    async def account_action(self, request: web.Request) -> web.StreamResponse:
+        """GET: confirm check now / resume / acknowledge; POST: do it and go back to the account page."""
+        account = self.account_or_404(request)
+        what = request.match_info["what"]
+        title, question = ACCOUNT_ACTIONS[what]
+        back = f"/accounts/{quote(account.name, safe='')}"
+        ask = question.format(name=account.name)
+        if request.method == "GET":
+            return self.confirm(request, title, ask, back, fields=what)
+        try:
+            if what == "check":
+                message = self.actions.check_now(account.name)
+            elif what == "resume":
+                message = self.actions.resume(account.name)
+            else:
+                try:
+                    until = _hours(request[FORM].get("until"))
+                except ValueError:
+                    error = "Until: choose a number of hours, or leave it empty for “until the status changes”."
+                    return self.confirm(request, title, ask, back, fields=what, error=error, status=400)
+                message = self.actions.acknowledge(account.name, None if until is None else self.clock() + until * 3600)
+        except ActionRefused as exc:
+            return self.confirm(request, title, ask, back, fields=what, error=str(exc), status=409)
+        return self.done(request, message, back)
+
+    async def send_test(self, request: web.Request) -> web.StreamResponse:
+        """GET: confirm a test message; POST: send it to one channel or all, and say what each answered."""
+        title, ask = "Send a test", "Send a test message now?"
+        if request.method == "GET":
+            return self.confirm(request, title, ask, "/deliveries", fields="channel")
+        channel = request[FORM].get("channel") or ""
+        names = [c.name for c in self.config.channels]
+        if not isinstance(channel, str) or (channel and channel not in names):
+            return self.confirm(request, title, ask, "/deliveries", "channel", "Choose a configured channel.", 400)
+        try:
+            results = await asyncio.to_thread(self.actions.send_test, channel or None)
+        except ActionRefused as exc:
+            return self.confirm(request, title, ask, "/deliveries", "channel", str(exc), 409)
+        said = [f"{name}: {'delivered' if r.ok else 'FAILED: ' + (r.error or 'no reason')}" for name, r in results]
+        return self.done(request, "; ".join(said) or "no channel to send to", "/deliveries")
+
+    async def send_pending(self, request: web.Request) -> web.StreamResponse:
+        """GET: confirm; POST: try every pending alert now."""
+        title, ask = "Send now", "Try every pending alert now, without waiting for its retry time?"
+        if request.method == "GET":
+            return self.confirm(request, title, ask, "/deliveries")
+        try:
+            message = self.actions.send_pending()
+        except ActionRefused as exc:
+            return self.confirm(request, title, ask, "/deliveries", error=str(exc), status=409)
+        return self.done(request, message, "/deliveries")
+
+    # --- machines ------------------------------------------------------------------
+
+    async def api_accounts(self, request: web.Request) -> web.StreamResponse:
+        """Every account, as on the overview."""
+        data = views.overview(self.config, self.store, self.health(), self.clock(), self.strips)
+        return _json({"accounts": data["accounts"]})
+
+    async def api_account(self, request: web.Request) -> web.StreamResponse:
+        """One account and its case."""
+        account = self.account_or_404(request)
+        data = views.account_page(
+            self.config, self.store, account, self.health(), self.clock(), self.strips, self.case_of
+        )
+        return _json({**data["account"], "case": data["case"]})
+
+    async def api_transitions(self, request: web.Request) -> web.StreamResponse:
+        """An account's transitions, newest first (?limit=, at most 1000)."""
+        account = self.account_or_404(request)
+        try:
+            limit = max(1, min(int(request.query.get("limit", views.TIMELINE)), 1000))
+        except ValueError:
+            raise web.HTTPBadRequest(text="limit: a whole number from 1 to 1000\n") from None
+        now = self.clock()
+        return _json({"transitions": [views.step(t, now) for t in self.store.transitions(account.name, limit)]})
+
+    async def api_deliveries(self, request: web.Request) -> web.StreamResponse:
+        """Channels (names), their last results and the undelivered alerts."""
+        return _json(views.deliveries(self.config, self.store, self.clock()))
+
+    async def api_health(self, request: web.Request) -> web.StreamResponse:
+        """The health page's data."""
+        return _json(views.health_page(self.config, self.store, self.health(), self.clock()))
+
+    async def healthz(self, request: web.Request) -> web.StreamResponse:
+        """200 while the scheduler makes progress, else 503 (for an external uptime monitor)."""
+        if self.health().healthy:
+            return web.Response(text="ok\n")
+        return web.Response(status=503, text="not making progress\n")
+
+    async def metrics_text(self, request: web.Request) -> web.StreamResponse:
+        """Prometheus text format (404 where no metrics are kept)."""
+        if self.metrics is None:
+            raise web.HTTPNotFound(text="no metrics here\n")
+        body, content_type = self.metrics.render()
+        response = web.Response(body=body)
+        response.headers["Content-Type"] = content_type
+        return response
+
+
+def _see_other(location: str) -> web.Response:
+    """A 303 to `location` (returned, not raised, so that a cookie can ride on it)."""
+    return web.Response(status=303, headers={"Location": location})
+
+
+def _json(data: Any) -> web.Response:
+    return web.json_response(views.api(data), dumps=_dumps)
+
+
+def _next(value: object) -> str:
+    """Where to go after signing in: a path of this console only (never another site)."""
+    if isinstance(value, str) and value.startswith("/") and not value.startswith("//") and "\\" not in value:
+        return value
+    return "/"
+
+
+def _hours(value: object) -> float | None:
+    """The ack form's `until`: None for "" (until the status changes), else hours; ValueError when neither."""
+    if value in (None, ""):
+        return None
+    hours = float(str(value))
+    if not 0 < hours <= 24 * 366:
+        raise ValueError(value)
+    return hours
+
+
+async def _headers(request: web.Request, response: web.StreamResponse) -> None:
+    """The same strict headers on every response, errors included."""
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    if not request.path.startswith("/static/"):
+        response.headers["Cache-Control"] = "no-store"
+
+
+def make_app(
+    config: Config,
+    store: Store,
+    actions: Actions,
+    health: Callable[[], Health],
+    metrics: Any,
+    clock: Callable[[], float] = time.time,
+    case_of: views.CaseOf = current_case,
+) -> web.Application:
+    """The console for one config and store; `metrics` None serves 404 at /metrics.
+
+    `clock` and `case_of` are seams for tests (a controlled time; a case without monitor.case's parsing).
+    """
+    console = Console(config, store, actions, health, metrics, clock, case_of)
+    app = web.Application(middlewares=[console.guard], client_max_size=64 * 1024)
+    app.on_response_prepare.append(_headers)
+    r = app.router
+    r.add_get("/", console.overview)
+    r.add_get("/accounts/{name}", console.account)
+    r.add_route("*", "/accounts/{name}/{what:check|resume|ack}", _only(console.account_action))
+    r.add_get("/deliveries", console.deliveries)
+    r.add_route("*", "/deliveries/test", _only(console.send_test))
+    r.add_route("*", "/deliveries/send", _only(console.send_pending))
+    r.add_get("/health", console.health_page)
+    r.add_get("/login", console.login_form)
+    r.add_post("/login", console.login)
+    r.add_post("/logout", console.logout)
+    r.add_get("/screenshots/{reading_id}", console.screenshot)
+    r.add_get("/api/v1/accounts", console.api_accounts)
+    r.add_get("/api/v1/accounts/{name}", console.api_account)
+    r.add_get("/api/v1/accounts/{name}/transitions", console.api_transitions)
+    r.add_get("/api/v1/deliveries", console.api_deliveries)
+    r.add_get("/api/v1/health", console.api_health)
+    r.add_get("/healthz", console.healthz)
+    r.add_get("/metrics", console.metrics_text)
+    r.add_static("/static/", HERE / "static")
+    return app
+
+
+def _only(handler: Handler) -> Handler:
+    """GET (the confirmation) and POST (the action) only."""
+
+    async def wrapped(request: web.Request) -> web.StreamResponse:
+        if request.method not in ("GET", "POST"):
+            raise web.HTTPMethodNotAllowed(request.method, ["GET", "POST"])
+        return await handler(request)
+
+    return wrapped
+
+
+async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
+    """Start serving `app` on host:port in the running loop; returns the runner and the port it got."""
+    runner = web.AppRunner(app, access_log=None)  # no line per request: console.js asks every 3 s
+    await runner.setup()
+    site = web.TCPSite(runner, host, port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+        why = "address already in use" if exc.errno == errno.EADDRINUSE else (exc.strerror or str(exc))
+        raise ConfigError(f"[web] listen: cannot listen on {shown}: {why}") from None
+    return runner, int(runner.addresses[0][1])  # the port port 0 got
