@@ -810,7 +810,7 @@ async def _serve_console(cfg: configmod.Config, open_browser: bool) -> int:
                 f"{cfg.path}: [web] listen = {cfg.web.listen!r}: cannot listen there ({exc.strerror})"
             ) from None
         except MonitorError as exc:  # the address is taken or not this machine's: like a bad config, exit 2
-            raise ConfigError(str(exc)) from None
+            raise ConfigError(f"{cfg.path}: {exc}") from None
         url = console_url(cfg.web.host, port)
         print(f"console at {url} (not checking: `monitor run` does that); Ctrl-C stops it", flush=True)
         stop = asyncio.Event()

@@ -310,8 +310,8 @@ class Daemon:
         app = make_app(self.config, self.store, self.actions, self.health, self.metrics)
         try:
             self.console, port = await serve(app, web.host, web.port)
-        except MonitorError as exc:
-            log.error("%s", exc)
+        except MonitorError as exc:  # the address is taken or not this machine's ("[web] listen: ...")
+            log.error("%s: %s", self.config.path, exc)
             return False
         except OSError as exc:
             log.error("%s: [web] listen = %r: cannot listen there (%s)", self.config.path, web.listen, exc.strerror)

@@ -68,7 +68,7 @@ def test_the_daemon_serves_healthz_and_metrics_on_the_port_it_got(daemon: Daemon
     assert f"console at {url}" in daemon.log()
     assert (daemon.data / "console.url").stat().st_mode & 0o777 == 0o600
     web = Browser(url)
-    assert web.get("/healthz") == (200, "ok")
+    assert web.get("/healthz") == (200, "ok\n")
 
     checked = ("monitor_checks_total", frozenset({("account", "shop"), ("result", "ok")}))
     got = wait_until(lambda: (s := samples(web.get("/metrics")[1])).get(checked) and s, 60, "a check counted")
@@ -105,7 +105,7 @@ def test_a_port_in_use_stops_the_start_with_one_line_and_no_check(daemon: Daemon
         done = daemon.cli("run")
     assert done.returncode == 2
     (line,) = done.stderr.splitlines()
-    assert "listen" in line and f"127.0.0.1:{port}" in line and "Traceback" not in line
+    assert f"{daemon.config}: [web] listen: cannot listen on 127.0.0.1:{port}: address already in use" in line
     assert control.account(ALICE)["page_views"] == 0  # bound before the first check: none ran
     assert daemon.outcomes("shop") == [] and not (daemon.data / "console.url").exists()
 
@@ -139,7 +139,7 @@ def test_monitor_web_serves_the_console_and_refuses_check_now(daemon: Daemon, tm
         token = re.search(r'name="csrf" value="([^"]+)"', form)
         assert code == 200 and token, form
         code, page = web.post("/accounts/shop/check", {"csrf": token.group(1)})
-        assert code == 200
+        assert code == 409  # refused: the confirmation page again, with the reason
         assert "nothing schedules checks here: this is `monitor web`; start `monitor run`" in page
         assert not (daemon.data / "console.url").exists()  # that file is the daemon's
         proc.send_signal(signal.SIGINT)  # Ctrl-C
