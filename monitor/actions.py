@@ -143,7 +143,7 @@ class Actions:
 
     def send_pending(self) -> str:
         """Try every pending alert now, retry times aside (call it in the running event loop)."""
-        pending = len(self.store.outbox((OutboxState.PENDING,)))
+        pending = self.store.outbox_counts()[OutboxState.PENDING]
         if not pending:
             return self._done("nothing to send: no alert is pending")
         self.notifier.kick(force=True)
