@@ -75,6 +75,15 @@ def test_the_daemon_serves_healthz_and_metrics_on_the_port_it_got(daemon: Daemon
     assert got[("monitor_check_duration_seconds_count", frozenset())] >= 1
     assert got[("monitor_last_success_timestamp_seconds", frozenset({("account", "shop")}))] > 0
     assert ("monitor_outbox", frozenset({("state", "pending")})) in got
+    assert got[("monitor_signins_total", frozenset({("account", "shop"), ("outcome", "attempt")}))] == 1
+
+    control.event(ALICE, "lock")
+    delivered = ("monitor_alerts_total", frozenset({("kind", "locked"), ("channel", "phone"), ("result", "delivered")}))
+    got = wait_until(lambda: (s := samples(web.get("/metrics")[1])).get(delivered) and s, 60, "the alert counted")
+    assert got[delivered] == 1 and daemon.titles() == ["🔒 shop: account locked"]
+    assert got[("monitor_outbox", frozenset({("state", "sent")}))] == 1
+    text = web.get("/metrics")[1]
+    assert "Your account has been locked" not in text and PASSWORDS["alice"][1] not in text  # no page text, no secret
 
     status = daemon.cli("status")
     assert f"console: {url}" in status.stdout.splitlines()
