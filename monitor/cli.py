@@ -810,7 +810,10 @@ async def _serve_console(cfg: configmod.Config, open_browser: bool) -> int:
                 f"{cfg.path}: [web] listen = {cfg.web.listen!r}: cannot listen there ({exc.strerror})"
             ) from None
         except MonitorError as exc:  # the address is taken or not this machine's: like a bad config, exit 2
-            raise ConfigError(f"{cfg.path}: {exc}") from None
+            pid = _daemon_pid(cfg.data_dir)
+            served = _console_url(cfg.data_dir) if pid else None
+            hint = f"; `monitor run` (pid {pid}) serves the console already: {served}" if served else ""
+            raise ConfigError(f"{cfg.path}: {exc}{hint}") from None
         url = console_url(cfg.web.host, port)
         print(f"console at {url} (not checking: `monitor run` does that); Ctrl-C stops it", flush=True)
         stop = asyncio.Event()

@@ -85,6 +85,12 @@ def test_the_daemon_serves_healthz_and_metrics_on_the_port_it_got(daemon: Daemon
     text = web.get("/metrics")[1]
     assert "Your account has been locked" not in text and PASSWORDS["alice"][1] not in text  # no page text, no secret
 
+    daemon.write([("shop", "alice")], web={"listen": url[7:-1]})  # the port the daemon got (it reads no more)
+    second = daemon.cli("web")  # the daemon has that port
+    assert second.returncode == 2 and second.stderr.splitlines() == [
+        f"monitor: {daemon.config}: [web] listen: cannot listen on {url[7:-1]}: address already in use;"
+        f" `monitor run` (pid {daemon.proc.pid}) serves the console already: {url}"
+    ]
     status = daemon.cli("status")
     assert f"console: {url}" in status.stdout.splitlines()
     assert f'"console": "{url}"' in daemon.cli("status", "--json").stdout
