@@ -207,6 +207,7 @@ def console_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         return []
     c = r["detail"]["console"]
     render, mem = c["render"], c["memory"]
+    kinds = mem["delta_by_kind_mb"]
 
     def page(p: dict[str, float]) -> str:
         return f"p50 {p['p50_ms']:.0f} / p95 {p['p95_ms']:.0f} ms"
@@ -214,14 +215,15 @@ def console_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return [
         (
             f"console render, {render['accounts']} accounts, {render['transitions']:,} transitions",
-            f"overview {page(render['overview'])}; case page {page(render['case'])} (n={render['rounds']})",
+            f"overview {page(render['overview'])}; case page {page(render['case'])} (n={render['rounds']}"
+            + (f", load {render['load_avg'][0]:g}-{render['load_avg'][1]:g})" if "load_avg" in render else ")"),
             "p95 <= 50 ms",
             "met" if r["console_p95_ms"] <= 50 else "**missed**",
         ),
         (
             "daemon memory, console on - off (PSS)",
-            f"{r['console_mem_mb']:+.1f} MB (Python process alone {mem['python_delta_mb']:+.1f} MB;"
-            f" {mem['accounts']} accounts, {mem['rounds']} rounds each)",
+            f"{r['console_mem_mb']:+.1f} MB (daemon {kinds['python']:+.1f}, driver {kinds['driver']:+.1f},"
+            f" Chromium {kinds['chromium']:+.1f}; {mem['accounts']} accounts, {mem['rounds']} rounds each)",
             "<= +20 MB",
             "met" if r["console_mem_mb"] <= 20 else "**missed**",
         ),

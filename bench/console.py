@@ -10,6 +10,7 @@ accounts, rounds interleaved, measured after the first checks (and after the con
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
 import urllib.request
@@ -22,7 +23,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from bench.common import bench_config, percentile, start_daemon, stop_daemon, user, wait_for_readings
 from bench.memory import memory_mb
 from fixtures.config import write_config
-from fixtures.procs import descendants
+from fixtures.procs import descendants, processes
 from monitor import __version__
 from monitor import config as configmod
 from monitor.actions import Actions, Health
@@ -42,6 +43,7 @@ CYCLE = [
     ),
     (Status.OK, TransitionKind.RESTORED, "Gift card balance $525.00"),
 ]
+SETTLE_S = 5.0  # after the first checks, before memory is sampled
 ORDERS = ["#112-4471 Gift card $500.00 On hold", "#112-3980 Coffee beans $18.00 Delivered"]
 
 
@@ -156,8 +158,11 @@ def render(folder: Path, rounds: int, accounts: int = 200, transitions: int = 10
     started = time.monotonic()
     config_path, case_account = seed(folder / "render", accounts, transitions, time.time())
     seeded = time.monotonic() - started
+    before = os.getloadavg()[0]
     result = asyncio.run(_render_times(config_path, case_account, rounds))
-    return {"accounts": accounts, "transitions": transitions, "seed_s": seeded, **result}
+    # The machine's 1-minute load before and after: server time on a shared machine depends on it.
+    load = [round(before, 2), round(os.getloadavg()[0], 2)]
+    return {"accounts": accounts, "transitions": transitions, "seed_s": seeded, "load_avg": load, **result}
 
 
 def _get(url: str) -> None:
@@ -167,21 +172,39 @@ def _get(url: str) -> None:
         assert response.status == 200, url
 
 
-def _settled_pss(pids: list[int], samples: int = 8) -> float:
-    """The median PSS (MB) of these processes over a few seconds."""
-    values = []
+KINDS = ("python", "driver", "chromium")  # the daemon itself, Playwright's Node driver, the browser's processes
+
+
+def _kinds(root: int) -> dict[str, list[int]]:
+    """The daemon's process tree by kind."""
+    by_comm = {p.pid: p.comm for p in processes()}
+    tree: dict[str, list[int]] = {"python": [root], "driver": [], "chromium": []}
+    for pid in descendants(root):
+        tree["driver" if by_comm.get(pid, "").startswith("node") else "chromium"].append(pid)  # "node-MainThread"
+    return tree
+
+
+def _settled_pss(tree: dict[str, list[int]], samples: int = 8) -> dict[str, float]:
+    """Each kind's median PSS (MB) over two seconds."""
+    values: dict[str, list[float]] = {kind: [] for kind in tree}
     for _ in range(samples):
-        values.append(memory_mb(pids)[0])
+        for kind, pids in tree.items():
+            values[kind].append(memory_mb(pids)[0])
         time.sleep(0.25)
-    return statistics.median(values)
+    return {kind: statistics.median(v) for kind, v in values.items()}
 
 
 def memory_delta(url: str, folder: Path, rounds: int, accounts: int = 10) -> dict[str, Any]:
-    """PSS of `monitor run` (all its processes) with the console on and off, `rounds` each, interleaved."""
+    """PSS of `monitor run` (all its processes) with the console on and off, `rounds` each, interleaved.
+
+    Each kind of process is compared by its median over the rounds; the console's cost is the sum of
+    the three differences. The daemon's own process carries the console; the driver's and Chromium's
+    figures move by tens of MB from one run to the next whatever the console does (garbage collection),
+    and the median of each over several rounds keeps that out of the sum as far as it can.
+    """
     emails = [user(i) for i in range(21, 21 + accounts)]
     schedule = '[schedule]\ninterval = "1h"\ninterval_while_locked = "1h"'
-    measured: dict[str, list[float]] = {"on": [], "off": []}
-    python_only: dict[str, list[float]] = {"on": [], "off": []}
+    measured: dict[str, dict[str, list[float]]] = {m: {k: [] for k in KINDS} for m in ("on", "off")}
     order = [("off", "on") if r % 2 == 0 else ("on", "off") for r in range(rounds)]
     for r, pair in enumerate(order):
         for mode in pair:
@@ -193,26 +216,25 @@ def memory_delta(url: str, folder: Path, rounds: int, accounts: int = 10) -> dic
             proc = start_daemon(path, work / "daemon.log")
             try:
                 wait_for_readings(work / "data" / "monitor.db", accounts, timeout=120)
+                checked = time.monotonic()
                 if mode == "on":
                     console_url = _console_url(work / "data" / "console.url")
                     for page in ("", f"accounts/u{emails[0][4:8]}", "deliveries", "health", "api/v1/accounts"):
                         _get(console_url + page)
-                time.sleep(1)  # let the last check's context close
-                measured[mode].append(_settled_pss([proc.pid, *descendants(proc.pid)]))
-                python_only[mode].append(_settled_pss([proc.pid], 4))
+                # The same pause in both modes: the last checks' contexts close and their renderers exit.
+                time.sleep(max(0.0, checked + SETTLE_S - time.monotonic()))
+                for kind, mb in _settled_pss(_kinds(proc.pid)).items():
+                    measured[mode][kind].append(mb)
             finally:
                 stop_daemon(proc)
-    on, off = statistics.median(measured["on"]), statistics.median(measured["off"])
-    py_on, py_off = statistics.median(python_only["on"]), statistics.median(python_only["off"])
+    delta = {k: statistics.median(measured["on"][k]) - statistics.median(measured["off"][k]) for k in KINDS}
     return {
         "accounts": accounts,
         "rounds": rounds,
-        "pss_on_mb": measured["on"],
-        "pss_off_mb": measured["off"],
-        "delta_mb": on - off,
-        "python_pss_on_mb": python_only["on"],
-        "python_pss_off_mb": python_only["off"],
-        "python_delta_mb": py_on - py_off,
+        "pss_mb": {m: {k: [round(v, 1) for v in measured[m][k]] for k in KINDS} for m in ("on", "off")},
+        "delta_by_kind_mb": delta,
+        "delta_mb": sum(delta.values()),
+        "python_delta_mb": delta["python"],
     }
 
 
@@ -229,5 +251,5 @@ def _console_url(path: Path, timeout: float = 30) -> str:
 def console(url: str, folder: Path, quick: bool) -> dict[str, Any]:
     """Both console measurements."""
     times = render(folder, 20 if quick else 300, transitions=2_000 if quick else 10_000)
-    mem = memory_delta(url, folder, 1 if quick else 4, accounts=4 if quick else 10)
+    mem = memory_delta(url, folder, 1 if quick else 6, accounts=4 if quick else 10)
     return {"render": times, "memory": mem}
