@@ -4,7 +4,8 @@ Render: 200 accounts with 10,000 transitions (a reading each) written into a rea
 its Tx API; the real app on aiohttp's test server; a middleware outside the app's own times each
 request from its arrival to its response (auth, the store's queries, the case, the template).
 Memory: PSS of a real `monitor run` and all its processes with the console on minus off, the same
-accounts, rounds interleaved, measured after the first checks (and after the console served its pages).
+accounts, rounds interleaved, measured after the first checks (and after the console served its pages),
+compared kind by kind of process (the daemon, Playwright's driver, Chromium).
 """
 
 from __future__ import annotations
