@@ -8,6 +8,7 @@ templates' autoescape and the API's JSON escaping do the rest.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -61,6 +62,12 @@ def span(seconds: float) -> str:
     return f"{s // 86400} d {s % 86400 // 3600} h"
 
 
+@functools.lru_cache(maxsize=4)
+def _today(now: float) -> time.struct_time:
+    """The local date of `now` (a page formats all its times against the same `now`)."""
+    return time.localtime(now)
+
+
 def moment(at: float | None, now: float) -> dict[str, Any] | None:
     """A time as the page shows it: in the server's local zone, and how long ago or from now."""
     if at is None:
@@ -71,7 +78,7 @@ def moment(at: float | None, now: float) -> dict[str, Any] | None:
     zone = f"{'+' if offset >= 0 else '-'}{abs(offset) // 3600:02d}:{abs(offset) % 3600 // 60:02d}"
     delta = at - now
     rel = "just now" if abs(delta) < 30 else (f"in {span(delta)}" if delta > 0 else f"{span(delta)} ago")
-    today = time.localtime(now)
+    today = _today(now)
     if (t.tm_year, t.tm_yday) == (today.tm_year, today.tm_yday):
         short = f"{t.tm_hour:02d}:{t.tm_min:02d}"
     else:
