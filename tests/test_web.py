@@ -14,12 +14,14 @@ from aiohttp.test_utils import TestClient
 
 from monitor.case import Case
 from monitor.errors import ConfigError
-from monitor.models import Status
+from monitor.models import Reading, Status, Transition, TransitionKind
 from monitor.web import make_app, serve
 from tests.helpers import AsyncRunner
 from tests.web_helpers import NOW, PNG, console, csrf, hhmm, iso, soup, wall
 
 Client = TestClient[Any, Any]
+HELD = "#1001 Gift card $500 on hold"
+DONE = "#1001 Gift card $500 completed"
 
 
 def test_overview_lists_every_account_with_status_word_times_budget_and_strip(tmp_path: Path) -> None:
@@ -108,6 +110,40 @@ def test_a_closed_case_shows_its_summary_and_completed_orders(tmp_path: Path) ->
         assert case.select_one("ol.checklist") is None  # advice is for an open case
 
     c.run(scenario)
+
+
+def test_the_case_from_real_readings_review_deadline_held_then_completed_orders(tmp_path: Path) -> None:
+    c = console(tmp_path)
+    c.real_case = True
+    promise = "We are reviewing the information you provided. We will contact you within 24 hours."
+    with c.store.transaction() as tx:
+        review = tx.insert_reading(
+            Reading("shop", Status.UNDER_REVIEW, rule="review", matched=promise, orders=[HELD], at=NOW - 3600)
+        )
+        tx.add_transitions(
+            "shop", NOW - 3600, [Transition(TransitionKind.UNDER_REVIEW, "locked", "under_review")], review
+        )
+        tx.put_state(replace(tx.state("shop"), status=Status.UNDER_REVIEW, status_since=NOW - 3600))
+
+    async def under_review(client: Client) -> None:
+        case = soup(await (await client.get("/accounts/shop")).text()).select_one("section#case")
+        deadline = case.select_one("time#contact-by")
+        assert deadline["datetime"] == iso(NOW - 3600 + 86400) and "in 23 h 0 min" in case.get_text()
+        assert [li.get_text() for li in case.select("#held-orders li")] == [HELD]
+        assert case.select("ol.checklist li")  # the profile's advice for a review
+
+    c.run(under_review)
+    with c.store.transaction() as tx:
+        back = tx.insert_reading(Reading("shop", Status.OK, rule="home", orders=[DONE], at=NOW - 60))
+        tx.add_transitions("shop", NOW - 60, [Transition(TransitionKind.RESTORED, "under_review", "ok")], back)
+        tx.put_state(replace(tx.state("shop"), status=Status.OK, status_since=NOW - 60))
+
+    async def restored(client: Client) -> None:
+        case = soup(await (await client.get("/accounts/shop")).text()).select_one("section#case")
+        assert case.h2.get_text() == "Last case: restored after 1 h 59 min"
+        assert [li.get_text() for li in case.select("#completed-orders li")] == [DONE]
+
+    c.run(restored)
 
 
 def test_unknown_account_is_404(tmp_path: Path) -> None:

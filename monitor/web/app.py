@@ -69,18 +69,24 @@ def _dumps(value: Any) -> str:
 TIME = Markup('<time datetime="%s">%s</time> <span class="rel">(%s)</span>')  # % escapes each value
 
 
-def _when(moment: dict[str, Any] | None, empty: str = "—") -> Markup:
+@jinja2.pass_context
+def _moment(ctx: jinja2.runtime.Context, at: float | None) -> dict[str, Any] | None:
+    """`views.moment` against the page's own now (formatted only where a template prints it)."""
+    return views.moment(at, ctx["clock"])
+
+
+@jinja2.pass_context
+def _when(ctx: jinja2.runtime.Context, at: float | None, empty: str = "—") -> Markup:
     """A time for a reader: its local form in <time datetime>, then how long ago or from now (args escaped)."""
-    if moment is None:
-        return escape(empty)
-    return TIME % (moment["iso"], moment["local"], moment["rel"])
+    m = views.moment(at, ctx["clock"])
+    return escape(empty) if m is None else TIME % (m["iso"], m["local"], m["rel"])
 
 
-def _at(moment: dict[str, Any] | None, empty: str = "—") -> Markup:
+@jinja2.pass_context
+def _at(ctx: jinja2.runtime.Context, at: float | None, empty: str = "—") -> Markup:
     """The overview's shorter form of `_when`: the time alone today, the date without the year this year."""
-    if moment is None:
-        return escape(empty)
-    return TIME % (moment["iso"], moment["short"], moment["rel"])
+    m = views.moment(at, ctx["clock"])
+    return escape(empty) if m is None else TIME % (m["iso"], m["short"], m["rel"])
 
 
 def _finalize(value: Any) -> Any:
@@ -127,7 +133,7 @@ class Console:
         self.env.filters["urlpart"] = lambda s: quote(str(s), safe="")
         self.env.filters["at"] = _at
         self.env.filters["when"] = _when  # a filter, not a macro: an overview of 200 accounts prints ~1,500
-        self.env.globals.update(kind_words=KIND_WORDS, words=views.WORDS, at=_at, when=_when)
+        self.env.globals.update(kind_words=KIND_WORDS, words=views.WORDS, at=_at, when=_when, moment=_moment)
 
     # --- plumbing ------------------------------------------------------------------
 
@@ -185,6 +191,7 @@ class Console:
             flash=flash,
             signed_in=self.password is not None and bool(session and session.signed_in),
             now=views.moment(now, now),
+            clock=now,
             version=self.health().version,
         )
         return web.Response(text=html, content_type="text/html", status=status)

@@ -166,25 +166,25 @@ def account_summary(
         "mark": mark(state),
         "status": str(state.status) if state.status else None,
         "status_word": WORDS[str(state.status)] if state.status else WORDS["unchecked"],
-        "since": moment(state.status_since, now),
-        "last_check": moment(state.last_check_at, now),
-        "last_success": moment(state.last_success_at, now),
-        "next_check": moment(health.next_check.get(account.name), now),
+        "since": state.status_since,
+        "last_check": state.last_check_at,
+        "last_success": state.last_success_at,
+        "next_check": health.next_check.get(account.name),
         "problem": str(state.problem) if state.problem else None,
         "problem_word": WORDS[str(state.problem)] if state.problem else None,
-        "problem_since": moment(state.problem_since, now),
+        "problem_since": state.problem_since,
         "problem_count": state.problem_count,
         "evidence": page_text(latest[0].matched or latest[0].detail) if latest else None,
         "paused": page_text(state.paused_reason),
-        "paused_at": moment(state.paused_at, now),
+        "paused_at": state.paused_at,
         "budget": {
             "used": budget.used,
             "limit": budget.limit,
             "spent": budget.spent,
-            "next": moment(budget.next_at, now),
+            "next": budget.next_at,
         },
-        "acked_at": moment(getattr(state, "acked_at", None), now),
-        "ack_until": moment(getattr(state, "ack_until", None), now),
+        "acked_at": getattr(state, "acked_at", None),
+        "ack_until": getattr(state, "ack_until", None),
         "days": strip["days"],
         "runs": strip["runs"],
         "days_summary": strip["summary"],
@@ -201,7 +201,7 @@ def overview(config: Config, store: Store, health: Health, now: float, strips: S
 def step(row: TransitionRow, now: float) -> dict[str, Any]:
     """One transition on the timeline, its evidence cleaned, its screenshot as a link through the app."""
     return {
-        "at": moment(row.at, now),
+        "at": row.at,
         "kind": str(row.kind),
         "from": row.from_status,
         "to": row.to_status,
@@ -222,18 +222,18 @@ def case_view(case: Case, now: float) -> dict[str, Any]:
         "open": case.open,
         "status": str(case.status) if case.status else None,
         "status_word": WORDS[str(case.status)] if case.status else None,
-        "opened_at": moment(case.opened_at, now),
-        "closed_at": moment(closed, now),
+        "opened_at": case.opened_at,
+        "closed_at": closed,
         "lasted": span((closed if closed is not None else now) - case.opened_at),
-        "documents_at": moment(case.documents_at, now),
+        "documents_at": case.documents_at,
         "contact_promise": page_text(case.contact_promise),
-        "contact_by": moment(case.contact_by, now),
+        "contact_by": case.contact_by,
         "contact_passed": case.contact_by is not None and case.contact_by <= now,
         "advice": [t for t in (page_text(a, 1000) for a in case.advice) if t],
         "held_orders": [t for t in (page_text(o) for o in case.held_orders) if t],
         "completed_orders": [t for t in (page_text(o) for o in case.completed_orders) if t],
-        "acked_at": moment(case.acked_at, now),
-        "ack_until": moment(case.ack_until, now),
+        "acked_at": case.acked_at,
+        "ack_until": case.ack_until,
     }
 
 
@@ -261,9 +261,9 @@ def outbox_item(row: OutboxRow, now: float) -> dict[str, Any]:
         "channel": row.channel,
         "title": page_text(row.title),
         "state": str(row.state),
-        "created": moment(row.created_at, now),
+        "created": row.created_at,
         "attempts": row.attempts,
-        "next_attempt": moment(row.next_attempt_at, now) if row.state == "pending" else None,
+        "next_attempt": row.next_attempt_at if row.state == "pending" else None,
         "last_error": page_text(row.last_error),
     }
 
@@ -278,7 +278,7 @@ def deliveries(config: Config, store: Store, now: float) -> dict[str, Any]:
         channels.append(
             {
                 "name": channel.name,
-                "last": moment(attempt.at, now) if attempt else None,
+                "last": attempt.at if attempt else None,
                 "ok": attempt.ok if attempt else None,
                 "error": page_text(attempt.error) if attempt else None,
                 "kind": last[0].kind if last else None,
@@ -296,21 +296,16 @@ def deliveries(config: Config, store: Store, now: float) -> dict[str, Any]:
 def health_page(config: Config, store: Store, health: Health, now: float) -> dict[str, Any]:
     """The monitor's own health: the Health fields, with uptime and each account's last success."""
     data = dataclasses.asdict(health)
-    data["next_check"] = {name: moment(at, now) for name, at in health.next_check.items()}
-    data["started"] = moment(health.started_at, now)
+    data["started"] = health.started_at
     data["uptime"] = span(now - health.started_at) if health.started_at else None
-    data["accounts"] = [
-        {"name": a.name, "last_success": moment(store.state(a.name).last_success_at, now)} for a in config.accounts
-    ]
+    data["accounts"] = [{"name": a.name, "last_success": store.state(a.name).last_success_at} for a in config.accounts]
     data.pop("data_dir", None)  # a server path: not the console's business
     return data
 
 
 def api(value: Any) -> Any:
-    """A page's data for the JSON API: every shown time back to Unix seconds."""
+    """A page's data for the JSON API (times are Unix seconds already: the templates format them)."""
     if isinstance(value, dict):
-        if set(value) == {"at", "iso", "local", "short", "rel"}:
-            return value["at"]
         return {k: api(v) for k, v in value.items() if k not in HTML_ONLY}
     if isinstance(value, list):
         return [api(v) for v in value]
