@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import fcntl
 import json
 import logging
@@ -16,7 +17,7 @@ import shutil
 import subprocess
 import sys
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +28,7 @@ from monitor.models import Status
 from monitor.store import StoreError
 
 if TYPE_CHECKING:
+    from monitor.actions import Actions
     from monitor.models import AccountState, Budget
 
 Command = Callable[[argparse.Namespace], int]
@@ -384,32 +386,25 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
     Example: monitor resume shop
     """
-    from monitor.store import Store
-
     cfg = _config(args)
     account = cfg.account(args.account)
-    store = Store.open(cfg.data_dir, check=True)
-    paused = store.state(account.name).paused_reason
-    budget = store.budget(account.name, account.signin_budget)
-    reset = budget.spent and budget.limit > 0  # a budget of 0 is the owner's setting, not spent
-    if paused:
-        store.resume(account.name)
-    if reset:
-        store.reset_budget(account.name)
-    store.close()
-    cleared = []
-    if paused:
-        cleared.append(f"lifted the pause ({paused})")
-    if reset:
-        cleared.append(f"reset the spent sign-in budget ({budget.used} of {budget.limit} in 24 h)")
-    if cleared:
-        print(f"{account.name}: {' and '.join(cleared)}; automated sign-ins are allowed again")
-    else:
-        print(
-            f"{account.name}: nothing to clear: sign-ins were not paused and the budget is not spent"
-            f" ({budget.used} of {budget.limit} in 24 h)"
-        )
+    with _actions(cfg) as actions:
+        print(actions.resume(account.name))
     return 0
+
+
+@contextlib.contextmanager
+def _actions(cfg: configmod.Config) -> Iterator[Actions]:
+    """The owner's actions on this data dir, as the console has them (no scheduler: nothing to check now)."""
+    from monitor.actions import Actions
+    from monitor.notify import Notifier
+    from monitor.store import Store
+
+    store = Store.open(cfg.data_dir, check=True)
+    try:
+        yield Actions(cfg, store, Notifier(cfg, store), via="cli")
+    finally:
+        store.close()
 
 
 def _daemon_pid(data_dir: Path) -> str | None:
@@ -579,25 +574,16 @@ def cmd_notify_test(args: argparse.Namespace) -> int:
     Exit status: 0 all delivered, 1 any failed.
     Example: monitor notify-test --channel phone
     """
-    from monitor.models import AlertKind, Language, Severity
-    from monitor.notify import Notifier, render
-    from monitor.store import Store
-
     cfg = _config(args)
     channels = [c for c in cfg.channels if not args.channel or c.name == args.channel]
     if not channels:
         raise ConfigError(f"{cfg.path}: no channel {args.channel!r}" if args.channel else f"{cfg.path}: no channels")
     cfg.resolve([], [c.name for c in channels])
-    store = Store.open(cfg.data_dir, check=True)
-    notifier = Notifier(cfg, store)
-    failed = 0
-    for channel in channels:
-        title, body = render(AlertKind.TEST, {"channel": channel.name}, None, cfg, Language.EN)
-        result = notifier.send_now(channel, title, body, Severity.INFO)
-        print(f"{channel.name}: {'delivered' if result.ok else 'FAILED: ' + (result.error or '')}")
-        failed += not result.ok
-    store.close()
-    return 1 if failed else 0
+    with _actions(cfg) as actions:
+        results = actions.send_test(args.channel)
+    for name, result in results:
+        print(f"{name}: {'delivered' if result.ok else 'FAILED: ' + (result.error or '')}")
+    return 1 if any(not result.ok for _, result in results) else 0
 
 
 def _outbox_args(p: argparse.ArgumentParser) -> None:

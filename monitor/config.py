@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import ipaddress
 import logging
 import os
 import re
@@ -28,7 +29,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Written into a data_dir the monitor creates: only such a directory (or one holding monitor.db,
 # made by an older version) is used, so that a data_dir of "~" or "/tmp" is refused.
 # Every key the parser accepts, by table: the parser reads these sets, docs/config.md documents them.
-TOP_KEYS = {"data_dir", "browser", "accounts", "channels", "schedule", "templates"}
+TOP_KEYS = {"data_dir", "browser", "accounts", "channels", "schedule", "templates", "web"}
 BROWSER_KEYS = {
     "executable_path", "headless", "timeout_s", "check_timeout_s", "recycle_after", "screenshots", "max_page_mb",
 }  # fmt: skip
@@ -67,6 +68,7 @@ SCHEDULE_KEYS = {
 }
 DEPRECATED_KEYS = {"schedule.alert_interval": "schedule.interval_while_locked"}
 TEMPLATE_KEYS = {"title", "body", "title_ja", "body_ja"}
+WEB_KEYS = {"enabled", "listen", "password", "public_url"}
 SECRET_KEYS = {"env", "file", "command"}
 KEYS: dict[str, set[str]] = {
     "": TOP_KEYS,
@@ -75,6 +77,7 @@ KEYS: dict[str, set[str]] = {
     "channels": CHANNEL_KEYS,
     "schedule": SCHEDULE_KEYS,
     "templates.KIND": TEMPLATE_KEYS,
+    "web": WEB_KEYS,
     "secret": SECRET_KEYS,
 }
 
@@ -263,6 +266,20 @@ class WebOptions:
     password: Secret | None = None  # required for any address other than loopback
     public_url: str | None = None  # e.g. "https://monitor.example.net": alerts link to {public_url}/accounts/NAME
 
+    @property
+    def listen(self) -> str:
+        """The address as written in the config: "127.0.0.1:8765", "[::1]:8765"."""
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def same(self, other: WebOptions) -> bool:
+        """Whether `other` asks for the same console (a password compared by where it comes from)."""
+
+        def key(web: WebOptions) -> tuple[object, ...]:
+            source = (web.password.how, web.password.ref) if web.password else None
+            return (web.enabled, web.host, web.port, web.public_url, source)
+
+        return key(self) == key(other)
+
 
 @dataclass
 class Config:
@@ -299,6 +316,8 @@ class Config:
                 channel.url.reveal()
         if channels is None and self.schedule.heartbeat_url is not None:
             self.schedule.heartbeat_url.reveal()
+        if accounts is None and channels is None and self.web.enabled and self.web.password is not None:
+            self.web.password.reveal()
 
 
 def default_path() -> Path:
@@ -448,6 +467,7 @@ def parse(data: dict[str, Any], path: Path, reloading: bool = False) -> Config:
         channels=_channels(r, data),
         schedule=_schedule(r, data),
         templates=_templates(r, data),
+        web=_web(r, data),
     )
 
 
@@ -534,6 +554,44 @@ def _schedule(r: _Reader, data: dict[str, Any]) -> Schedule:
         retry_min_s=r.duration(s, "retry_min", w, 10),
         retry_max_s=r.duration(s, "retry_max", w, 3600),
     )
+
+
+def _web(r: _Reader, data: dict[str, Any]) -> WebOptions:
+    w = r.table(data.get("web", {}), "web", WEB_KEYS)
+    listen = r.get(w, "listen", "web", str, "127.0.0.1:8765")
+    m = re.fullmatch(r"(?:\[([0-9A-Fa-f:.]+)\]|([^\s:\[\]]+)):(\d{1,5})", listen.strip())
+    if not m or int(m.group(3)) > 65535:
+        raise r.fail("web.listen", f'must look like "127.0.0.1:8765" or "[::1]:8765" (host:port), not {listen!r}')
+    host, port = m.group(1) or m.group(2), int(m.group(3))
+    if m.group(1):
+        try:
+            ipaddress.IPv6Address(host)
+        except ValueError:
+            raise r.fail("web.listen", f"{host!r} is not an IPv6 address") from None
+    password = r.secret(w, "password", "web", required=False)
+    enabled = r.get(w, "enabled", "web", bool, True)
+    if enabled and password is None and not is_loopback(host):
+        raise r.fail(
+            "web.listen",
+            f"{listen!r} is not a loopback address: anyone who reaches it could use the console; set [web] password"
+            ' (e.g. password = { env = "MONITOR_WEB_PASSWORD" }) or listen on 127.0.0.1',
+        )
+    public_url = r.get(w, "public_url", "web", str, None)
+    if public_url is not None:
+        public_url = public_url.strip().rstrip("/")
+        if not re.fullmatch(r"https?://[^/\s?#]+(?:/[^\s?#]*)?", public_url):
+            raise r.fail("web.public_url", f"{public_url!r} is not an http(s) URL (e.g. https://monitor.example.net)")
+    return WebOptions(enabled=enabled, host=host, port=port, password=password, public_url=public_url)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine only: 127.0.0.0/8, ::1 or localhost."""
+    if host.lower() in ("localhost", "localhost."):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _templates(r: _Reader, data: dict[str, Any]) -> dict[str, dict[str, str]]:

@@ -20,6 +20,7 @@ from monitor.models import (
 
 HUMAN_PROBLEMS = (Problem.CHALLENGE, Problem.LOGIN_REJECTED)
 BLOCKED = (Status.LOCKED, Status.UNDER_REVIEW)
+UNACKED: dict[str, Any] = {"acked_at": None, "ack_until": None, "acked_status": None}  # a status change ends an ack
 
 
 def decide(previous: AccountState, reading: Reading, now: float, rules: Schedule) -> Decision:
@@ -74,6 +75,7 @@ def decide(previous: AccountState, reading: Reading, now: float, rules: Schedule
                 status=Status.UNKNOWN,
                 status_since=now,
                 last_reminder_at=None,
+                **UNACKED,
             )
         return Decision(state, transitions, alerts)
 
@@ -85,7 +87,7 @@ def decide(previous: AccountState, reading: Reading, now: float, rules: Schedule
             alerts.append(Alert(kind, name, _facts(reading, before)))
         edge = TransitionKind(kind) if kind is not None else TransitionKind.STATUS
         transitions.append(Transition(edge, _s(previous.status), str(status)))
-        state = replace(state, status=status, status_since=now, last_reminder_at=None, known_status=status)
+        state = replace(state, status=status, status_since=now, last_reminder_at=None, known_status=status, **UNACKED)
     state, due = reminders(state, now, rules)
     return Decision(state, transitions, alerts + due)
 
@@ -104,8 +106,8 @@ def _change_alert(before: Status | None, after: Status) -> AlertKind | None:
 
 
 def reminders(state: AccountState, now: float, rules: Schedule) -> tuple[AccountState, list[Alert]]:
-    """Repeated alerts while locked or under review for too long, and the state that remembers them."""
-    if state.status not in BLOCKED or state.status_since is None:
+    """Repeated alerts while locked or under review for too long (and not acknowledged), and the state after them."""
+    if state.status not in BLOCKED or state.status_since is None or state.acknowledged(now):
         return state, []
     first_h = rules.review_reminder_h if state.status == Status.UNDER_REVIEW else rules.locked_reminder_h
     since = now - state.status_since

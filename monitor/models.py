@@ -218,6 +218,18 @@ class AccountState:
     created_at: float = field(default_factory=time.time)
     signins_reset_at: float | None = None  # sign-ins before this do not count against the budget
     bound_to: str | None = None  # see config.Account.binding; NULL for rows from before bindings existed
+    acked_at: float | None = None  # the owner acknowledged the case: no reminders while acked_status holds ...
+    ack_until: float | None = None  # ... until then (None: until the status changes)
+    acked_status: Status | None = None  # the status that was acknowledged
+
+    def acknowledged(self, now: float) -> bool:
+        """The owner acknowledged the current status and the acknowledgement has not run out."""
+        return (
+            self.acked_at is not None
+            and self.acked_status is not None
+            and self.acked_status == self.status
+            and (self.ack_until is None or now < self.ack_until)
+        )
 
 
 @dataclass(frozen=True)
@@ -281,6 +293,8 @@ class ReadingRow:
     signed_in: bool
     duration_ms: int
     screenshot: str | None
+    orders: list[str] = field(default_factory=list)  # the order lines the page listed (untrusted page text)
+    instructions: str | None = None  # the page's own "what to do" (untrusted page text)
 
 
 @dataclass(frozen=True)

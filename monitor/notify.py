@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, urlsplit
 
 import apprise
 
@@ -274,25 +274,21 @@ def advice(kind: AlertKind, facts: dict[str, Any], account: Account | None, site
     return NEUTRAL_ADVICE[lang].get(kind, "")
 
 
-def render(
-    kind: AlertKind,
-    facts: dict[str, Any],
-    account: Account | None,
-    config: Config,
-    lang: Language,
-    templates: dict[str, dict[str, str]] | None = None,
-) -> tuple[str, str]:
-    """Title and body for one alert, honouring [templates] overrides (`config.templates` by default)."""
+def site_of(account: Account | None, config: Config) -> tuple[str, Advice]:
+    """The site's name and advice from the account's profile ("" and none when it cannot be loaded)."""
     from monitor.profiles import load_profile  # only for the site name and advice in the message
 
-    site = ""
-    site_advice: Advice = {}
-    if account is not None:
-        try:
-            profile = load_profile(account.profile, config.path.parent)
-            site, site_advice = profile.description or profile.name, profile.advice
-        except Exception:
-            site = account.profile
+    if account is None:
+        return "", {}
+    try:
+        profile = load_profile(account.profile, config.path.parent)
+    except Exception:
+        return account.profile, {}
+    return profile.description or profile.name, profile.advice
+
+
+def _tokens(facts: dict[str, Any], account: Account | None, site: str, lang: Language) -> dict[str, Any]:
+    """The values a message's {tokens} stand for, page text cleaned of escapes and control characters."""
     orders = facts.get("orders") or []
     order_lines = ""
     if orders:
@@ -322,7 +318,28 @@ def render(
         advice="",
     )
     # Page text reaches a message only through these tokens: no escapes or control characters in it.
-    tokens = {k: clean(v) if isinstance(v, str) else v for k, v in tokens.items()}
+    return {k: clean(v) if isinstance(v, str) else v for k, v in tokens.items()}
+
+
+def advice_text(kind: AlertKind, account: Account, config: Config, instructions: str | None = None) -> str:
+    """The advice an alert of `kind` gives about `account`, its tokens filled (the console's case checklist)."""
+    lang = language(account)
+    site, site_advice = site_of(account, config)
+    facts = {"instructions": instructions}
+    return advice(kind, facts, account, site_advice, lang).format_map(_tokens(facts, account, site, lang))
+
+
+def render(
+    kind: AlertKind,
+    facts: dict[str, Any],
+    account: Account | None,
+    config: Config,
+    lang: Language,
+    templates: dict[str, dict[str, str]] | None = None,
+) -> tuple[str, str]:
+    """Title and body for one alert, honouring [templates] overrides (`config.templates` by default)."""
+    site, site_advice = site_of(account, config)
+    tokens = _tokens(facts, account, site, lang)
     tokens["advice"] = advice(kind, facts, account, site_advice, lang).format_map(tokens)
     title, body = MESSAGES[lang][kind]
     override = (config.templates if templates is None else templates).get(str(kind), {})
@@ -350,6 +367,17 @@ def render_safe(
     return f"{name}: {kind}", f"account-monitor alert {kind} for {name}: {what}".rstrip(": ")
 
 
+CASE_LINK = {Language.EN: "Open the case: {url}", Language.JA: "詳細: {url}"}
+
+
+def case_link(account: Account | None, config: Config, lang: Language) -> str:
+    """The line linking an alert to its account's page in the console; "" without `[web] public_url`."""
+    if account is None or not config.web.public_url:
+        return ""
+    url = f"{config.web.public_url.rstrip('/')}/accounts/{quote(account.name, safe='')}"
+    return CASE_LINK[lang].format(url=url)
+
+
 def wants(channel: Channel, severity: Severity, account: str | None) -> bool:
     """Whether `channel` takes an alert of this severity for this account."""
     if severity.rank < channel.min_severity.rank:
@@ -364,6 +392,8 @@ def outbox_rows(
     lang = language(account)
     facts = {"at": now, **alert.facts}
     title, body = render_safe(alert.kind, facts, account, config, lang)
+    link = case_link(account, config, lang)
+    body = f"{body}\n\n{link}" if link else body
     return [
         {
             "account": alert.account or None,

@@ -6,8 +6,8 @@ The only module that speaks SQL. One transaction convention:
         state = tx.state(name)           # reads inside see the transaction's own writes
         tx.record_check(reading, decision, outbox_rows)
 
-Every write is a method of `Tx`; a `Store` method that writes (pause, resume, record_signin, prune,
-claim, record_attempt, reset_budget, forget_state) is a shorthand that opens its own transaction around
+Every write is a method of `Tx`; a `Store` method that writes (pause, resume, acknowledge, record_signin,
+prune, claim, record_attempt, reset_budget, forget_state) is a shorthand that opens its own transaction around
 the `Tx` method of the same name. Transactions do not nest: `transaction()` inside an open one raises
 RuntimeError, so call the `Tx` methods there instead. Reads (`state`, `readings`, `outbox`, ...) are
 `Store` methods and return the frozen rows of monitor.models. `StoreError` is what a failing database
@@ -17,6 +17,8 @@ raises (sqlite3.Error, under a name callers can catch without speaking SQLite).
 from __future__ import annotations
 
 import contextlib
+import datetime
+import json
 import os
 import sqlite3
 import time
@@ -29,6 +31,7 @@ from typing import Any
 from monitor.errors import ConfigError, MonitorError
 from monitor.files import DATA_DIR_MARKER, data_dir_problem, ensure_private_dir, write_private
 from monitor.models import (
+    PROBLEM_EDGES,
     AccountState,
     AttemptRow,
     Budget,
@@ -156,6 +159,18 @@ MIGRATIONS: list[tuple[str, str]] = [
         ALTER TABLE outbox ADD COLUMN leased_until REAL;
         """,
     ),
+    (
+        "case",
+        """
+        -- The owner's acknowledgement of a case (reminders stop while acked_status is the status and
+        -- ack_until, if any, has not passed), and what a reading saw of the orders and the page's advice.
+        ALTER TABLE account_state ADD COLUMN acked_at REAL;
+        ALTER TABLE account_state ADD COLUMN ack_until REAL;
+        ALTER TABLE account_state ADD COLUMN acked_status TEXT;
+        ALTER TABLE readings ADD COLUMN orders TEXT;          -- JSON list of the order lines the page listed
+        ALTER TABLE readings ADD COLUMN instructions TEXT;
+        """,
+    ),
 ]
 
 
@@ -205,11 +220,23 @@ class Tx:
         """Drop an account's state row (status, problem counts, pause): it starts as never read."""
         self._conn.execute("DELETE FROM account_state WHERE account = ?", (account,))
 
+    def acknowledge(self, account: str, until: float | None, now: float) -> AccountState:
+        """Acknowledge the account's current status (until `until`, or until it changes); returns the state.
+
+        An account with no status yet is returned unchanged (acked_at None): there is nothing to acknowledge.
+        """
+        state = self.state(account)
+        if state.status is None:
+            return state
+        state = replace(state, acked_at=now, ack_until=until, acked_status=state.status)
+        self.put_state(state)
+        return state
+
     def insert_reading(self, reading: Reading) -> int:
         """Append a reading; returns its id."""
         cur = self._conn.execute(
             "INSERT INTO readings (account, at, status, problem, rule, matched, detail, url, title, signed_in,"
-            " duration_ms, screenshot) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " duration_ms, screenshot, orders, instructions) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 reading.account,
                 reading.at,
@@ -223,6 +250,8 @@ class Tx:
                 int(reading.signed_in),
                 reading.duration_ms,
                 reading.screenshot,
+                json.dumps(reading.orders, ensure_ascii=False) if reading.orders else None,
+                reading.instructions,
             ),
         )
         return int(cur.lastrowid or 0)
@@ -423,6 +452,11 @@ class Store:
         with self.transaction() as tx:
             tx.put_state(replace(tx.state(account), paused_reason=reason, paused_at=at))
 
+    def acknowledge(self, account: str, until: float | None, now: float) -> AccountState:
+        """Acknowledge the current status: reminders stop until it changes or `until` passes (see Tx.acknowledge)."""
+        with self.transaction() as tx:
+            return tx.acknowledge(account, until, now)
+
     def resume(self, account: str) -> bool:
         """Allow automated sign-ins again; False when they were not paused."""
         with self.transaction() as tx:
@@ -465,6 +499,59 @@ class Store:
             "SELECT * FROM readings WHERE account = ? ORDER BY at DESC, id DESC LIMIT ?", (account, limit)
         )
         return [_reading_row(r) for r in rows]
+
+    def readings_between(self, account: str, start: float, end: float) -> list[ReadingRow]:
+        """The readings of `account` from `start` to `end`, oldest first, led by the last one before `start`."""
+        rows = self.conn.execute(
+            "SELECT * FROM (SELECT * FROM readings WHERE account = ? AND at < ? ORDER BY at DESC, id DESC LIMIT 1)"
+            " UNION ALL SELECT * FROM readings WHERE account = ? AND at >= ? AND at <= ? ORDER BY at, id",
+            (account, start, account, start, end),
+        )
+        return [_reading_row(r) for r in rows]
+
+    def reading(self, reading_id: int) -> ReadingRow | None:
+        """One reading by id (None when it is not, or no longer, stored)."""
+        row = self.conn.execute("SELECT * FROM readings WHERE id = ?", (reading_id,)).fetchone()
+        return _reading_row(row) if row else None
+
+    def status_days(self, account: str, now: float, days: int = 30) -> list[Status | None]:
+        """The worst status of each local day up to today, oldest first; None for a day before any status.
+
+        Read from the status transitions (readings are pruned; transitions are kept): a day's entry is the
+        worst of the status it began with and every status entered during it (locked > under_review >
+        unknown > ok).
+        """
+        today = datetime.datetime.fromtimestamp(now).date()
+        starts = [
+            datetime.datetime.combine(today - datetime.timedelta(days=back), datetime.time()).timestamp()
+            for back in range(days - 1, -1, -1)
+        ]
+        problem_edges = tuple(str(k) for k in PROBLEM_EDGES)
+        marks = ", ".join("?" * len(problem_edges))
+        before = self.conn.execute(
+            f"SELECT to_status FROM transitions WHERE account = ? AND at < ? AND kind NOT IN ({marks})"
+            " ORDER BY at DESC, id DESC LIMIT 1",
+            (account, starts[0], *problem_edges),
+        ).fetchone()
+        edges = self.conn.execute(
+            f"SELECT at, to_status FROM transitions WHERE account = ? AND at >= ? AND at <= ? AND kind NOT IN ({marks})"
+            " ORDER BY at, id",
+            (account, starts[0], now, *problem_edges),
+        ).fetchall()
+        current = _status(before[0]) if before else None
+        result: list[Status | None] = []
+        pending = iter(edges)
+        edge = next(pending, None)
+        for end in [*starts[1:], now + 1]:
+            seen = [current] if current is not None else []
+            while edge is not None and edge["at"] < end:
+                entered = _status(edge["to_status"])
+                if entered is not None:
+                    current = entered
+                    seen.append(entered)
+                edge = next(pending, None)
+            result.append(max(seen, key=STATUS_WEIGHT.__getitem__) if seen else None)
+        return result
 
     def transitions(self, account: str, limit: int = 50) -> list[TransitionRow]:
         """Transitions of `account`, newest first, with the evidence of their reading."""
@@ -522,6 +609,29 @@ class Store:
         with self.transaction() as tx:
             tx.record_attempt(row_id, ok, error, now, next_at, give_up)
 
+    def outbox_counts(self) -> dict[OutboxState, int]:
+        """How many outbox rows are in each state (every state named, 0 for none)."""
+        counts = dict.fromkeys(OutboxState, 0)
+        for state, count in self.conn.execute("SELECT state, COUNT(*) FROM outbox GROUP BY state"):
+            counts[OutboxState(state)] = int(count)
+        return counts
+
+    def channel_results(self) -> dict[str, tuple[OutboxRow, AttemptRow]]:
+        """Each channel's last delivery attempt and the row it was for, by channel name."""
+        rows = self.conn.execute(
+            "SELECT o.*, a.id AS attempt_id, a.at AS attempt_at, a.ok AS attempt_ok, a.error AS attempt_error"
+            " FROM delivery_attempts a JOIN outbox o ON o.id = a.outbox_id WHERE a.id IN"
+            " (SELECT MAX(a2.id) FROM delivery_attempts a2 JOIN outbox o2 ON o2.id = a2.outbox_id GROUP BY o2.channel)"
+            " ORDER BY o.channel"
+        )
+        return {
+            r["channel"]: (
+                _outbox_row(r),
+                AttemptRow(r["attempt_id"], r["id"], r["attempt_at"], bool(r["attempt_ok"]), r["attempt_error"]),
+            )
+            for r in rows
+        }
+
     def attempts(self, row_id: int) -> list[AttemptRow]:
         """Delivery attempts of one outbox row, oldest first."""
         rows = self.conn.execute("SELECT * FROM delivery_attempts WHERE outbox_id = ? ORDER BY id", (row_id,))
@@ -569,7 +679,17 @@ def _state(conn: sqlite3.Connection, account: str) -> AccountState:
     data["problem"] = Problem(data["problem"]) if data["problem"] else None
     data["last_outcome"] = outcome(data["last_outcome"])
     data["problem_alerted"] = bool(data["problem_alerted"])
+    if data.get("acked_status"):
+        data["acked_status"] = Status(data["acked_status"])
     return AccountState(**data)
+
+
+STATUS_WEIGHT = {Status.OK: 0, Status.UNKNOWN: 1, Status.UNDER_REVIEW: 2, Status.LOCKED: 3}  # worst wins a day
+
+
+def _status(value: str | None) -> Status | None:
+    """A stored status word back as a Status; None for none or a word that is not a status."""
+    return Status(value) if value in STATUS_WEIGHT else None
 
 
 def _reading_row(row: sqlite3.Row) -> ReadingRow:
@@ -577,6 +697,7 @@ def _reading_row(row: sqlite3.Row) -> ReadingRow:
     data["status"] = Status(data["status"]) if data["status"] else None
     data["problem"] = Problem(data["problem"]) if data["problem"] else None
     data["signed_in"] = bool(data["signed_in"])
+    data["orders"] = [str(o) for o in json.loads(data["orders"])] if data.get("orders") else []
     return ReadingRow(**data)
 
 

@@ -83,8 +83,12 @@ def make_config(
     locale: str = "en",
     extra: str = "",
     account: Mapping[str, Any] | None = None,
+    web: Mapping[str, Any] | None = None,
 ) -> Path:
-    """A config of one account "shop" on an address nothing answers (no check runs), with `channels`."""
+    """A config of one account "shop" on an address nothing answers (no check runs), with `channels`.
+
+    `web`: the [web] keys of a test that wants the console (else it is off).
+    """
     shop = {
         "name": "shop",
         "profile": "mock-retailer",
@@ -93,7 +97,7 @@ def make_config(
         "locale": "ja-JP" if locale == "ja" else "en-US",
         **(account or {}),
     }
-    return write_config(tmp_path, [shop], channels, extra)
+    return write_config(tmp_path, [shop], channels, extra, web=web)
 
 
 # A profile for the mock retailer that gives no advice but marks where the page's own instruction is.
@@ -215,8 +219,11 @@ class Daemon:
         self.log_path = tmp_path / "daemon.log"
         self.runs = 0
 
-    def write(self, accounts: list[tuple[str, str]], extra: str = "") -> None:
-        """accounts: (name, seeded account key) pairs; 1-2 s intervals; `extra` adds [schedule] keys."""
+    def write(self, accounts: list[tuple[str, str]], extra: str = "", web: Mapping[str, Any] | None = None) -> None:
+        """accounts: (name, seeded account key) pairs; 1-2 s intervals; `extra` adds [schedule] keys.
+
+        `web`: the [web] keys when the test wants the console (e.g. {"listen": "127.0.0.1:0"}); else it is off.
+        """
         schedule = '[schedule]\ninterval = "1.5s"\ninterval_while_locked = "1.5s"\nretry_min = "1s"\nretry_max = "2s"'
         entries = []
         for name, key in accounts:
@@ -232,7 +239,7 @@ class Daemon:
                 }
             )
         channels = [{"name": "phone", "url": self.receiver.json_url()}]
-        text = config_text(self.data, entries, channels, f"{schedule}\n{extra}")
+        text = config_text(self.data, entries, channels, f"{schedule}\n{extra}", web=web)
         self.config.write_text(text, encoding="utf-8")
 
     def env(self, **extra: str) -> dict[str, str]:

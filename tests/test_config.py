@@ -485,3 +485,74 @@ def test_template_typo_is_refused_at_load_with_one_line(tmp_path) -> None:
         assert done.returncode == 2, done.stdout
         (line,) = done.stderr.strip().splitlines()
         assert str(path) in line and key in line
+
+
+def test_web_defaults_to_loopback_without_a_password(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SHOP_PW", "pw")
+    web = load(write(tmp_path, GOOD)).web
+    assert (web.enabled, web.host, web.port, web.password, web.public_url) == (True, "127.0.0.1", 8765, None, None)
+
+
+@pytest.mark.parametrize(
+    ("listen", "host", "port"),
+    [("127.0.0.1:0", "127.0.0.1", 0), ("[::1]:8765", "::1", 8765), ("localhost:9000", "localhost", 9000),
+     ("127.0.0.2:8765", "127.0.0.2", 8765)],
+)  # fmt: skip
+def test_web_listen_on_loopback_needs_no_password(tmp_path, monkeypatch, listen, host, port) -> None:
+    monkeypatch.setenv("SHOP_PW", "pw")
+    web = load(write(tmp_path, GOOD + f'[web]\nlisten = "{listen}"\npublic_url = "https://m.example.net/mon/"\n')).web
+    assert (web.host, web.port, web.listen) == (host, port, listen)
+    assert web.public_url == "https://m.example.net/mon"
+
+
+def test_web_password_is_a_secret_resolved_by_the_daemon(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SHOP_PW", "pw")
+    monkeypatch.setenv("WEB_PW", "console-secret-1")
+    path = write(tmp_path, GOOD + '[web]\nlisten = "0.0.0.0:8765"\npassword = { env = "WEB_PW" }\n')
+    cfg = load(path)
+    assert cfg.web.password is not None and cfg.web.password.reveal() == "console-secret-1"
+    assert "console-secret-1" not in repr(cfg)
+    monkeypatch.delenv("WEB_PW")
+    load(path, resolve_secrets=False)  # commands that do not serve the console do not need it
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    assert str(err.value) == f"{path}: web.password.env: environment variable WEB_PW is not set"
+
+
+@pytest.mark.parametrize(
+    ("web", "message"),
+    [
+        (
+            'listen = "0.0.0.0:8765"',
+            "web.listen: '0.0.0.0:8765' is not a loopback address: anyone who reaches it could use the console;"
+            ' set [web] password (e.g. password = { env = "MONITOR_WEB_PASSWORD" }) or listen on 127.0.0.1',
+        ),
+        ('listen = "[::]:8765"', "web.listen: '[::]:8765' is not a loopback address"),
+        ('listen = "192.168.1.5:80"', "web.listen: '192.168.1.5:80' is not a loopback address"),
+        ('listen = "8765"', "web.listen: must look like \"127.0.0.1:8765\" or \"[::1]:8765\" (host:port), not '8765'"),
+        ('listen = "127.0.0.1:70000"', "web.listen: must look like"),
+        ('listen = "::1:8765"', "web.listen: must look like"),
+        ('listen = "[nope]:8765"', "web.listen: must look like"),
+        ("listen = 8765", "web.listen: must be a string, not int"),
+        ('password = "inline"', "web.password: write secrets as"),
+        ('public_url = "monitor.example.net"', "web.public_url: 'monitor.example.net' is not an http(s) URL"),
+        ("enabled = 1", "web.enabled: must be true or false, not int"),
+        ("port = 8765", "web.port: unknown key (known: enabled, listen, password, public_url)"),
+    ],
+    ids=[
+        "any-address-without-password", "ipv6-any", "lan-address", "no-host", "port-too-big", "ipv6-without-brackets",
+        "bad-ipv6", "not-a-string", "inline-password", "bad-public-url", "enabled-not-bool", "unknown-key",
+    ],
+)  # fmt: skip
+def test_bad_web_options_give_one_line(tmp_path, monkeypatch, web, message) -> None:
+    monkeypatch.setenv("SHOP_PW", "pw")
+    path = write(tmp_path, GOOD + f"[web]\n{web}\n")
+    with pytest.raises(ConfigError) as err:
+        load(path)
+    assert str(err.value).startswith(f"{path}: {message}") and "\n" not in str(err.value)
+
+
+def test_a_disabled_console_may_name_any_address(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SHOP_PW", "pw")
+    web = load(write(tmp_path, GOOD + '[web]\nenabled = false\nlisten = "0.0.0.0:8765"\n')).web
+    assert not web.enabled and web.host == "0.0.0.0"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 
@@ -192,3 +192,45 @@ def test_lock_and_review_alerts_carry_the_pages_instruction() -> None:
         decision = decide(state, reading, T0, RULES)
         assert [a.facts["instructions"] for a in decision.alerts] == ["Upload a photo ID."]
         state = decision.state
+
+
+def run(state: AccountState, steps: list[tuple[float, Status]]) -> tuple[AccountState, list[list[AlertKind]]]:
+    """Feed readings at (hours after T0, status); the final state and the alerts of each step."""
+    alerts = []
+    for hours, status in steps:
+        decision = decide(state, Reading("shop", status=status, at=T0 + hours * H), T0 + hours * H, RULES)
+        alerts.append([a.kind for a in decision.alerts])
+        state = decision.state
+    return state, alerts
+
+
+def test_an_acknowledged_case_sends_no_reminders_until_its_status_changes() -> None:
+    state, _ = run(AccountState("shop"), [(0, OK), (1, LOCKED)])
+    acked = replace(state, acked_at=T0 + 2 * H, ack_until=None, acked_status=LOCKED)
+    state, alerts = run(acked, [(13, LOCKED), (30, LOCKED), (60, LOCKED)])
+    assert alerts == [[], [], []]  # unacknowledged, 13 h locked would remind (locked-reminder-after-12h)
+    assert state.acked_status == LOCKED
+    state, alerts = run(state, [(61, REVIEW), (86, REVIEW)])
+    assert alerts == [[A.UNDER_REVIEW], [A.REVIEW_OVERDUE]]  # a new status: the acknowledgement is over
+    assert (state.acked_at, state.ack_until, state.acked_status) == (None, None, None)
+
+
+def test_an_acknowledgement_until_a_time_ends_then() -> None:
+    state, _ = run(AccountState("shop"), [(0, REVIEW)])
+    acked = replace(state, acked_at=T0 + H, ack_until=T0 + 40 * H, acked_status=REVIEW)
+    _, alerts = run(acked, [(24, REVIEW), (39.9, REVIEW), (40, REVIEW), (41, REVIEW)])
+    assert alerts == [[], [], [A.REVIEW_OVERDUE], []]
+
+
+def test_an_acknowledgement_of_another_status_does_not_silence_this_one() -> None:
+    state, _ = run(AccountState("shop"), [(0, LOCKED)])
+    stale = replace(state, acked_at=T0, ack_until=None, acked_status=REVIEW)  # e.g. written just as it changed
+    _, alerts = run(stale, [(13, LOCKED)])
+    assert alerts == [[A.STILL_LOCKED]]
+
+
+def test_a_confirmed_unknown_page_ends_the_acknowledgement() -> None:
+    state, _ = run(AccountState("shop"), [(0, LOCKED)])
+    acked = replace(state, acked_at=T0, ack_until=None, acked_status=LOCKED)
+    state, alerts = run(acked, [(1, UNKNOWN), (2, UNKNOWN)])
+    assert alerts == [[], [A.UNKNOWN_PAGE]] and state.acked_at is None

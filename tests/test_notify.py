@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import os
 import threading
 from pathlib import Path
 from typing import Any
 
 from monitor import config as configmod
-from monitor.models import Problem, Reading, Severity, Status
-from monitor.notify import Notifier, describe, mask, secret_parts, wants
+from monitor.config import WebOptions
+from monitor.models import Language, Problem, Reading, Severity, Status
+from monitor.notify import Notifier, case_link, describe, mask, secret_parts, wants
 from monitor.store import Store
 from tests.fakes import Clock, FakeApprise, Handler, Sent, fail_first
 from tests.helpers import Env, make_config, plain_profile
@@ -140,6 +142,33 @@ def test_site_without_advice_or_instructions_gets_neutral_advice(aio, tmp_path, 
     body = env.rows("sent")[0].body
     assert "Sign in at http://127.0.0.1:9 and follow the instructions on the page." in body
     assert "billing statement" not in body
+
+
+def test_alerts_about_an_account_end_with_a_link_to_its_case_page(aio, tmp_path, push) -> None:
+    """With `[web] public_url` every alert about an account links to its console page; without it, none does."""
+    expected = {
+        "en": "Open the case: http://127.0.0.1:8765/accounts/shop",
+        "ja": "詳細: http://127.0.0.1:8765/accounts/shop",
+    }
+    for lang in ("en", "ja"):
+        (tmp_path / lang).mkdir()
+        env = Env(make_config(tmp_path / lang, [{"name": "hook", "url": push.json_url()}], lang))
+        env.config.web = WebOptions(public_url="http://127.0.0.1:8765/")
+        env.lock(screenshot=False)
+        env.clock.advance(13 * 3600)
+        env.lock(screenshot=False)  # still locked after 12 h: the reminder links too
+        env.deliver(aio)
+        bodies = [r.body for r in env.rows("sent")]
+        assert len(bodies) == 2 and all(b.endswith(f"\n\n{expected[lang]}") for b in bodies), bodies
+        env.store.close()
+    plain = Env(make_config(tmp_path, [{"name": "hook", "url": push.json_url()}]))
+    plain.lock(screenshot=False)
+    assert "/accounts/" not in plain.rows()[0].body and "Open the case" not in plain.rows()[0].body
+    named = dataclasses.replace(plain.config.account("shop"), name="Alice's shop/ja")
+    plain.config.web = WebOptions(public_url="https://console.example.net/base")
+    assert case_link(named, plain.config, Language.EN).endswith("/base/accounts/Alice%27s%20shop%2Fja")
+    assert case_link(None, plain.config, Language.EN) == ""  # a monitor-wide alert names no account
+    plain.store.close()
 
 
 # --- Delivery rules, unit tests: a fake Apprise (tests/fakes.py), a moved clock, a real SQLite file ---------------

@@ -201,8 +201,14 @@ def test_story_events_hold_and_complete_the_gift_card_order(retailer, control: C
     held = locked["orders"][0]
     assert locked["state"] == "locked" and held["status"] == "on_hold" and held["gift_card"]
     s, _ = sign_in(retailer.url, *HANAKO)
-    assert "アカウントがロックされています" in s.get(f"{retailer.url}/orders").text
-    assert control.event(HANAKO[0], "submit_documents")["state"] == "under_review"
+    held_row = f'<tr class="order" data-order="{held["id"]}">'
+    for step in ("lock", "submit_documents"):  # the lock and review screens list the held order inside <main>
+        page = s.get(f"{retailer.url}/orders").text
+        main = page[page.index("<main") : page.index("</main>")]
+        assert ("アカウントがロックされています" if step == "lock" else "アカウントを確認中です") in main
+        assert "保留中の注文" in main and held_row in main and main.count('class="order"') == 1, main
+        if step == "lock":
+            assert control.event(HANAKO[0], "submit_documents")["state"] == "under_review"
     done = control.event(HANAKO[0], "approve")
     order = next(o for o in done["orders"] if o["id"] == held["id"])
     assert done["state"] == "active"

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import datetime
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +69,11 @@ def test_every_past_schema_version_migrates_with_its_data(tmp_path: Path, versio
     )
     assert (state.problem_count, state.problem_alerted, state.paused_reason) == (2, True, "challenge")
     assert state.bound_to is None and state.signins_reset_at is None  # adopted, bound at its next reading
-    assert [(r.status, r.matched, r.signed_in) for r in store.readings("shop")] == [
-        (Status.LOCKED, "Your account is locked", True)
+    assert (state.acked_at, state.ack_until, state.acked_status) == (None, None, None)  # v5: never acknowledged
+    assert [(r.status, r.matched, r.signed_in, r.orders, r.instructions) for r in store.readings("shop")] == [
+        (Status.LOCKED, "Your account is locked", True, [], None)  # v5: readings from before kept no orders
     ]
+    assert store.acknowledge("shop", None, now=100).acked_status == Status.LOCKED  # and the new columns work
     (edge,) = store.transitions("shop")
     assert (edge.kind, edge.from_status, edge.to_status, edge.screenshot) == ("locked", "ok", "locked", "shot.png")
     assert store.budget("shop", 3, now=100).used == 1
@@ -265,3 +269,82 @@ def test_watched_accounts_reads_without_writing(tmp_path: Path) -> None:
     assert (tmp_path / "monitor.db").read_bytes() == before
     with pytest.raises(StoreError):
         watched_accounts(tmp_path / "missing.db")  # read-only: never creates a file
+
+
+def test_a_reading_keeps_the_orders_and_instructions_the_page_showed(tmp_path: Path) -> None:
+    store = Store(tmp_path / "monitor.db")
+    orders = ["#1001 Gift card ¥50,000 on hold", "#1002 Book 保留"]
+    with store.transaction() as tx:
+        held = tx.insert_reading(Reading("shop", status=Status.LOCKED, at=10.0, orders=orders, instructions="Upload."))
+        bare = tx.insert_reading(Reading("shop", status=Status.OK, at=20.0))
+    assert [(r.orders, r.instructions) for r in store.readings("shop")] == [([], None), (orders, "Upload.")]
+    assert store.reading(held) == store.readings("shop")[1] and store.reading(bare) == store.readings("shop")[0]
+    assert store.reading(999) is None
+    store.close()
+
+
+def test_an_acknowledgement_holds_the_current_status(tmp_path: Path) -> None:
+    store = Store(tmp_path / "monitor.db")
+    assert store.acknowledge("shop", None, now=100.0).acked_at is None
+    assert store.states() == []  # no state: nothing acknowledged, nothing written
+    with store.transaction() as tx:
+        tx.put_state(AccountState("shop", status=Status.UNDER_REVIEW, status_since=50.0))
+    acked = store.acknowledge("shop", 500.0, now=100.0)
+    assert (acked.acked_at, acked.ack_until, acked.acked_status) == (100.0, 500.0, Status.UNDER_REVIEW)
+    assert store.state("shop") == acked and isinstance(store.state("shop").acked_status, Status)
+    assert acked.acknowledged(499.0) and not acked.acknowledged(500.0)
+    forever = store.acknowledge("shop", None, now=200.0)
+    assert forever.acknowledged(10**10) and not replace(forever, status=Status.LOCKED).acknowledged(300.0)
+    store.close()
+
+
+def local(day: int, hour: float) -> float:
+    """Unix time of `hour` o'clock local time on 2026-11-`day`."""
+    return datetime.datetime(2026, 11, day).timestamp() + hour * 3600
+
+
+def test_status_days_show_each_days_worst_status(tmp_path: Path) -> None:
+    store = Store(tmp_path / "monitor.db")
+    edges = [  # (day, hour, kind, from, to)
+        (20, 9, TransitionKind.STATUS, None, "ok"),
+        (22, 10, TransitionKind.LOCKED, "ok", "locked"),
+        (23, 8, TransitionKind.CHECKS_FAILING, None, "unreachable"),  # a problem is not a status
+        (24, 1, TransitionKind.UNDER_REVIEW, "locked", "under_review"),
+        (24, 20, TransitionKind.RESTORED, "under_review", "ok"),
+        (26, 12, TransitionKind.UNKNOWN_PAGE, "ok", "unknown"),
+        (26, 13, TransitionKind.STATUS, "unknown", "ok"),
+        (28, 23.5, TransitionKind.LOCKED, "ok", "locked"),  # after `now`: not seen yet
+    ]
+    with store.transaction() as tx:
+        for day, hour, kind, before, after in edges:
+            tx.add_transitions("shop", local(day, hour), [Transition(kind, before, after)], None)
+    days = store.status_days("shop", now=local(28, 12), days=10)
+    assert days == [None, Status.OK, Status.OK, Status.LOCKED, Status.LOCKED, Status.LOCKED, Status.OK,
+                    Status.UNKNOWN, Status.OK, Status.OK]  # 19th .. 28th  # fmt: skip
+    assert store.status_days("shop", now=local(28, 12)) == [None] * 21 + days[1:]  # 30 days by default
+    assert store.status_days("other", now=local(28, 12), days=3) == [None, None, None]
+    assert store.status_days("shop", now=local(29, 1), days=1) == [Status.LOCKED]  # carried into the next day
+    store.close()
+
+
+def test_outbox_counts_and_each_channels_last_result(tmp_path: Path) -> None:
+    store = Store(tmp_path / "monitor.db")
+    assert store.outbox_counts() == {OutboxState.PENDING: 0, OutboxState.SENT: 0, OutboxState.GIVEN_UP: 0}
+    assert store.channel_results() == {}
+    with store.transaction() as tx:
+        phone1, phone2 = tx.enqueue(queued(at=100.0)), tx.enqueue(queued(at=101.0))
+        mail, never = tx.enqueue(queued(channel="mail")), tx.enqueue(queued(channel="pager"))
+    store.record_attempt(phone1, False, "refused", 110.0, next_at=120.0)
+    store.record_attempt(phone1, True, None, 120.0)
+    store.record_attempt(mail, False, "rejected", 115.0, give_up=True)
+    store.record_attempt(phone2, False, "timed out", 130.0, next_at=200.0)
+    assert store.outbox_counts() == {OutboxState.PENDING: 2, OutboxState.SENT: 1, OutboxState.GIVEN_UP: 1}
+    results = store.channel_results()
+    assert sorted(results) == ["mail", "phone"]  # the pager never had an attempt
+    row, attempt = results["phone"]
+    assert (row.id, attempt.outbox_id, attempt.at, attempt.ok, attempt.error) == (phone2, phone2, 130.0, False,
+                                                                                   "timed out")  # fmt: skip
+    row, attempt = results["mail"]
+    assert (row.id, row.state, attempt.ok, attempt.error) == (mail, OutboxState.GIVEN_UP, False, "rejected")
+    assert never not in {r.id for r, _ in results.values()}
+    store.close()

@@ -132,6 +132,10 @@ CASES = {
         profile_with('submit = "form#signin button[type=submit]"', 'submit = "form##signin"'),
         "accounts[0] (shop).profile: profile ",
     ),
+    "console-on-any-address-without-password": Bad(
+        lambda folder: config_text("data", [SHOP], web={"listen": "0.0.0.0:8765"}),
+        "web.listen: '0.0.0.0:8765' is not a loopback address: anyone who reaches it could use the console;",
+    ),
     "totp-not-base32": Bad(totp("this is not base32!"), "accounts[0] (shop).totp_secret: not a valid base32"),
     "missing-env-secret": Bad(
         edit("FAULT_PW", "FAULT_UNSET"), "accounts[0] (shop).password.env: environment variable FAULT_UNSET is not set"
