@@ -12,12 +12,14 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
+from monitor.actions import Actions
 from monitor.case import Case
 from monitor.errors import ConfigError
 from monitor.models import Reading, Status, Transition, TransitionKind
+from monitor.notify import Notifier
 from monitor.web import make_app, serve
 from tests.helpers import AsyncRunner
-from tests.web_helpers import NOW, PNG, console, csrf, hhmm, iso, soup, wall
+from tests.web_helpers import NOW, PNG, TOKEN, console, csrf, hhmm, iso, soup, wall
 
 Client = TestClient[Any, Any]
 HELD = "#1001 Gift card $500 on hold"
@@ -378,3 +380,22 @@ def test_a_lock_appears_on_the_open_overview_without_a_reload(tmp_path: Path, ai
         aio.run(runner.cleanup())
     assert change == "unreachable -> Locked" and same_document is True
     assert focused == "/accounts/home"  # focus stays on the link it was on
+
+
+def test_the_real_actions_behind_the_forms(tmp_path: Path) -> None:
+    c = console(tmp_path)
+    c.actions = Actions(c.config, c.store, Notifier(c.config, c.store))  # type: ignore[assignment]
+
+    async def scenario(client: Client) -> None:
+        token = await csrf(client, "/accounts/shop/check")
+        refused = await client.post("/accounts/shop/check", data={"csrf": token})
+        assert refused.status == 409  # `monitor web`: nothing schedules checks here
+        assert "nothing schedules checks here" in soup(await refused.text()).select_one("main .error").get_text()
+        page = soup(await (await client.post("/accounts/shop/resume", data={"csrf": token})).text())
+        assert "automated sign-ins are allowed again" in page.select_one("#flash").get_text()
+        sent = soup(await (await client.post("/deliveries/test", data={"csrf": token, "channel": "phone"})).text())
+        said = sent.select_one("#flash").get_text()
+        assert said.startswith("phone: FAILED") and TOKEN not in said  # nothing listens on 127.0.0.1:9
+
+    c.run(scenario)
+    assert c.store.state("shop").paused_reason is None
