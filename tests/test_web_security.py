@@ -15,6 +15,7 @@ from monitor.case import Case
 from monitor.models import Reading, Status, Transition, TransitionKind
 from monitor.web import serve
 from monitor.web.app import CSP
+from monitor.web.auth import MAX_SESSIONS, Sessions
 from tests.helpers import AsyncRunner
 from tests.web_helpers import NOW, TOKEN, Console, console, csrf, other_browser, soup
 
@@ -340,3 +341,11 @@ def test_phone_overview_has_no_sideways_scroll_and_hostile_text_does_not_run(
         assert seen[path]["width"] <= 390, (path, seen[path])
         assert seen[path]["pwned"] is None, path
     assert seen["shop"]["word"] == "Locked" and seen["dialogs"]["list"] == []
+
+
+def test_visitors_that_never_sign_in_cannot_push_a_signed_in_session_out() -> None:
+    sessions = Sessions(clock=lambda: NOW)
+    owner, _ = sessions.new(signed_in=True)
+    for _ in range(MAX_SESSIONS * 2):
+        sessions.new()
+    assert sessions.get(owner) is not None and sessions.get(owner).signed_in  # type: ignore[union-attr]

@@ -51,7 +51,9 @@ class Sessions:
         session = Session(signed_in=signed_in, last_seen=self.clock())
         self._by_token[token] = session
         while len(self._by_token) > MAX_SESSIONS:
-            self._by_token.popitem(last=False)
+            # The oldest session that never signed in goes first: visitors cannot push the owner out.
+            stale = next((t for t, s in self._by_token.items() if not s.signed_in), None)
+            self._by_token.pop(stale if stale is not None else next(iter(self._by_token)))
         return token, session
 
     def drop(self, token: str | None) -> None:
