@@ -154,6 +154,8 @@ def test_unknown_account_is_404(tmp_path: Path) -> None:
     async def scenario(client: Client) -> None:
         for path in ("/accounts/nobody", "/accounts/nobody/check", "/api/v1/accounts/nobody"):
             assert (await client.get(path)).status == 404, path
+        missing = await client.get("/api/v1/accounts/%3Cb%3E/transitions")
+        assert await missing.json() == {"error": "no account named '<b>'"}
 
     c.run(scenario)
 

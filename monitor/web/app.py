@@ -202,7 +202,10 @@ class Console:
         for account in self.config.accounts:
             if account.name == name:
                 return account
-        raise web.HTTPNotFound(text=f"no account named {clean(name)[:100]!r}\n")
+        why = f"no account named {clean(name)[:100]!r}"
+        if request.path.startswith("/api/"):
+            raise web.HTTPNotFound(text=_dumps({"error": why}), content_type="application/json")
+        raise web.HTTPNotFound(text=why + "\n")
 
     def done(self, request: web.Request, message: str, where: str) -> web.StreamResponse:
         """After an action: its message for the next page, and a 303 there."""
