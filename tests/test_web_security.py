@@ -15,7 +15,7 @@ from monitor.case import Case
 from monitor.models import Reading, Status, Transition, TransitionKind
 from monitor.web import serve
 from monitor.web.app import CSP
-from monitor.web.auth import MAX_SESSIONS, Sessions
+from monitor.web.auth import MAX_CLIENTS, MAX_SESSIONS, LoginLimiter, Sessions
 from tests.helpers import AsyncRunner
 from tests.web_helpers import NOW, TOKEN, Console, console, csrf, other_browser, soup
 
@@ -349,3 +349,14 @@ def test_visitors_that_never_sign_in_cannot_push_a_signed_in_session_out() -> No
     for _ in range(MAX_SESSIONS * 2):
         sessions.new()
     assert sessions.get(owner) is not None and sessions.get(owner).signed_in  # type: ignore[union-attr]
+
+
+def test_the_login_limiter_forgets_addresses_whose_failures_aged_out() -> None:
+    now = [NOW]
+    limiter = LoginLimiter(clock=lambda: now[0])
+    for i in range(MAX_CLIENTS):
+        limiter.failed(f"10.0.{i // 256}.{i % 256}")
+    now[0] += limiter.window_s + 1
+    limiter.failed("192.0.2.1")
+    assert len(limiter._seen) == 1
+    assert not limiter.blocked("10.0.0.1")

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 COOKIE = "monitor_session"
 MAX_SESSIONS = 1000  # sessions live in memory: the oldest go first beyond this (each costs ~200 bytes)
 SESSION_IDLE_S = 7 * 86400.0  # a session unused this long is gone: sign in again
+MAX_CLIENTS = 10_000  # addresses the login limiter remembers before it sweeps out the aged ones
 
 
 @dataclass
@@ -94,6 +95,9 @@ class LoginLimiter:
         times = self._recent(client)
         times.append(self.clock())
         self._seen[client] = times
+        if len(self._seen) > MAX_CLIENTS:  # many addresses: forget those whose failures have aged out
+            for other in list(self._seen):
+                self._recent(other)
         return len(times) == self.failures
 
 
