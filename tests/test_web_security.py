@@ -108,8 +108,9 @@ def test_post_without_or_with_a_wrong_csrf_token_is_403_and_changes_nothing(tmp_
     assert c.store.state("shop").paused_reason == "challenge: <b>captcha</b>"  # still paused
 
 
-def test_password_sign_in_wrong_password_and_sign_out(tmp_path: Path) -> None:
+def test_password_sign_in_wrong_password_and_sign_out(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     c = console(tmp_path, password=PASSWORD)
+    caplog.set_level(logging.INFO)
 
     async def scenario(client: Client) -> None:
         first = await client.get("/accounts/shop", allow_redirects=False)
@@ -135,6 +136,8 @@ def test_password_sign_in_wrong_password_and_sign_out(tmp_path: Path) -> None:
         assert away.status == 403  # the signed-out session's token went with it
 
     c.run(scenario)
+    assert "console: signed in from 127.0.0.1" in caplog.messages
+    assert not any(PASSWORD in m or "guess" in m for m in caplog.messages)
 
 
 def test_session_cookie_is_secure_when_the_public_url_is_https(tmp_path: Path) -> None:

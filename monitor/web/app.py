@@ -284,6 +284,7 @@ class Console:
             return self.page(request, "login.html", {"next": target, "error": "Wrong password.", "nav": ""}, status=401)
         self.sessions.drop(request.cookies.get(COOKIE))
         token, _session = self.sessions.new(signed_in=True)
+        log.info("console: signed in from %s", client)
         return self._with_cookie(_see_other(target), token)
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
