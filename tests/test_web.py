@@ -263,7 +263,7 @@ def test_health_page_and_its_json(tmp_path: Path) -> None:
         assert "12 run, 1 failed" in text and "chromium-headless-shell 156" in text and "88 MB" in text
         assert f"shop : {wall(NOW - 120)}" in text
         data = await (await client.get("/api/v1/health")).json()
-        assert data["version"] == "0.1.0" and data["healthy"] is True and data["started"] == NOW - 3700
+        assert data["version"] == "0.1.0" and data["healthy"] is True and data["started_at"] == NOW - 3700
         assert data["next_check"] == {"shop": NOW + 300, "home": NOW + 840}
         assert "data_dir" not in data
 

@@ -38,7 +38,7 @@ SESSION = web.RequestKey[Session | None]("session")  # this browser's session, w
 FORM = web.RequestKey[Any]("form")  # a POST's form, read once by the CSRF check
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# Each action: its button, the question its confirmation asks, and the page it returns to.
+# Each account action: its button and the question its confirmation asks.
 ACCOUNT_ACTIONS = {
     "check": ("Check now", "Check {name} now, apart from its schedule?"),
     "resume": ("Resume sign-ins", "Let the monitor sign in to {name} again (and start its sign-in budget afresh)?"),
@@ -173,9 +173,15 @@ class Console:
 
     def _with_cookie(self, response: web.StreamResponse, token: str | None) -> web.StreamResponse:
         if token:
-            age = int(SESSION_IDLE_S)
-            secure = self.secure
-            response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=secure, path="/", max_age=age)
+            response.set_cookie(
+                COOKIE,
+                token,
+                httponly=True,
+                samesite="Strict",
+                secure=self.secure,
+                path="/",
+                max_age=int(SESSION_IDLE_S),
+            )
         return response
 
     def page(self, request: web.Request, template: str, data: dict[str, Any], status: int = 200) -> web.Response:
@@ -231,7 +237,7 @@ class Console:
 
     async def deliveries(self, request: web.Request) -> web.StreamResponse:
         """Channels and the alerts not yet delivered."""
-        data = views.deliveries(self.config, self.store, self.clock())
+        data = views.deliveries(self.config, self.store)
         return self.page(request, "deliveries.html", {**data, "nav": "deliveries"})
 
     async def health_page(self, request: web.Request) -> web.StreamResponse:
@@ -394,12 +400,11 @@ class Console:
             limit = max(1, min(int(request.query.get("limit", views.TIMELINE)), 1000))
         except ValueError:
             raise web.HTTPBadRequest(text="limit: a whole number from 1 to 1000\n") from None
-        now = self.clock()
-        return _json({"transitions": [views.step(t, now) for t in self.store.transitions(account.name, limit)]})
+        return _json({"transitions": [views.step(t) for t in self.store.transitions(account.name, limit)]})
 
     async def api_deliveries(self, request: web.Request) -> web.StreamResponse:
         """Channels (names), their last results and the undelivered alerts."""
-        return _json(views.deliveries(self.config, self.store, self.clock()))
+        return _json(views.deliveries(self.config, self.store))
 
     async def api_health(self, request: web.Request) -> web.StreamResponse:
         """The health page's data."""

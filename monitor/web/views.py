@@ -35,14 +35,8 @@ WORDS: dict[str, str] = {
 }
 CaseOf = Callable[[Config, Store, str, float], Case | None]  # monitor.case.current_case, or a test's
 DAYS = 30
-TIMELINE = 100
-HTML_ONLY = (
-    "status_word",
-    "problem_word",
-    "from_word",
-    "to_word",
-    "runs",
-)  # words and drawing: not for the API  # transitions shown on an account page (the API takes ?limit=)
+TIMELINE = 100  # transitions shown on an account page (the API takes ?limit=)
+HTML_ONLY = ("status_word", "problem_word", "from_word", "to_word", "runs")  # words and drawing: not for the API
 
 
 def page_text(text: str | None, limit: int = 500) -> str | None:
@@ -198,7 +192,7 @@ def overview(config: Config, store: Store, health: Health, now: float, strips: S
     return {"accounts": accounts, "attention": attention, "scheduling": health.scheduling}
 
 
-def step(row: TransitionRow, now: float) -> dict[str, Any]:
+def step(row: TransitionRow) -> dict[str, Any]:
     """One transition on the timeline, its evidence cleaned, its screenshot as a link through the app."""
     return {
         "at": row.at,
@@ -246,12 +240,12 @@ def account_page(
     return {
         "account": account_summary(store, account, state, health, now, strips),
         "case": case_view(case, now) if case else None,
-        "timeline": [step(t, now) for t in store.transitions(account.name, TIMELINE)],
+        "timeline": [step(t) for t in store.transitions(account.name, TIMELINE)],
         "scheduling": health.scheduling,
     }
 
 
-def outbox_item(row: OutboxRow, now: float) -> dict[str, Any]:
+def outbox_item(row: OutboxRow) -> dict[str, Any]:
     """One pending or given-up alert (its body stays out: it is in the alert itself)."""
     return {
         "id": row.id,
@@ -268,7 +262,7 @@ def outbox_item(row: OutboxRow, now: float) -> dict[str, Any]:
     }
 
 
-def deliveries(config: Config, store: Store, now: float) -> dict[str, Any]:
+def deliveries(config: Config, store: Store) -> dict[str, Any]:
     """Each channel by name (never its URL) with its last result, and the alerts still pending or given up."""
     results = store.channel_results()
     channels = []
@@ -284,7 +278,7 @@ def deliveries(config: Config, store: Store, now: float) -> dict[str, Any]:
                 "kind": last[0].kind if last else None,
             }
         )
-    rows = [outbox_item(r, now) for r in store.outbox()]
+    rows = [outbox_item(r) for r in store.outbox()]
     return {
         "channels": channels,
         "pending": [r for r in rows if r["state"] == "pending"],
@@ -296,7 +290,6 @@ def deliveries(config: Config, store: Store, now: float) -> dict[str, Any]:
 def health_page(config: Config, store: Store, health: Health, now: float) -> dict[str, Any]:
     """The monitor's own health: the Health fields, with uptime and each account's last success."""
     data = dataclasses.asdict(health)
-    data["started"] = health.started_at
     data["uptime"] = span(now - health.started_at) if health.started_at else None
     data["accounts"] = [{"name": a.name, "last_success": store.state(a.name).last_success_at} for a in config.accounts]
     data.pop("data_dir", None)  # a server path: not the console's business
