@@ -6,10 +6,11 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from monitor.config import Account, Config
 from monitor.errors import MonitorError
-from monitor.models import AlertKind, Language, OutboxState, Severity
+from monitor.models import AlertKind, Language, OutboxState, Severity, Status
 from monitor.notify import Notifier, SendResult, render
 from monitor.store import Store
 
@@ -107,7 +108,21 @@ class Actions:
 
     def acknowledge(self, account: str, until: float | None) -> str:
         """Stop reminders of the account's case until its status changes or until `until`."""
-        raise NotImplementedError  # issue 12, developer C
+        acct = self._account(account)
+        now = self.clock()
+        status = self.store.state(acct.name).status
+        if status not in (Status.LOCKED, Status.UNDER_REVIEW):
+            raise ActionRefused(
+                f"{acct.name}: nothing to acknowledge: the account is {status or 'not read yet'},"
+                " neither locked nor under review"
+            )
+        if until is not None and until <= now:
+            raise ActionRefused(f"{acct.name}: the time to acknowledge until has already passed")
+        self.store.acknowledge(acct.name, until, now)
+        if until is None:
+            return self._done(f"{acct.name}: reminders stop until the status changes")
+        at = datetime.fromtimestamp(until).astimezone().strftime("%Y-%m-%d %H:%M")
+        return self._done(f"{acct.name}: reminders stop until {at}, or until the status changes")
 
     def send_test(self, channel: str | None = None) -> list[tuple[str, SendResult]]:
         """A test message to one channel or all, now (blocking: call it in a thread); each one's real result."""
@@ -128,7 +143,7 @@ class Actions:
 
     def send_pending(self) -> str:
         """Try every pending alert now, retry times aside (call it in the running event loop)."""
-        pending = len(self.store.outbox((OutboxState.PENDING,)))
+        pending = self.store.outbox_counts()[OutboxState.PENDING]
         if not pending:
             return self._done("nothing to send: no alert is pending")
         self.notifier.kick(force=True)

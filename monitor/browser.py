@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -266,6 +266,8 @@ class BrowserManager:
         self.recycle_after = recycle_after
         self.launch_timeout_ms = launch_timeout_ms
         self.launches = 0
+        self.on_relaunch: Callable[[], object] | None = None  # told of each launch after the first (metrics)
+        self.in_use: str | None = None  # the Chromium running now, as the console's health page names it
         self._pw: Playwright | None = None
         self._browser: Browser | None = None
         self._uses = 0
@@ -290,7 +292,7 @@ class BrowserManager:
                 await self._retire()
             if self._browser is None:
                 try:
-                    browser, _ = await launch(self._pw, self.executable_path, self.headless, self.launch_timeout_ms)
+                    browser, cand = await launch(self._pw, self.executable_path, self.headless, self.launch_timeout_ms)
                 except BrowserNotFound:
                     if not self.launches:
                         raise  # it never worked: a set-up problem, reported as such
@@ -298,10 +300,15 @@ class BrowserManager:
                     # a browser it launched still looks connected. Start a new driver and try once more.
                     await self._stop_driver()
                     self._pw = await start_driver()
-                    browser, _ = await launch(self._pw, self.executable_path, self.headless, self.launch_timeout_ms)
+                    browser, cand = await launch(self._pw, self.executable_path, self.headless, self.launch_timeout_ms)
                 browser.on("disconnected", self.mark_broken)
                 self._browser = browser
+                self.in_use = (
+                    f"{cand.source} {cand.path or self._pw.chromium.executable_path} (Chromium {browser.version})"
+                )
                 self.launches += 1
+                if self.launches > 1 and self.on_relaunch is not None:
+                    self.on_relaunch()
                 self._uses = 0
                 self._broken = False
             self._uses += 1
@@ -325,6 +332,7 @@ class BrowserManager:
 
     async def _retire(self) -> None:
         browser, self._browser = self._browser, None
+        self.in_use = None
         if browser is not None and not self._users.get(browser):
             await self._close(browser)
 
@@ -346,6 +354,7 @@ class BrowserManager:
         """Close the browser and stop Playwright (which ends any browser process left over)."""
         async with self._lock:
             browser, self._browser = self._browser, None
+            self.in_use = None
             if browser is not None:
                 await self._close(browser)
             await self._stop_driver()

@@ -16,6 +16,7 @@ import re
 import shutil
 import subprocess
 import sys
+import time
 import unicodedata
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -393,6 +394,45 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ack_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("account", metavar="ACCOUNT")
+    p.add_argument(
+        "--until",
+        metavar="WHEN",
+        help='"6h", "2d" or "YYYY-MM-DD HH:MM" (local time); default: until the status changes',
+    )
+
+
+def parse_until(when: str, now: float) -> float:
+    """--until as Unix seconds: a span from now ("6h", "2d", "90m", "30s") or a local "YYYY-MM-DD HH:MM"."""
+    span = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smhd])\s*", when)
+    if span and float(span.group(1)) > 0:
+        return now + float(span.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[span.group(2)]
+    try:
+        at = datetime.strptime(when.strip(), "%Y-%m-%d %H:%M").astimezone().timestamp()
+    except ValueError:
+        raise ConfigError(
+            f'--until {when!r}: give a span like "6h" or "2d", or a local time "YYYY-MM-DD HH:MM"'
+        ) from None
+    if at <= now:
+        raise ConfigError(f"--until {when!r} has already passed")
+    return at
+
+
+@command(_ack_args)
+def cmd_ack(args: argparse.Namespace) -> int:
+    """Acknowledge an account's lock or review: reminders stop until its status changes (or until --until).
+
+    Example: monitor ack shop --until 6h
+    """
+    cfg = _config(args)
+    account = cfg.account(args.account)
+    until = parse_until(args.until, time.time()) if args.until else None
+    with _actions(cfg) as actions:
+        print(actions.acknowledge(account.name, until))
+    return 0
+
+
 @contextlib.contextmanager
 def _actions(cfg: configmod.Config) -> Iterator[Actions]:
     """The owner's actions on this data dir, as the console has them (no scheduler: nothing to check now)."""
@@ -422,6 +462,16 @@ def _daemon_pid(data_dir: Path) -> str | None:
         return None
     finally:
         os.close(fd)
+
+
+def _console_url(data_dir: Path) -> str | None:
+    """The address of the console a running daemon serves (it writes it at start, removes it at stop)."""
+    from monitor.daemon import CONSOLE_URL
+
+    try:
+        return (data_dir / CONSOLE_URL).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
 
 
 def _account_states(cfg: configmod.Config) -> list[tuple[configmod.Account, AccountState, Budget]]:
@@ -494,18 +544,21 @@ def _status_args(p: argparse.ArgumentParser) -> None:
 def cmd_status(args: argparse.Namespace) -> int:
     """Show each account's status, since when, the last check, any problem, pauses and sign-ins used.
 
-    Also says whether a daemon (`monitor run`) is running on this data dir.
+    Also says whether a daemon (`monitor run`) is running on this data dir, and where its console is.
     Example: monitor status --json
     """
     cfg = _config(args)
     pid = _daemon_pid(cfg.data_dir)
+    console = _console_url(cfg.data_dir) if pid else None
     states = _account_states(cfg)
     if args.json:
-        daemon = {"running": pid is not None, "pid": int(pid) if pid and pid.isdigit() else None}
+        daemon = {"running": pid is not None, "pid": int(pid) if pid and pid.isdigit() else None, "console": console}
         accounts = [_status_json(*entry, _next_check(cfg, entry[0], entry[1], pid is not None)) for entry in states]
         print(json.dumps({"data_dir": str(cfg.data_dir), "daemon": daemon, "accounts": accounts}, ensure_ascii=False))
         return 0
     print(f"daemon: running (pid {pid})" if pid else "daemon: not running", f"on {cfg.data_dir}")
+    if console:
+        print(f"console: {console}")
     rows = []
     for account, s, budget in states:
         rows.append(
@@ -710,6 +763,74 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     path = Path(args.config) if args.config else configmod.default_path()
     return run(path, log_json=args.log_json)
+
+
+def _web_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--open", action="store_true", help="also open the console in this machine's web browser")
+
+
+@command(_web_args)
+def cmd_web(args: argparse.Namespace) -> int:
+    """Serve the console on [web] listen without checking anything (to look at a data dir); Ctrl-C stops it.
+
+    Actions that need the daemon (check now) are refused. Example: monitor web --open
+    """
+    cfg = _config(args)
+    if cfg.web.password is not None:
+        cfg.web.password.reveal()
+    return asyncio.run(_serve_console(cfg, args.open))
+
+
+async def _serve_console(cfg: configmod.Config, open_browser: bool) -> int:
+    """`monitor web`: the console over the data dir until SIGINT or SIGTERM."""
+    import signal
+    import webbrowser
+
+    import monitor
+    from monitor.actions import Actions, Health
+    from monitor.daemon import console_url, memory_mb
+    from monitor.metrics import Metrics
+    from monitor.notify import Notifier
+    from monitor.store import Store
+    from monitor.web import make_app, serve
+
+    started = time.time()
+
+    def health() -> Health:
+        return Health(monitor.__version__, False, False, started, memory_mb=memory_mb(), data_dir=str(cfg.data_dir))
+
+    store = Store.open(cfg.data_dir, check=True)
+    try:
+        actions = Actions(cfg, store, Notifier(cfg, store))
+        app = make_app(cfg, store, actions, health, Metrics(cfg, store))
+        try:
+            runner, port = await serve(app, cfg.web.host, cfg.web.port)
+        except OSError as exc:
+            raise ConfigError(
+                f"{cfg.path}: [web] listen = {cfg.web.listen!r}: cannot listen there ({exc.strerror})"
+            ) from None
+        except MonitorError as exc:  # the address is taken or not this machine's: like a bad config, exit 2
+            pid = _daemon_pid(cfg.data_dir)
+            served = _console_url(cfg.data_dir) if pid else None
+            hint = f"; `monitor run` (pid {pid}) serves the console already: {served}" if served else ""
+            raise ConfigError(f"{cfg.path}: {exc}{hint}") from None
+        url = console_url(cfg.web.host, port)
+        print(f"console at {url} (not checking: `monitor run` does that); Ctrl-C stops it", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        if open_browser:
+            opened = await asyncio.to_thread(webbrowser.open, url)
+            if not opened:
+                print("no web browser found here: open the address above", flush=True)
+        await stop.wait()
+        with contextlib.suppress(TimeoutError):  # a browser holding a connection open must not hold the stop
+            await asyncio.wait_for(runner.cleanup(), timeout=5)
+        print("console stopped")
+        return 0
+    finally:
+        store.close()
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -570,7 +570,7 @@ def _web(r: _Reader, data: dict[str, Any]) -> WebOptions:
             raise r.fail("web.listen", f"{host!r} is not an IPv6 address") from None
     password = r.secret(w, "password", "web", required=False)
     enabled = r.get(w, "enabled", "web", bool, True)
-    if enabled and password is None and not is_loopback(host):
+    if password is None and not is_loopback(host):  # `monitor web` serves it even with enabled = false
         raise r.fail(
             "web.listen",
             f"{listen!r} is not a loopback address: anyone who reaches it could use the console; set [web] password"

@@ -88,6 +88,7 @@ class Coordinator:
         self.quiet = Quiet(last_success=steady())
         self._locks: dict[str, asyncio.Lock] = {}
         self.aborting = False
+        self.on_signin: Callable[[str, str], object] | None = None  # (account, outcome): the daemon's metrics
 
     def abort(self) -> None:
         """We are stopping: a check that fails from now on was cut short by the stop and records nothing."""
@@ -137,9 +138,14 @@ class Coordinator:
             outcome = str(match.problem or match.status or "")
             return match.problem is not None or match.status == Status.UNKNOWN or outcome != previous.last_outcome
 
+        def record_signin(outcome: str) -> None:
+            self.store.record_signin(account.name, outcome, self.clock())
+            if self.on_signin is not None:
+                self.on_signin(account.name, outcome)
+
         return Gate(
             may_sign_in=may_sign_in,
-            record_signin=lambda outcome: self.store.record_signin(account.name, outcome, self.clock()),
+            record_signin=record_signin,
             want_screenshot=want_screenshot,
         )
 

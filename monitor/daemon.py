@@ -19,12 +19,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
+import monitor
 from monitor import config as configmod
 from monitor import schedule as sched
+from monitor.actions import Actions, Health
 from monitor.config import Account, Config
 from monitor.coordinator import Coordinator
-from monitor.errors import ConfigError
-from monitor.files import ensure_private_dir
+from monitor.errors import ConfigError, MonitorError
+from monitor.fetch import PlaywrightFetcher
+from monitor.files import ensure_private_dir, write_private
+from monitor.metrics import Metrics
 from monitor.models import Severity
 from monitor.notify import Notifier, wants
 from monitor.schedule import steady
@@ -35,6 +39,8 @@ T = TypeVar("T")
 STOP_BUDGET_S = 15.0
 TICK_S = 1.0  # how often the supervisor looks for due checks
 EXIT_DAMAGED = 3  # the database is damaged: a restart cannot help (the unit's RestartPreventExitStatus)
+CONSOLE_URL = "console.url"  # in the data dir while a daemon serves the console: `monitor status` reads it
+STALLED_S = 30.0  # the supervisor has not ticked for this long: not healthy, whatever the checks did
 
 
 class JsonFormatter(logging.Formatter):
@@ -132,6 +138,9 @@ class Counters:
     executed: int = 0
     errors: int = 0
     last_done: float = 0.0  # steady time the last check finished
+    failed: int = 0  # checks that ended in a problem or an error
+    jobs_run: int = 0  # housekeeping jobs
+    jobs_failed: int = 0
 
 
 @dataclass
@@ -169,6 +178,15 @@ class Daemon:
         self._clocks = (time.time(), steady())
         self.store_trouble: str | None = None  # why the data dir cannot be written, during such an episode
         self.exit_status = 0
+        self.started_at = time.time()
+        self.last_tick = steady()
+        self.metrics = Metrics(config, self.store)
+        self.coordinator.on_signin = self.metrics.signin
+        self.notifier.on_attempt = self.metrics.delivery
+        if isinstance(self.coordinator.fetcher, PlaywrightFetcher):
+            self.coordinator.fetcher.manager.on_relaunch = self.metrics.relaunch
+        self.actions = Actions(config, self.store, self.notifier, self.request_check)
+        self.console: Any = None  # the console's aiohttp runner while it serves
 
     # --- the supervisor --------------------------------------------------------------
 
@@ -182,6 +200,7 @@ class Daemon:
         """One supervisor round: notice clock steps, start due checks, run due housekeeping."""
         now = steady()
         wall = time.time()
+        self.last_tick = now
         step = sched.clock_step(*self._clocks, wall, now)
         if abs(step) > sched.NOTICED_S:
             log.warning("the wall clock jumped %+.0f s; checks keep their schedule", step)
@@ -204,11 +223,14 @@ class Daemon:
         for job in self.jobs:
             if now >= job.due:
                 job.due = now + job.every_s
+                self.counters.jobs_run += 1
                 try:
                     job.run()
                 except (StoreError, OSError) as exc:
+                    self.counters.jobs_failed += 1
                     self.store_failed(exc)
                 except Exception:  # housekeeping must never stop the supervisor
+                    self.counters.jobs_failed += 1
                     log.exception("%s failed", job.name)
 
     async def supervise(self) -> None:
@@ -221,12 +243,16 @@ class Daemon:
 
     async def run_check(self, name: str) -> None:
         """One scheduled check: bounded by the global cap, always rescheduled."""
+        began = steady()
         try:
             if self.stopping.is_set():
                 return
             async with self.semaphore:
+                began = steady()
                 reading = await self.coordinator.check(name)
             self.counters.executed += 1
+            self.counters.failed += reading.problem is not None
+            self.metrics.check_done(name, str(reading.problem or reading.status), reading.duration_ms / 1000)
             self.store_ok()
             self.notifier.kick()  # send what this check queued without waiting for the next tick
             if reading.status is not None:
@@ -235,6 +261,8 @@ class Daemon:
             self.store_failed(exc)
         except Exception:
             self.counters.errors += 1
+            self.counters.failed += 1
+            self.metrics.check_done(name, "error", steady() - began)
             log.exception("%s: check failed", name)
         finally:
             # A check that ran counts for the watchdog even when its result could not be stored:
@@ -243,6 +271,63 @@ class Daemon:
             self.checks.pop(name, None)
             if not self.stopping.is_set() and any(a.name == name and a.enabled for a in self.config.accounts):
                 self.schedule(self.config.account(name))
+
+    def request_check(self, name: str) -> None:
+        """The owner's "check now": due at the next tick (a check of it already running is that check)."""
+        self.due[name] = steady()
+
+    def health(self) -> Health:
+        """How this daemon is doing, for the console, /healthz and the API."""
+        cfg, now, wall = self.config, steady(), time.time()
+        checks_complete = sched.healthy(
+            now, self.counters.last_done, cfg.accounts, cfg.schedule, cfg.browser.check_timeout_s
+        )
+        fetcher = self.coordinator.fetcher
+        return Health(
+            version=monitor.__version__,
+            scheduling=True,
+            healthy=checks_complete and now - self.last_tick < STALLED_S and not self.stopping.is_set(),
+            started_at=self.started_at,
+            checks_run=self.counters.executed + self.counters.errors,
+            checks_failed=self.counters.failed,
+            jobs_run=self.counters.jobs_run,
+            jobs_failed=self.counters.jobs_failed,
+            browser=fetcher.manager.in_use if isinstance(fetcher, PlaywrightFetcher) else None,
+            memory_mb=memory_mb(),
+            next_check={name: wall + max(0.0, due - now) for name, due in self.due.items()},
+            data_dir=str(cfg.data_dir),
+        )
+
+    async def start_console(self) -> bool:
+        """Serve the console on [web] listen; False (one line logged) when that address cannot be used."""
+        url_file = self.config.data_dir / CONSOLE_URL
+        url_file.unlink(missing_ok=True)  # left by a daemon that was killed: it serves nothing now
+        web = self.config.web
+        if not web.enabled:
+            return True
+        from monitor.web import make_app, serve
+
+        app = make_app(self.config, self.store, self.actions, self.health, self.metrics)
+        try:
+            self.console, port = await serve(app, web.host, web.port)
+        except MonitorError as exc:  # the address is taken or not this machine's ("[web] listen: ...")
+            log.error("%s: %s", self.config.path, exc)
+            return False
+        except OSError as exc:
+            log.error("%s: [web] listen = %r: cannot listen there (%s)", self.config.path, web.listen, exc.strerror)
+            return False
+        url = console_url(web.host, port)
+        write_private(url_file, f"{url}\n".encode())
+        log.info("console at %s", url)
+        return True
+
+    async def stop_console(self) -> None:
+        """Stop serving the console and remove its address file."""
+        if self.console is not None:
+            runner, self.console = self.console, None
+            with contextlib.suppress(Exception):  # stopping must go on whatever the web server does
+                await asyncio.wait_for(runner.cleanup(), timeout=3)
+        (self.config.data_dir / CONSOLE_URL).unlink(missing_ok=True)
 
     # --- the data directory failing ---------------------------------------------------
 
@@ -339,9 +424,14 @@ class Daemon:
         if new.browser != self.config.browser:
             log.warning("config reload: [browser] changes take effect after a restart")
             new.browser = self.config.browser
+        if not new.web.same(self.config.web):
+            log.warning("config reload: [web] changes take effect after a restart")
+            new.web = self.config.web
         self.config = new
         self.coordinator.config = new
         self.notifier.config = new
+        self.metrics.config = new
+        self.actions.config = new
         self.notifier.forget_channels()
         for name in old.keys() - fresh.keys():
             self.due.pop(name, None)
@@ -359,7 +449,12 @@ class Daemon:
         self.coordinator.abort()
 
     async def main(self) -> None:
-        """Run until SIGTERM or SIGINT."""
+        """Run until SIGTERM or SIGINT (exit status 2, before any check, when the console cannot listen)."""
+        if not await self.start_console():
+            self.exit_status = 2
+            await self.coordinator.close()
+            self.store.close()
+            return
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.stop)
@@ -392,6 +487,7 @@ class Daemon:
         deadline = time.monotonic() + STOP_BUDGET_S - 2
         self.systemd.send("STOPPING=1")
         log.info("stopping")
+        await self.stop_console()  # first: no action starts while checks wind down
         running = [t for t in self.running if not t.done()]
         if running:
             await asyncio.wait(running, timeout=max(0.5, min(7.0, deadline - time.monotonic() - 5)))
@@ -415,6 +511,47 @@ def send_straight(notifier: Notifier, title: str, body: str, severity: Severity 
             result = notifier.send_now(channel, title, body, severity)
             if not result.ok:
                 log.error("channel %s: could not tell the owner (%s)", channel.name, result.error)
+
+
+def console_url(host: str, port: int) -> str:
+    """The console's address for a browser on this machine (a wildcard address is reached on loopback)."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def memory_mb() -> float | None:
+    """Memory of this process and its descendants (Chromium, Playwright's driver): PSS, else RSS; None without /proc."""
+    me = os.getpid()
+    children: dict[int, list[int]] = {}
+    try:
+        entries = [int(e) for e in os.listdir("/proc") if e.isdigit()]
+    except OSError:
+        return None
+    for pid in entries:
+        try:
+            with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])  # the name before ")" may hold spaces
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        children.setdefault(ppid, []).append(pid)
+    total_kb, todo = 0, [me]
+    while todo:
+        pid = todo.pop()
+        todo += children.get(pid, [])
+        total_kb += _field_kb(f"/proc/{pid}/smaps_rollup", "Pss:") or _field_kb(f"/proc/{pid}/status", "VmRSS:") or 0
+    return round(total_kb / 1024, 1) if total_kb else None
+
+
+def _field_kb(path: str, name: str) -> int | None:
+    """The kB value of the line starting with `name` in a /proc file, or None."""
+    try:
+        with open(path, encoding="ascii", errors="replace") as fh:
+            for line in fh:
+                if line.startswith(name):
+                    return int(line.split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return None
 
 
 def _ping(url: str) -> None:

@@ -487,6 +487,7 @@ class Notifier:
         self.uniform = uniform  # the backoff's jitter
         self._apprise: dict[str, AppriseLike] = {}
         self._busy: dict[str, asyncio.Task[None]] = {}
+        self.on_attempt: Callable[[str, str, bool], object] | None = None  # (kind, channel, ok): the daemon's metrics
 
     def forget_channels(self) -> None:
         """Drop cached Apprise objects (after a config reload)."""
@@ -553,6 +554,8 @@ class Notifier:
                 self.send_now, channel, row.title, row.body, Severity(row.severity), _existing(row.attachment)
             )
             now = self.clock()
+            if self.on_attempt is not None:
+                self.on_attempt(row.kind, name, result.ok)
             if not result.ok:
                 self.store.record_attempt(
                     row.id, False, result.error, now, next_at=now + self.backoff(row.attempts + 1)

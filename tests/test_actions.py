@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from fixtures.receiver import PushReceiver
 from monitor import config as configmod
 from monitor.actions import ActionRefused, Actions
-from monitor.models import OutboxState
+from monitor.models import OutboxState, Reading, Status
 from monitor.notify import Notifier
 from monitor.store import Store
 from tests.helpers import Env, make_config
@@ -122,3 +123,37 @@ def test_send_pending_sends_rows_whose_retry_is_not_due(aio, tmp_path: Path, pus
 
 async def _in_loop(call):  # type: ignore[no-untyped-def]
     return call()
+
+
+def test_acknowledge_stops_reminders_until_the_status_changes_or_a_time(env: Env, caplog) -> None:
+    caplog.set_level(logging.INFO, "monitor.actions")
+    with pytest.raises(ActionRefused) as err:
+        actions(env).acknowledge("shop", None)
+    assert (
+        str(err.value) == "shop: nothing to acknowledge: the account is not read yet, neither locked nor under review"
+    )
+    env.lock(screenshot=False)
+    now = env.clock()
+    assert actions(env).acknowledge("shop", None) == "shop: reminders stop until the status changes"
+    state = env.store.state("shop")
+    assert (state.acked_at, state.ack_until, state.acked_status) == (now, None, "locked")
+    until = datetime(2030, 12, 1, 18, 0).timestamp()  # local time, as the message shows it
+    assert actions(env).acknowledge("shop", until) == (
+        "shop: reminders stop until 2030-12-01 18:00, or until the status changes"
+    )
+    assert env.store.state("shop").ack_until == until
+    with pytest.raises(ActionRefused, match=r"^shop: the time to acknowledge until has already passed$"):
+        actions(env).acknowledge("shop", now - 1)
+    with pytest.raises(ActionRefused, match=r"^no account named 'nosuch'$"):
+        actions(env).acknowledge("nosuch", None)
+    assert [r.getMessage() for r in caplog.records] == [
+        "console: shop: reminders stop until the status changes",
+        "console: shop: reminders stop until 2030-12-01 18:00, or until the status changes",
+    ]
+
+
+def test_an_account_that_is_ok_has_nothing_to_acknowledge(env: Env) -> None:
+    env.coordinator.commit(Reading(account="shop", status=Status.OK, rule="home", at=env.clock()))
+    with pytest.raises(ActionRefused, match=r"^shop: nothing to acknowledge: the account is ok, neither locked nor"):
+        actions(env).acknowledge("shop", None)
+    assert env.store.state("shop").acked_at is None

@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -160,6 +161,7 @@ def test_status_says_whether_a_daemon_runs_and_creates_nothing(tmp_path) -> None
         assert json.loads(run_monitor(path, "status", "--json").stdout)["daemon"] == {
             "running": True,
             "pid": os.getpid(),
+            "console": None,  # this "daemon" serves no console
         }
         assert not InstanceLock(data_dir).acquire()  # still held: status took nothing away
     finally:
@@ -351,3 +353,30 @@ def test_notify_test_reports_each_channels_real_result(tmp_path, smtp, push) -> 
     assert lines[1].startswith("forbidden: FAILED") and "403" in lines[1]
     assert lines[2].startswith("mail: FAILED")
     assert push.received[0].json["title"] == "🔔 account-monitor test"
+
+
+def test_ack_stops_reminders_and_names_a_bad_time_in_one_line(tmp_path) -> None:
+    env = Env(make_config(tmp_path, []))
+    refused = run_monitor(env.config.path, "ack", "shop")
+    assert refused.returncode == 1 and refused.stdout == ""
+    assert refused.stderr == (
+        "monitor: shop: nothing to acknowledge: the account is not read yet, neither locked nor under review\n"
+    )
+    env.lock(screenshot=False)
+    done = run_monitor(env.config.path, "ack", "shop", "--until", "2030-12-01 18:00")
+    assert (done.returncode, done.stdout) == (
+        0,
+        "shop: reminders stop until 2030-12-01 18:00, or until the status changes\n",
+    )
+    assert env.store.state("shop").ack_until == datetime(2030, 12, 1, 18, 0).timestamp()
+    done = run_monitor(env.config.path, "ack", "shop", "--until", "6h")
+    assert done.returncode == 0 and "reminders stop until " in done.stdout
+    assert 6 * 3600 - 60 < env.store.state("shop").ack_until - time.time() <= 6 * 3600
+    for bad, line in [
+        ("soon", 'monitor: --until \'soon\': give a span like "6h" or "2d", or a local time "YYYY-MM-DD HH:MM"\n'),
+        ("2020-01-01 00:00", "monitor: --until '2020-01-01 00:00' has already passed\n"),
+    ]:
+        out = run_monitor(env.config.path, "ack", "shop", "--until", bad)
+        assert (out.returncode, out.stdout, out.stderr) == (2, "", line)
+    unknown = run_monitor(env.config.path, "ack", "nosuch")
+    assert unknown.returncode == 2 and "no account named 'nosuch'" in unknown.stderr

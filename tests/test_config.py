@@ -552,7 +552,22 @@ def test_bad_web_options_give_one_line(tmp_path, monkeypatch, web, message) -> N
     assert str(err.value).startswith(f"{path}: {message}") and "\n" not in str(err.value)
 
 
-def test_a_disabled_console_may_name_any_address(tmp_path, monkeypatch) -> None:
+def test_reload_keeps_the_console_as_it_started_and_says_so(tmp_path, monkeypatch, caplog) -> None:
+    from monitor.daemon import Daemon
+
     monkeypatch.setenv("SHOP_PW", "pw")
-    web = load(write(tmp_path, GOOD + '[web]\nenabled = false\nlisten = "0.0.0.0:8765"\n')).web
-    assert not web.enabled and web.host == "0.0.0.0"
+    monkeypatch.setenv("WEB_PW", "console-pw")
+    web = '[web]\nlisten = "127.0.0.1:0"\npassword = { env = "WEB_PW" }\n'
+    path = write(tmp_path, GOOD + web)
+    daemon = Daemon(load(path), path)
+    try:
+        daemon.reload()  # the same [web] (a new Secret object from the same variable): nothing to say
+        assert not [r for r in caplog.records if "[web]" in r.getMessage()]
+        path.write_text(GOOD + web.replace("127.0.0.1:0", "127.0.0.1:9999"), encoding="utf-8")
+        daemon.reload()
+    finally:
+        daemon.store.close()
+    assert [r.getMessage() for r in caplog.records if "[web]" in r.getMessage()] == [
+        "config reload: [web] changes take effect after a restart"
+    ]
+    assert daemon.config.web.port == 0 and daemon.actions.config is daemon.config

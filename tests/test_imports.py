@@ -22,7 +22,7 @@ LAYERS: list[set[str]] = [
     {"daemon"},
     {"web"},
     {"coordinator", "login", "actions", "case"},
-    {"fetch", "decide", "notify", "schedule"},
+    {"fetch", "decide", "notify", "schedule", "metrics"},
     {"browser", "config", "store"},
     {"profiles"},
     {"detect"},
