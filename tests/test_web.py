@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
 from monitor.actions import Actions
 from monitor.case import Case
 from monitor.errors import ConfigError
+from monitor.metrics import Metrics
 from monitor.models import Reading, Status, Transition, TransitionKind
 from monitor.notify import Notifier
 from monitor.web import make_app, serve
@@ -386,7 +388,8 @@ def test_a_lock_appears_on_the_open_overview_without_a_reload(tmp_path: Path, ai
 
 def test_the_real_actions_behind_the_forms(tmp_path: Path) -> None:
     c = console(tmp_path)
-    c.actions = Actions(c.config, c.store, Notifier(c.config, c.store))  # type: ignore[assignment]
+    actions = Actions(c.config, c.store, Notifier(c.config, c.store), clock=lambda: NOW)
+    c.actions = actions  # type: ignore[assignment]
 
     async def scenario(client: Client) -> None:
         token = await csrf(client, "/accounts/shop/check")
@@ -398,6 +401,28 @@ def test_the_real_actions_behind_the_forms(tmp_path: Path) -> None:
         sent = soup(await (await client.post("/deliveries/test", data={"csrf": token, "channel": "phone"})).text())
         said = sent.select_one("#flash").get_text()
         assert said.startswith("phone: FAILED") and TOKEN not in said  # nothing listens on 127.0.0.1:9
+        acked = soup(await (await client.post("/accounts/shop/ack", data={"csrf": token, "until": "6"})).text())
+        assert acked.select_one("#flash").get_text().startswith("shop: reminders stop until")
+        assert "Acknowledged" in acked.select_one(".acked").get_text()
+        refused = await client.post("/accounts/home/ack", data={"csrf": token, "until": ""})
+        assert refused.status == 409 and "nothing to acknowledge" in await refused.text()
 
     c.run(scenario)
-    assert c.store.state("shop").paused_reason is None
+    state = c.store.state("shop")
+    assert state.paused_reason is None and state.acked_at == NOW and state.ack_until == NOW + 6 * 3600
+
+
+def test_metrics_of_the_real_metrics_parse_as_prometheus_text(tmp_path: Path) -> None:
+    c = console(tmp_path)
+    c.metrics = Metrics(c.config, c.store)
+    c.metrics.check_done("shop", "locked", 1.5)
+
+    async def scenario(client: Client) -> None:
+        response = await client.get("/metrics")
+        assert response.status == 200
+        families = {f.name: f for f in text_string_to_metric_families(await response.text())}
+        checks = families["monitor_checks"].samples
+        assert any(s.labels == {"account": "shop", "result": "locked"} and s.value == 1 for s in checks)
+        assert TOKEN not in await response.text()
+
+    c.run(scenario)
