@@ -150,6 +150,28 @@ def test_the_case_from_real_readings_review_deadline_held_then_completed_orders(
     c.run(restored)
 
 
+def test_a_closed_case_counts_down_no_more_and_says_whether_the_deadline_was_kept(tmp_path: Path) -> None:
+    c = console(tmp_path)
+    promise = "We will contact you within 24 hours."
+    c.case = Case(
+        account="shop",
+        opened_at=NOW - 600,
+        closed_at=NOW - 60,
+        status=Status.OK,
+        documents_at=NOW - 300,
+        contact_promise=promise,
+        contact_by=NOW - 300 + 86400,
+    )
+
+    async def scenario(client: Client) -> None:
+        case = soup(await (await client.get("/accounts/shop")).text()).select_one("section#case")
+        text = case.get_text(" ", strip=True)
+        assert "in 23 h" not in text and case.select_one(".countdown") is None
+        assert "restored 23 h 56 min before the deadline" in text and case.select_one("time#contact-by")
+
+    c.run(scenario)
+
+
 def test_unknown_account_is_404(tmp_path: Path) -> None:
     c = console(tmp_path)
 

@@ -223,12 +223,21 @@ def case_view(case: Case, now: float) -> dict[str, Any]:
         "contact_promise": page_text(case.contact_promise),
         "contact_by": case.contact_by,
         "contact_passed": case.contact_by is not None and case.contact_by <= now,
+        # A closed case counts down to nothing: it says whether the restore came before the deadline.
+        "contact_kept": _kept(case.contact_by, closed),
         "advice": [t for t in (page_text(a, 1000) for a in case.advice) if t],
         "held_orders": [t for t in (page_text(o) for o in case.held_orders) if t],
         "completed_orders": [t for t in (page_text(o) for o in case.completed_orders) if t],
         "acked_at": case.acked_at,
         "ack_until": case.ack_until,
     }
+
+
+def _kept(deadline: float | None, closed: float | None) -> str | None:
+    """After the restore: "restored 3 h 5 min before the deadline" (or after it); None while open."""
+    if deadline is None or closed is None:
+        return None
+    return f"restored {span(deadline - closed)} {'before' if closed <= deadline else 'after'} the deadline"
 
 
 def account_page(
