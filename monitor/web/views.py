@@ -17,9 +17,10 @@ from typing import Any
 from monitor.actions import Health
 from monitor.case import Case
 from monitor.config import Account, Config
-from monitor.models import AccountState, OutboxRow, Problem, Status, TransitionRow
+from monitor.models import AccountState, Budget, OutboxRow, Problem, Status, TransitionRow
 from monitor.store import Store
 from monitor.text import one_line
+from monitor.web import reads
 
 WORDS: dict[str, str] = {
     Status.OK: "OK",
@@ -147,10 +148,9 @@ class Strips:
 
 
 def account_summary(
-    store: Store, account: Account, state: AccountState, health: Health, now: float, strips: Strips
+    store: Store, account: Account, state: AccountState, budget: Budget, health: Health, now: float, strips: Strips
 ) -> dict[str, Any]:
     """One account as the overview lists it (and /api/v1/accounts returns it)."""
-    budget = store.budget(account.name, account.signin_budget, now)
     strip = strips.get(store, state, now)
     # What the page said, for an account that needs attention (one cheap, indexed query; ok ones skip it).
     latest = store.transitions(account.name, 1) if mark(state) not in ("ok", "unchecked") else []
@@ -187,7 +187,13 @@ def account_summary(
 
 def overview(config: Config, store: Store, health: Health, now: float, strips: Strips) -> dict[str, Any]:
     """Every configured account, in config order."""
-    accounts = [account_summary(store, a, store.state(a.name), health, now, strips) for a in config.accounts]
+    names = [a.name for a in config.accounts]
+    states = reads.states(store, names)
+    resets = {name: state.signins_reset_at for name, state in states.items()}
+    budgets = reads.budgets(store, {a.name: a.signin_budget for a in config.accounts}, resets, now)
+    accounts = [
+        account_summary(store, a, states[a.name], budgets[a.name], health, now, strips) for a in config.accounts
+    ]
     attention = sum(1 for a in accounts if a["mark"] not in ("ok", "unchecked"))
     return {"accounts": accounts, "attention": attention, "scheduling": health.scheduling}
 
@@ -247,7 +253,9 @@ def account_page(
     state = store.state(account.name)
     case = case_of(config, store, account.name, now)
     return {
-        "account": account_summary(store, account, state, health, now, strips),
+        "account": account_summary(
+            store, account, state, store.budget(account.name, account.signin_budget, now), health, now, strips
+        ),
         "case": case_view(case, now) if case else None,
         "timeline": [step(t) for t in store.transitions(account.name, TIMELINE)],
         "scheduling": health.scheduling,
