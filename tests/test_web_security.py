@@ -331,6 +331,11 @@ def test_pages_fit_a_phone_and_a_desktop_and_hostile_text_does_not_run(
                 await page.screenshot(path=str(shot), full_page=True)  # artifacts, looked at by hand
             await page.goto(f"http://127.0.0.1:{port}/", timeout=15_000)
             seen["word"] = await page.locator('li[data-account="shop"] .status .word').inner_text()
+            runs = page.locator('li[data-account="shop"] .strip .run')
+            seen["runs"] = [
+                ((await runs.nth(i).get_attribute("class")), (await runs.nth(i).bounding_box())["width"])
+                for i in range(await runs.count())
+            ]
         finally:
             await context.close()
         return seen
@@ -344,6 +349,11 @@ def test_pages_fit_a_phone_and_a_desktop_and_hostile_text_does_not_run(
             assert seen[path][0] <= width, (width, path, seen[path])  # no sideways scrolling
             assert seen[path][1] is None, (width, path)  # no injected script ran
         assert seen["word"] == "Locked" and seen["dialogs"] == []
+        # Each run of the day strip is as wide as its days (the gaps between runs aside).
+        days = [int(css.split()[1][1:]) for css, _ in seen["runs"]]
+        widths = [width for _, width in seen["runs"]]
+        assert sum(days) == 30 and days[0] > 10 * days[-1], seen["runs"]
+        assert widths[0] > days[0] / days[-1] * widths[-1] / 2, seen["runs"]
 
 
 def test_visitors_that_never_sign_in_cannot_push_a_signed_in_session_out() -> None:
