@@ -307,6 +307,7 @@ def deliveries(config: Config, store: Store) -> dict[str, Any]:
 def health_page(config: Config, store: Store, health: Health, now: float) -> dict[str, Any]:
     """The monitor's own health: the Health fields, with uptime and each account's last success."""
     data = dataclasses.asdict(health)
+    data["started"] = health.started_at  # as docs/console.md's example shows it (same as started_at)
     data["uptime"] = span(now - health.started_at) if health.started_at else None
     data["accounts"] = [{"name": a.name, "last_success": store.state(a.name).last_success_at} for a in config.accounts]
     data.pop("data_dir", None)  # a server path: not the console's business
