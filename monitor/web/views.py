@@ -309,7 +309,8 @@ def health_page(config: Config, store: Store, health: Health, now: float) -> dic
     data = dataclasses.asdict(health)
     data["started"] = health.started_at  # as docs/console.md's example shows it (same as started_at)
     data["uptime"] = span(now - health.started_at) if health.started_at else None
-    data["accounts"] = [{"name": a.name, "last_success": store.state(a.name).last_success_at} for a in config.accounts]
+    states = reads.states(store, [a.name for a in config.accounts])
+    data["accounts"] = [{"name": name, "last_success": state.last_success_at} for name, state in states.items()]
     data.pop("data_dir", None)  # a server path: not the console's business
     return data
 
