@@ -17,9 +17,9 @@ from monitor.actions import Actions
 from monitor.case import Case
 from monitor.errors import ConfigError
 from monitor.metrics import Metrics
-from monitor.models import AccountState, Reading, Status, Transition, TransitionKind
+from monitor.models import Reading, Status, Transition, TransitionKind
 from monitor.notify import Notifier
-from monitor.web import make_app, reads, serve
+from monitor.web import make_app, serve
 from tests.helpers import AsyncRunner
 from tests.web_helpers import NOW, PNG, TOKEN, console, csrf, hhmm, iso, soup, wall
 
@@ -170,29 +170,6 @@ def test_a_closed_case_counts_down_no_more_and_says_whether_the_deadline_was_kep
         assert "restored 23 h 56 min before the deadline" in text and case.select_one("time#contact-by")
 
     c.run(scenario)
-
-
-def test_the_overview_bulk_reads_match_the_stores_own_per_account_reads(tmp_path: Path) -> None:
-    c = console(tmp_path)
-    with c.store.transaction() as tx:
-        for i in range(4):  # home: a spent budget (limit 3), one sign-in before a reset that does not count
-            tx.record_signin("home", "ok", NOW - 7200 + i * 60)
-        tx.record_signin("home", "ok", NOW - 2 * 86400)  # outside the window
-        tx.put_state(replace(tx.state("home"), signins_reset_at=NOW - 7200 + 30))
-    c.store.acknowledge("shop", NOW + 3600, NOW)
-    names = ["shop", "home", "new", "nobody"]
-    states = reads.states(c.store, names)
-
-    def same(state: AccountState) -> AccountState:
-        return replace(state, created_at=0.0) if state.status is None else state  # a fresh one's is "now"
-
-    assert {n: same(s) for n, s in states.items()} == {n: same(c.store.state(n)) for n in names}
-    assert states["shop"].acked_status == Status.LOCKED and states["home"].problem == "unreachable"
-    resets = {name: state.signins_reset_at for name, state in states.items()}
-    budgets = reads.budgets(c.store, dict.fromkeys(names, 3), resets, NOW)
-    assert budgets == {name: c.store.budget(name, 3, NOW) for name in names}
-    assert budgets["home"].used == 3 and budgets["home"].spent and budgets["shop"].used == 1
-    assert reads.states(c.store, []) == {} and reads.budgets(c.store, {}, {}, NOW) == {}
 
 
 def test_unknown_account_is_404(tmp_path: Path) -> None:

@@ -20,7 +20,6 @@ from monitor.config import Account, Config
 from monitor.models import AccountState, Budget, OutboxRow, Problem, Status, TransitionRow
 from monitor.store import Store
 from monitor.text import one_line
-from monitor.web import reads
 
 WORDS: dict[str, str] = {
     Status.OK: "OK",
@@ -188,9 +187,8 @@ def account_summary(
 def overview(config: Config, store: Store, health: Health, now: float, strips: Strips) -> dict[str, Any]:
     """Every configured account, in config order."""
     names = [a.name for a in config.accounts]
-    states = reads.states(store, names)
-    resets = {name: state.signins_reset_at for name, state in states.items()}
-    budgets = reads.budgets(store, {a.name: a.signin_budget for a in config.accounts}, resets, now)
+    states = store.states_of(names)
+    budgets = store.budgets({a.name: a.signin_budget for a in config.accounts}, now)
     accounts = [
         account_summary(store, a, states[a.name], budgets[a.name], health, now, strips) for a in config.accounts
     ]
@@ -309,7 +307,7 @@ def health_page(config: Config, store: Store, health: Health, now: float) -> dic
     data = dataclasses.asdict(health)
     data["started"] = health.started_at  # as docs/console.md's example shows it (same as started_at)
     data["uptime"] = span(now - health.started_at) if health.started_at else None
-    states = reads.states(store, [a.name for a in config.accounts])
+    states = store.states_of([a.name for a in config.accounts])
     data["accounts"] = [{"name": name, "last_success": state.last_success_at} for name, state in states.items()]
     data.pop("data_dir", None)  # a server path: not the console's business
     return data
