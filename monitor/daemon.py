@@ -432,6 +432,10 @@ class Daemon:
         self.notifier.config = new
         self.metrics.config = new
         self.actions.config = new
+        if self.console is not None:  # the console shows the new accounts and channels; [web] waits (above)
+            from monitor.web import reconfigure
+
+            reconfigure(self.console.app, new)
         self.notifier.forget_channels()
         for name in old.keys() - fresh.keys():
             self.due.pop(name, None)

@@ -461,6 +461,14 @@ async def _headers(request: web.Request, response: web.StreamResponse) -> None:
         response.headers["Cache-Control"] = "no-store"
 
 
+CONSOLE = web.AppKey("console", Console)
+
+
+def reconfigure(app: web.Application, config: Config) -> None:
+    """Show `config`'s accounts and channels from now on (SIGHUP); its [web] options wait for a restart."""
+    app[CONSOLE].config = config
+
+
 def make_app(
     config: Config,
     store: Store,
@@ -476,6 +484,7 @@ def make_app(
     """
     console = Console(config, store, actions, health, metrics, clock, case_of)
     app = web.Application(middlewares=[console.guard], client_max_size=64 * 1024)
+    app[CONSOLE] = console  # the daemon hands a reloaded config to it (see `reconfigure`)
     app.on_response_prepare.append(_headers)
     r = app.router
     r.add_get("/", console.overview)
