@@ -53,6 +53,8 @@ def test_overview_lists_every_account_with_status_word_times_budget_and_strip(tm
         assert sum(int(width[1:]) for width, _ in runs) == 30 and runs[0][1] == "s-none" and runs[-1][1] == "s-locked"
         assert strip["role"] == "img" and strip["aria-label"].startswith("Last 30 days: ")
         assert strip["aria-label"].endswith(" locked") and "no data" in strip["aria-label"]
+        caption = strip.find_previous_sibling("p")  # seen, not only heard: the strip is no budget bar
+        assert caption["class"] == ["days-label"] and caption.get_text(" ", strip=True) == "Last 30 days today"
         home = " ".join(items["home"].get_text(" ").split())
         assert "OK" in home and "Cannot check: Site unreachable" in home and "2 checks in a row" in home
         assert "Not checked yet" in items["new"].get_text()

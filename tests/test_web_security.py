@@ -329,7 +329,19 @@ def test_pages_fit_a_phone_and_a_desktop_and_hostile_text_does_not_run(
                 )
                 shot = tmp_path / f"console-{width}{path.replace('/', '_')}.png"
                 await page.screenshot(path=str(shot), full_page=True)  # artifacts, looked at by hand
-            await page.goto(f"http://127.0.0.1:{port}/", timeout=15_000)
+            for path in ("/accounts/shop", "/"):  # the day strip's visible caption sits between the budget and it
+                await page.goto(f"http://127.0.0.1:{port}{path}", timeout=15_000)
+                where = "main" if path == "/" else "main div.account"
+                budget = page.locator(f"{where} :text('1 of 3')").first
+                label = page.locator(f"{where} .days-label").first
+                seen[f"caption {path}"] = (
+                    await label.inner_text(),
+                    await label.is_visible(),
+                    (await budget.bounding_box())["y"] + (await budget.bounding_box())["height"],
+                    (await label.bounding_box())["y"],
+                    (await label.bounding_box())["y"] + (await label.bounding_box())["height"],
+                    (await page.locator(f"{where} .strip").first.bounding_box())["y"],
+                )
             seen["word"] = await page.locator('li[data-account="shop"] .status .word').inner_text()
             runs = page.locator('li[data-account="shop"] .strip .run')
             seen["runs"] = [
@@ -349,6 +361,10 @@ def test_pages_fit_a_phone_and_a_desktop_and_hostile_text_does_not_run(
             assert seen[path][0] <= width, (width, path, seen[path])  # no sideways scrolling
             assert seen[path][1] is None, (width, path)  # no injected script ran
         assert seen["word"] == "Locked" and seen["dialogs"] == []
+        for path in ("/accounts/shop", "/"):
+            text, visible, budget_bottom, label_top, label_bottom, strip_top = seen[f"caption {path}"]
+            assert text.split() == ["Last", "30", "days", "today"] and visible, (width, path, text)
+            assert budget_bottom <= label_top < label_bottom <= strip_top, (width, path, seen[f"caption {path}"])
         # Each run of the day strip is as wide as its days (the gaps between runs aside).
         days = [int(css.split()[1][1:]) for css, _ in seen["runs"]]
         widths = [width for _, width in seen["runs"]]
