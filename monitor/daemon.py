@@ -40,6 +40,7 @@ STOP_BUDGET_S = 15.0
 TICK_S = 1.0  # how often the supervisor looks for due checks
 EXIT_DAMAGED = 3  # the database is damaged: a restart cannot help (the unit's RestartPreventExitStatus)
 CONSOLE_URL = "console.url"  # in the data dir while a daemon serves the console: `monitor status` reads it
+MEMORY_EVERY_S = 15.0  # walking /proc costs milliseconds; the console asks on every page and poll
 STALLED_S = 30.0  # the supervisor has not ticked for this long: not healthy, whatever the checks did
 
 
@@ -187,6 +188,7 @@ class Daemon:
             self.coordinator.fetcher.manager.on_relaunch = self.metrics.relaunch
         self.actions = Actions(config, self.store, self.notifier, self.request_check)
         self.console: Any = None  # the console's aiohttp runner while it serves
+        self._memory: tuple[float, float | None] = (-MEMORY_EVERY_S, None)  # (steady time measured, MB)
 
     # --- the supervisor --------------------------------------------------------------
 
@@ -293,10 +295,16 @@ class Daemon:
             jobs_run=self.counters.jobs_run,
             jobs_failed=self.counters.jobs_failed,
             browser=fetcher.manager.in_use if isinstance(fetcher, PlaywrightFetcher) else None,
-            memory_mb=memory_mb(),
+            memory_mb=self.memory(now),
             next_check={name: wall + max(0.0, due - now) for name, due in self.due.items()},
             data_dir=str(cfg.data_dir),
         )
+
+    def memory(self, now: float) -> float | None:
+        """This daemon's memory (PSS of it and its children), measured at most every MEMORY_EVERY_S."""
+        if now - self._memory[0] >= MEMORY_EVERY_S:
+            self._memory = (now, memory_mb())
+        return self._memory[1]
 
     async def start_console(self) -> bool:
         """Serve the console on [web] listen; False (one line logged) when that address cannot be used."""
@@ -432,6 +440,10 @@ class Daemon:
         self.notifier.config = new
         self.metrics.config = new
         self.actions.config = new
+        if self.console is not None:  # the console shows the new accounts and channels; [web] waits (above)
+            from monitor.web import reconfigure
+
+            reconfigure(self.console.app, new)
         self.notifier.forget_channels()
         for name in old.keys() - fresh.keys():
             self.due.pop(name, None)

@@ -438,8 +438,14 @@ class Store:
 
     def states(self) -> list[AccountState]:
         """Every account the store knows, by name."""
-        names = [r[0] for r in self.conn.execute("SELECT account FROM account_state ORDER BY account")]
-        return [self.state(n) for n in names]
+        return [_state_row(row) for row in self.conn.execute("SELECT * FROM account_state ORDER BY account")]
+
+    def states_of(self, names: Sequence[str]) -> dict[str, AccountState]:
+        """The state of each of `names` as `state` returns it, from one query (the overview's 200 accounts)."""
+        marks = ", ".join("?" * len(names))
+        rows = self.conn.execute(f"SELECT * FROM account_state WHERE account IN ({marks})", names) if names else []
+        found = {row["account"]: _state_row(row) for row in rows}
+        return {name: found.get(name) or AccountState(name) for name in names}
 
     def forget_state(self, account: str) -> None:
         """Drop an account's state row (status, problem counts, pause): it starts as never read."""
@@ -473,18 +479,23 @@ class Store:
 
     def budget(self, account: str, limit: int, now: float | None = None, window: float = 86400.0) -> Budget:
         """Sign-ins counted since the later of `window` ago and the last reset, and when the next is allowed."""
-        now = time.time() if now is None else now
-        since = max(now - window, self.state(account).signins_reset_at or 0.0)
-        times = [
-            float(r[0])
-            for r in self.conn.execute(
-                "SELECT at FROM signins WHERE account = ? AND at >= ? ORDER BY at", (account, since)
+        return self.budgets({account: limit}, time.time() if now is None else now, window)[account]
+
+    def budgets(self, limits: Mapping[str, int], now: float, window: float = 86400.0) -> dict[str, Budget]:
+        """Each account's budget (see `budget`) for its limit in `limits`, from one query."""
+        names = list(limits)
+        times: dict[str, list[float]] = {name: [] for name in names}
+        if names:
+            marks = ", ".join("?" * len(names))
+            rows = self.conn.execute(
+                "SELECT s.account, s.at FROM signins s LEFT JOIN account_state a ON a.account = s.account"
+                f" WHERE s.account IN ({marks}) AND s.at >= MAX(?, COALESCE(a.signins_reset_at, 0))"
+                " ORDER BY s.account, s.at",
+                (*names, now - window),
             )
-        ]
-        used = len(times)
-        # The budget frees up when enough of the counted sign-ins have left the window.
-        next_at = times[used - limit] + window if 0 < limit <= used else None
-        return Budget(used, limit, next_at)
+            for account, at in rows:
+                times[account].append(float(at))
+        return {name: _budget(times[name], limit, window) for name, limit in limits.items()}
 
     def reset_budget(self, account: str, now: float | None = None) -> None:
         """Start the sign-in budget afresh (the owner's decision); earlier sign-ins stay as history."""
@@ -671,8 +682,11 @@ def _known(cls: type, row: sqlite3.Row) -> dict[str, Any]:
 
 def _state(conn: sqlite3.Connection, account: str) -> AccountState:
     row = conn.execute("SELECT * FROM account_state WHERE account = ?", (account,)).fetchone()
-    if row is None:
-        return AccountState(account)
+    return AccountState(account) if row is None else _state_row(row)
+
+
+def _state_row(row: sqlite3.Row) -> AccountState:
+    """An account_state row as the AccountState it stores."""
     data = _known(AccountState, row)
     data["status"] = Status(data["status"]) if data["status"] else None
     data["known_status"] = Status(data["known_status"]) if data["known_status"] else None
@@ -682,6 +696,12 @@ def _state(conn: sqlite3.Connection, account: str) -> AccountState:
     if data.get("acked_status"):
         data["acked_status"] = Status(data["acked_status"])
     return AccountState(**data)
+
+
+def _budget(times: list[float], limit: int, window: float) -> Budget:
+    """The budget rule: `times` (oldest first) are the counted sign-ins; it frees up as enough leave the window."""
+    used = len(times)
+    return Budget(used, limit, times[used - limit] + window if 0 < limit <= used else None)
 
 
 STATUS_WEIGHT = {Status.OK: 0, Status.UNKNOWN: 1, Status.UNDER_REVIEW: 2, Status.LOCKED: 3}  # worst wins a day

@@ -14,7 +14,17 @@ import pytest
 
 from monitor.config import Schedule
 from monitor.decide import decide
-from monitor.models import AccountState, OutboxState, Problem, Reading, ReadingRow, Status, Transition, TransitionKind
+from monitor.models import (
+    AccountState,
+    Budget,
+    OutboxState,
+    Problem,
+    Reading,
+    ReadingRow,
+    Status,
+    Transition,
+    TransitionKind,
+)
 from monitor.store import (
     MIGRATIONS,
     DatabaseDamaged,
@@ -295,6 +305,40 @@ def test_an_acknowledgement_holds_the_current_status(tmp_path: Path) -> None:
     assert acked.acknowledged(499.0) and not acked.acknowledged(500.0)
     forever = store.acknowledge("shop", None, now=200.0)
     assert forever.acknowledged(10**10) and not replace(forever, status=Status.LOCKED).acknowledged(300.0)
+    store.close()
+
+
+def test_bulk_state_and_budget_reads_match_the_per_account_reads_row_for_row(tmp_path: Path) -> None:
+    store = Store(tmp_path / "monitor.db")
+    now = 10 * 86400.0
+    with store.transaction() as tx:
+        tx.put_state(AccountState("shop", status=Status.LOCKED, status_since=now - 7200, created_at=1.0))
+        tx.put_state(
+            AccountState("home", status=Status.OK, problem=Problem.UNREACHABLE, problem_count=2, created_at=1.0)
+        )
+        for i in range(4):  # home: a spent budget (limit 3), one sign-in before a reset that does not count
+            tx.record_signin("home", "ok", now - 7200 + i * 60)
+        tx.record_signin("home", "ok", now - 2 * 86400)  # outside the window
+        tx.put_state(replace(tx.state("home"), signins_reset_at=now - 7200 + 30))
+        tx.record_signin("shop", "ok", now - 60)
+        tx.record_signin("never", "ok", now - 60)  # sign-ins of an account with no state row count too
+    store.acknowledge("shop", now + 3600, now)
+    names = ["shop", "home", "never", "nobody"]
+    states = store.states_of(names)
+
+    def same(state: AccountState) -> AccountState:
+        return replace(state, created_at=0.0) if state.status is None else state  # a fresh one's is "now"
+
+    assert list(states) == names
+    assert {n: same(s) for n, s in states.items()} == {n: same(store.state(n)) for n in names}
+    assert states["shop"].acked_status == Status.LOCKED and states["home"].problem == Problem.UNREACHABLE
+    assert store.states() == [states["home"], states["shop"]]
+    budgets = store.budgets(dict.fromkeys(names, 3), now)
+    assert budgets == {name: store.budget(name, 3, now) for name in names}
+    assert budgets["home"] == Budget(3, 3, now - 7200 + 60 + 86400) and budgets["home"].spent
+    assert budgets["shop"] == budgets["never"] == Budget(1, 3, None) and budgets["nobody"] == Budget(0, 3, None)
+    assert store.budgets({"home": 0}, now)["home"] == Budget(3, 0, None)  # no budget: spent, never frees up
+    assert store.states_of([]) == {} and store.budgets({}, now) == {}
     store.close()
 
 

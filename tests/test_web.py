@@ -11,15 +11,21 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
+from prometheus_client.parser import text_string_to_metric_families
 
+from monitor.actions import Actions
 from monitor.case import Case
 from monitor.errors import ConfigError
-from monitor.models import Status
+from monitor.metrics import Metrics
+from monitor.models import Reading, Status, Transition, TransitionKind
+from monitor.notify import Notifier
 from monitor.web import make_app, serve
 from tests.helpers import AsyncRunner
-from tests.web_helpers import NOW, PNG, console, csrf, hhmm, iso, soup, wall
+from tests.web_helpers import NOW, PNG, TOKEN, console, csrf, hhmm, iso, soup, wall
 
 Client = TestClient[Any, Any]
+HELD = "#1001 Gift card $500 on hold"
+DONE = "#1001 Gift card $500 completed"
 
 
 def test_overview_lists_every_account_with_status_word_times_budget_and_strip(tmp_path: Path) -> None:
@@ -47,6 +53,8 @@ def test_overview_lists_every_account_with_status_word_times_budget_and_strip(tm
         assert sum(int(width[1:]) for width, _ in runs) == 30 and runs[0][1] == "s-none" and runs[-1][1] == "s-locked"
         assert strip["role"] == "img" and strip["aria-label"].startswith("Last 30 days: ")
         assert strip["aria-label"].endswith(" locked") and "no data" in strip["aria-label"]
+        caption = strip.find_previous_sibling("p")  # seen, not only heard: the strip is no budget bar
+        assert caption["class"] == ["days-label"] and caption.get_text(" ", strip=True) == "Last 30 days today"
         home = " ".join(items["home"].get_text(" ").split())
         assert "OK" in home and "Cannot check: Site unreachable" in home and "2 checks in a row" in home
         assert "Not checked yet" in items["new"].get_text()
@@ -110,12 +118,70 @@ def test_a_closed_case_shows_its_summary_and_completed_orders(tmp_path: Path) ->
     c.run(scenario)
 
 
+def test_the_case_from_real_readings_review_deadline_held_then_completed_orders(tmp_path: Path) -> None:
+    c = console(tmp_path)
+    c.real_case = True
+    promise = "We are reviewing the information you provided. We will contact you within 24 hours."
+    with c.store.transaction() as tx:
+        review = tx.insert_reading(
+            Reading("shop", Status.UNDER_REVIEW, rule="review", matched=promise, orders=[HELD], at=NOW - 3600)
+        )
+        tx.add_transitions(
+            "shop", NOW - 3600, [Transition(TransitionKind.UNDER_REVIEW, "locked", "under_review")], review
+        )
+        tx.put_state(replace(tx.state("shop"), status=Status.UNDER_REVIEW, status_since=NOW - 3600))
+
+    async def under_review(client: Client) -> None:
+        case = soup(await (await client.get("/accounts/shop")).text()).select_one("section#case")
+        deadline = case.select_one("time#contact-by")
+        assert deadline["datetime"] == iso(NOW - 3600 + 86400) and "in 23 h 0 min" in case.get_text()
+        assert [li.get_text() for li in case.select("#held-orders li")] == [HELD]
+        assert case.select("ol.checklist li")  # the profile's advice for a review
+
+    c.run(under_review)
+    with c.store.transaction() as tx:
+        back = tx.insert_reading(Reading("shop", Status.OK, rule="home", orders=[DONE], at=NOW - 60))
+        tx.add_transitions("shop", NOW - 60, [Transition(TransitionKind.RESTORED, "under_review", "ok")], back)
+        tx.put_state(replace(tx.state("shop"), status=Status.OK, status_since=NOW - 60))
+
+    async def restored(client: Client) -> None:
+        case = soup(await (await client.get("/accounts/shop")).text()).select_one("section#case")
+        assert case.h2.get_text() == "Last case: restored after 1 h 59 min"
+        assert [li.get_text() for li in case.select("#completed-orders li")] == [DONE]
+
+    c.run(restored)
+
+
+def test_a_closed_case_counts_down_no_more_and_says_whether_the_deadline_was_kept(tmp_path: Path) -> None:
+    c = console(tmp_path)
+    promise = "We will contact you within 24 hours."
+    c.case = Case(
+        account="shop",
+        opened_at=NOW - 600,
+        closed_at=NOW - 60,
+        status=Status.OK,
+        documents_at=NOW - 300,
+        contact_promise=promise,
+        contact_by=NOW - 300 + 86400,
+    )
+
+    async def scenario(client: Client) -> None:
+        case = soup(await (await client.get("/accounts/shop")).text()).select_one("section#case")
+        text = case.get_text(" ", strip=True)
+        assert "in 23 h" not in text and case.select_one(".countdown") is None
+        assert "restored 23 h 56 min before the deadline" in text and case.select_one("time#contact-by")
+
+    c.run(scenario)
+
+
 def test_unknown_account_is_404(tmp_path: Path) -> None:
     c = console(tmp_path)
 
     async def scenario(client: Client) -> None:
         for path in ("/accounts/nobody", "/accounts/nobody/check", "/api/v1/accounts/nobody"):
             assert (await client.get(path)).status == 404, path
+        missing = await client.get("/api/v1/accounts/%3Cb%3E/transitions")
+        assert await missing.json() == {"error": "no account named '<b>'"}
 
     c.run(scenario)
 
@@ -223,7 +289,7 @@ def test_health_page_and_its_json(tmp_path: Path) -> None:
         assert "12 run, 1 failed" in text and "chromium-headless-shell 156" in text and "88 MB" in text
         assert f"shop : {wall(NOW - 120)}" in text
         data = await (await client.get("/api/v1/health")).json()
-        assert data["version"] == "0.1.0" and data["healthy"] is True and data["started"] == NOW - 3700
+        assert data["version"] == "0.1.0" and data["healthy"] is True and data["started_at"] == NOW - 3700
         assert data["next_check"] == {"shop": NOW + 300, "home": NOW + 840}
         assert "data_dir" not in data
 
@@ -342,3 +408,45 @@ def test_a_lock_appears_on_the_open_overview_without_a_reload(tmp_path: Path, ai
         aio.run(runner.cleanup())
     assert change == "unreachable -> Locked" and same_document is True
     assert focused == "/accounts/home"  # focus stays on the link it was on
+
+
+def test_the_real_actions_behind_the_forms(tmp_path: Path) -> None:
+    c = console(tmp_path)
+    actions = Actions(c.config, c.store, Notifier(c.config, c.store), clock=lambda: NOW)
+    c.actions = actions  # type: ignore[assignment]
+
+    async def scenario(client: Client) -> None:
+        token = await csrf(client, "/accounts/shop/check")
+        refused = await client.post("/accounts/shop/check", data={"csrf": token})
+        assert refused.status == 409  # `monitor web`: nothing schedules checks here
+        assert "nothing schedules checks here" in soup(await refused.text()).select_one("main .error").get_text()
+        page = soup(await (await client.post("/accounts/shop/resume", data={"csrf": token})).text())
+        assert "automated sign-ins are allowed again" in page.select_one("#flash").get_text()
+        sent = soup(await (await client.post("/deliveries/test", data={"csrf": token, "channel": "phone"})).text())
+        said = sent.select_one("#flash").get_text()
+        assert said.startswith("phone: FAILED") and TOKEN not in said  # nothing listens on 127.0.0.1:9
+        acked = soup(await (await client.post("/accounts/shop/ack", data={"csrf": token, "until": "6"})).text())
+        assert acked.select_one("#flash").get_text().startswith("shop: reminders stop until")
+        assert "Acknowledged" in acked.select_one(".acked").get_text()
+        refused = await client.post("/accounts/home/ack", data={"csrf": token, "until": ""})
+        assert refused.status == 409 and "nothing to acknowledge" in await refused.text()
+
+    c.run(scenario)
+    state = c.store.state("shop")
+    assert state.paused_reason is None and state.acked_at == NOW and state.ack_until == NOW + 6 * 3600
+
+
+def test_metrics_of_the_real_metrics_parse_as_prometheus_text(tmp_path: Path) -> None:
+    c = console(tmp_path)
+    c.metrics = Metrics(c.config, c.store)
+    c.metrics.check_done("shop", "locked", 1.5)
+
+    async def scenario(client: Client) -> None:
+        response = await client.get("/metrics")
+        assert response.status == 200
+        families = {f.name: f for f in text_string_to_metric_families(await response.text())}
+        checks = families["monitor_checks"].samples
+        assert any(s.labels == {"account": "shop", "result": "locked"} and s.value == 1 for s in checks)
+        assert TOKEN not in await response.text()
+
+    c.run(scenario)

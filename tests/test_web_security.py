@@ -15,6 +15,7 @@ from monitor.case import Case
 from monitor.models import Reading, Status, Transition, TransitionKind
 from monitor.web import serve
 from monitor.web.app import CSP
+from monitor.web.auth import MAX_CLIENTS, MAX_SESSIONS, LoginLimiter, Sessions
 from tests.helpers import AsyncRunner
 from tests.web_helpers import NOW, TOKEN, Console, console, csrf, other_browser, soup
 
@@ -107,8 +108,9 @@ def test_post_without_or_with_a_wrong_csrf_token_is_403_and_changes_nothing(tmp_
     assert c.store.state("shop").paused_reason == "challenge: <b>captcha</b>"  # still paused
 
 
-def test_password_sign_in_wrong_password_and_sign_out(tmp_path: Path) -> None:
+def test_password_sign_in_wrong_password_and_sign_out(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     c = console(tmp_path, password=PASSWORD)
+    caplog.set_level(logging.INFO)
 
     async def scenario(client: Client) -> None:
         first = await client.get("/accounts/shop", allow_redirects=False)
@@ -134,6 +136,8 @@ def test_password_sign_in_wrong_password_and_sign_out(tmp_path: Path) -> None:
         assert away.status == 403  # the signed-out session's token went with it
 
     c.run(scenario)
+    assert "console: signed in from 127.0.0.1" in caplog.messages
+    assert not any(PASSWORD in m or "guess" in m for m in caplog.messages)
 
 
 def test_session_cookie_is_secure_when_the_public_url_is_https(tmp_path: Path) -> None:
@@ -302,41 +306,86 @@ def test_screenshots_only_from_inside_the_screenshots_folder(tmp_path: Path) -> 
 
 
 @pytest.mark.browser
-def test_phone_overview_has_no_sideways_scroll_and_hostile_text_does_not_run(
+def test_pages_fit_a_phone_and_a_desktop_and_hostile_text_does_not_run(
     tmp_path: Path, aio: AsyncRunner, chromium: Any
 ) -> None:
     c = console(tmp_path)
     hostile_case(c)
     runner, port = aio.run(serve(c.app(), "127.0.0.1", 0))
+    paths = ("/", "/accounts/shop", "/deliveries", "/health", "/accounts/shop/ack")
 
-    async def body() -> dict[str, Any]:
-        context = await chromium.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1)
+    async def visit(width: int, height: int) -> dict[str, Any]:
+        context = await chromium.new_context(viewport={"width": width, "height": height})
         page = await context.new_page()
         dialogs: list[str] = []
         page.on("dialog", lambda d: (dialogs.append(d.message), asyncio.ensure_future(d.dismiss())))
-        seen = {}
+        seen: dict[str, Any] = {"dialogs": dialogs}
         try:
-            for path in ("/", "/accounts/shop", "/deliveries", "/health"):
+            for path in paths:
                 await page.goto(f"http://127.0.0.1:{port}{path}", timeout=15_000)
-                await page.wait_for_load_state("load")
-                seen[path] = {
-                    "width": await page.evaluate("document.documentElement.scrollWidth"),
-                    "pwned": await page.evaluate("window.__pwned === undefined ? null : window.__pwned"),
-                }
-                await page.screenshot(path=str(tmp_path / f"phone{path.replace('/', '_')}.png"), full_page=True)
-            seen["word"] = {"text": await page.locator("main h1").inner_text()}
-            await page.goto(f"http://127.0.0.1:{port}/", timeout=15_000)
-            seen["shop"] = {"word": await page.locator('li[data-account="shop"] .status .word').inner_text()}
-            seen["dialogs"] = {"list": dialogs}
+                seen[path] = (
+                    await page.evaluate("document.documentElement.scrollWidth"),
+                    await page.evaluate("window.__pwned === undefined ? null : window.__pwned"),
+                )
+                shot = tmp_path / f"console-{width}{path.replace('/', '_')}.png"
+                await page.screenshot(path=str(shot), full_page=True)  # artifacts, looked at by hand
+            for path in ("/accounts/shop", "/"):  # the day strip's visible caption sits between the budget and it
+                await page.goto(f"http://127.0.0.1:{port}{path}", timeout=15_000)
+                where = "main" if path == "/" else "main div.account"
+                budget = page.locator(f"{where} :text('1 of 3')").first
+                label = page.locator(f"{where} .days-label").first
+                seen[f"caption {path}"] = (
+                    await label.inner_text(),
+                    await label.is_visible(),
+                    (await budget.bounding_box())["y"] + (await budget.bounding_box())["height"],
+                    (await label.bounding_box())["y"],
+                    (await label.bounding_box())["y"] + (await label.bounding_box())["height"],
+                    (await page.locator(f"{where} .strip").first.bounding_box())["y"],
+                )
+            seen["word"] = await page.locator('li[data-account="shop"] .status .word').inner_text()
+            runs = page.locator('li[data-account="shop"] .strip .run')
+            seen["runs"] = [
+                ((await runs.nth(i).get_attribute("class")), (await runs.nth(i).bounding_box())["width"])
+                for i in range(await runs.count())
+            ]
         finally:
             await context.close()
         return seen
 
     try:
-        seen = aio.run(body())
+        phone, desktop = aio.run(visit(390, 844)), aio.run(visit(1280, 800))
     finally:
         aio.run(runner.cleanup())
-    for path in ("/", "/accounts/shop", "/deliveries", "/health"):
-        assert seen[path]["width"] <= 390, (path, seen[path])
-        assert seen[path]["pwned"] is None, path
-    assert seen["shop"]["word"] == "Locked" and seen["dialogs"]["list"] == []
+    for seen, width in ((phone, 390), (desktop, 1280)):
+        for path in paths:
+            assert seen[path][0] <= width, (width, path, seen[path])  # no sideways scrolling
+            assert seen[path][1] is None, (width, path)  # no injected script ran
+        assert seen["word"] == "Locked" and seen["dialogs"] == []
+        for path in ("/accounts/shop", "/"):
+            text, visible, budget_bottom, label_top, label_bottom, strip_top = seen[f"caption {path}"]
+            assert text.split() == ["Last", "30", "days", "today"] and visible, (width, path, text)
+            assert budget_bottom <= label_top < label_bottom <= strip_top, (width, path, seen[f"caption {path}"])
+        # Each run of the day strip is as wide as its days (the gaps between runs aside).
+        days = [int(css.split()[1][1:]) for css, _ in seen["runs"]]
+        widths = [width for _, width in seen["runs"]]
+        assert sum(days) == 30 and days[0] > 10 * days[-1], seen["runs"]
+        assert widths[0] > days[0] / days[-1] * widths[-1] / 2, seen["runs"]
+
+
+def test_visitors_that_never_sign_in_cannot_push_a_signed_in_session_out() -> None:
+    sessions = Sessions(clock=lambda: NOW)
+    owner, _ = sessions.new(signed_in=True)
+    for _ in range(MAX_SESSIONS * 2):
+        sessions.new()
+    assert sessions.get(owner) is not None and sessions.get(owner).signed_in  # type: ignore[union-attr]
+
+
+def test_the_login_limiter_forgets_addresses_whose_failures_aged_out() -> None:
+    now = [NOW]
+    limiter = LoginLimiter(clock=lambda: now[0])
+    for i in range(MAX_CLIENTS):
+        limiter.failed(f"10.0.{i // 256}.{i % 256}")
+    now[0] += limiter.window_s + 1
+    limiter.failed("192.0.2.1")
+    assert len(limiter._seen) == 1
+    assert not limiter.blocked("10.0.0.1")

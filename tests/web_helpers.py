@@ -17,7 +17,7 @@ from bs4 import BeautifulSoup
 from fixtures.config import write_config
 from monitor import config as configmod
 from monitor.actions import ActionRefused, Actions, Health
-from monitor.case import Case
+from monitor.case import Case, current_case
 from monitor.config import Config, Secret
 from monitor.models import AccountState, OutboxState, Problem, Reading, Status, Transition, TransitionKind
 from monitor.notify import Notifier, SendResult
@@ -81,6 +81,7 @@ class Console:
     actions: FakeActions
     health: Health
     case: Case | None = None
+    real_case: bool = False  # monitor.case.current_case instead of `case`
     metrics: Any = None
     readings: dict[str, int] = field(default_factory=dict)
 
@@ -93,7 +94,7 @@ class Console:
             lambda: self.health,
             self.metrics,
             clock=lambda: NOW,
-            case_of=lambda config, store, account, now: self.case if account == "shop" else None,
+            case_of=current_case if self.real_case else lambda config, store, name, now: self.case,
         )
 
     def run(self, scenario: Callable[[TestClient[Any, Any]], Awaitable[None]]) -> None:

@@ -38,7 +38,7 @@ SESSION = web.RequestKey[Session | None]("session")  # this browser's session, w
 FORM = web.RequestKey[Any]("form")  # a POST's form, read once by the CSRF check
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-# Each action: its button, the question its confirmation asks, and the page it returns to.
+# Each account action: its button and the question its confirmation asks.
 ACCOUNT_ACTIONS = {
     "check": ("Check now", "Check {name} now, apart from its schedule?"),
     "resume": ("Resume sign-ins", "Let the monitor sign in to {name} again (and start its sign-in budget afresh)?"),
@@ -69,18 +69,24 @@ def _dumps(value: Any) -> str:
 TIME = Markup('<time datetime="%s">%s</time> <span class="rel">(%s)</span>')  # % escapes each value
 
 
-def _when(moment: dict[str, Any] | None, empty: str = "—") -> Markup:
+@jinja2.pass_context
+def _moment(ctx: jinja2.runtime.Context, at: float | None) -> dict[str, Any] | None:
+    """`views.moment` against the page's own now (formatted only where a template prints it)."""
+    return views.moment(at, ctx["clock"])
+
+
+@jinja2.pass_context
+def _when(ctx: jinja2.runtime.Context, at: float | None, empty: str = "—") -> Markup:
     """A time for a reader: its local form in <time datetime>, then how long ago or from now (args escaped)."""
-    if moment is None:
-        return escape(empty)
-    return TIME % (moment["iso"], moment["local"], moment["rel"])
+    m = views.moment(at, ctx["clock"])
+    return escape(empty) if m is None else TIME % (m["iso"], m["local"], m["rel"])
 
 
-def _at(moment: dict[str, Any] | None, empty: str = "—") -> Markup:
+@jinja2.pass_context
+def _at(ctx: jinja2.runtime.Context, at: float | None, empty: str = "—") -> Markup:
     """The overview's shorter form of `_when`: the time alone today, the date without the year this year."""
-    if moment is None:
-        return escape(empty)
-    return TIME % (moment["iso"], moment["short"], moment["rel"])
+    m = views.moment(at, ctx["clock"])
+    return escape(empty) if m is None else TIME % (m["iso"], m["short"], m["rel"])
 
 
 def _finalize(value: Any) -> Any:
@@ -127,7 +133,7 @@ class Console:
         self.env.filters["urlpart"] = lambda s: quote(str(s), safe="")
         self.env.filters["at"] = _at
         self.env.filters["when"] = _when  # a filter, not a macro: an overview of 200 accounts prints ~1,500
-        self.env.globals.update(kind_words=KIND_WORDS, words=views.WORDS, at=_at, when=_when)
+        self.env.globals.update(kind_words=KIND_WORDS, words=views.WORDS, at=_at, when=_when, moment=_moment)
 
     # --- plumbing ------------------------------------------------------------------
 
@@ -167,9 +173,15 @@ class Console:
 
     def _with_cookie(self, response: web.StreamResponse, token: str | None) -> web.StreamResponse:
         if token:
-            age = int(SESSION_IDLE_S)
-            secure = self.secure
-            response.set_cookie(COOKIE, token, httponly=True, samesite="Strict", secure=secure, path="/", max_age=age)
+            response.set_cookie(
+                COOKIE,
+                token,
+                httponly=True,
+                samesite="Strict",
+                secure=self.secure,
+                path="/",
+                max_age=int(SESSION_IDLE_S),
+            )
         return response
 
     def page(self, request: web.Request, template: str, data: dict[str, Any], status: int = 200) -> web.Response:
@@ -185,6 +197,7 @@ class Console:
             flash=flash,
             signed_in=self.password is not None and bool(session and session.signed_in),
             now=views.moment(now, now),
+            clock=now,
             version=self.health().version,
         )
         return web.Response(text=html, content_type="text/html", status=status)
@@ -195,7 +208,10 @@ class Console:
         for account in self.config.accounts:
             if account.name == name:
                 return account
-        raise web.HTTPNotFound(text=f"no account named {clean(name)[:100]!r}\n")
+        why = f"no account named {clean(name)[:100]!r}"
+        if request.path.startswith("/api/"):
+            raise web.HTTPNotFound(text=_dumps({"error": why}), content_type="application/json")
+        raise web.HTTPNotFound(text=why + "\n")
 
     def done(self, request: web.Request, message: str, where: str) -> web.StreamResponse:
         """After an action: its message for the next page, and a 303 there."""
@@ -221,7 +237,7 @@ class Console:
 
     async def deliveries(self, request: web.Request) -> web.StreamResponse:
         """Channels and the alerts not yet delivered."""
-        data = views.deliveries(self.config, self.store, self.clock())
+        data = views.deliveries(self.config, self.store)
         return self.page(request, "deliveries.html", {**data, "nav": "deliveries"})
 
     async def health_page(self, request: web.Request) -> web.StreamResponse:
@@ -274,6 +290,7 @@ class Console:
             return self.page(request, "login.html", {"next": target, "error": "Wrong password.", "nav": ""}, status=401)
         self.sessions.drop(request.cookies.get(COOKIE))
         token, _session = self.sessions.new(signed_in=True)
+        log.info("console: signed in from %s", client)
         return self._with_cookie(_see_other(target), token)
 
     async def logout(self, request: web.Request) -> web.StreamResponse:
@@ -383,12 +400,11 @@ class Console:
             limit = max(1, min(int(request.query.get("limit", views.TIMELINE)), 1000))
         except ValueError:
             raise web.HTTPBadRequest(text="limit: a whole number from 1 to 1000\n") from None
-        now = self.clock()
-        return _json({"transitions": [views.step(t, now) for t in self.store.transitions(account.name, limit)]})
+        return _json({"transitions": [views.step(t) for t in self.store.transitions(account.name, limit)]})
 
     async def api_deliveries(self, request: web.Request) -> web.StreamResponse:
         """Channels (names), their last results and the undelivered alerts."""
-        return _json(views.deliveries(self.config, self.store, self.clock()))
+        return _json(views.deliveries(self.config, self.store))
 
     async def api_health(self, request: web.Request) -> web.StreamResponse:
         """The health page's data."""
@@ -445,6 +461,14 @@ async def _headers(request: web.Request, response: web.StreamResponse) -> None:
         response.headers["Cache-Control"] = "no-store"
 
 
+CONSOLE = web.AppKey("console", Console)
+
+
+def reconfigure(app: web.Application, config: Config) -> None:
+    """Show `config`'s accounts and channels from now on (SIGHUP); its [web] options wait for a restart."""
+    app[CONSOLE].config = config
+
+
 def make_app(
     config: Config,
     store: Store,
@@ -460,6 +484,7 @@ def make_app(
     """
     console = Console(config, store, actions, health, metrics, clock, case_of)
     app = web.Application(middlewares=[console.guard], client_max_size=64 * 1024)
+    app[CONSOLE] = console  # the daemon hands a reloaded config to it (see `reconfigure`)
     app.on_response_prepare.append(_headers)
     r = app.router
     r.add_get("/", console.overview)

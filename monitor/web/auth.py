@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 COOKIE = "monitor_session"
 MAX_SESSIONS = 1000  # sessions live in memory: the oldest go first beyond this (each costs ~200 bytes)
 SESSION_IDLE_S = 7 * 86400.0  # a session unused this long is gone: sign in again
+MAX_CLIENTS = 10_000  # addresses the login limiter remembers before it sweeps out the aged ones
 
 
 @dataclass
@@ -51,7 +52,9 @@ class Sessions:
         session = Session(signed_in=signed_in, last_seen=self.clock())
         self._by_token[token] = session
         while len(self._by_token) > MAX_SESSIONS:
-            self._by_token.popitem(last=False)
+            # The oldest session that never signed in goes first: visitors cannot push the owner out.
+            stale = next((t for t, s in self._by_token.items() if not s.signed_in), None)
+            self._by_token.pop(stale if stale is not None else next(iter(self._by_token)))
         return token, session
 
     def drop(self, token: str | None) -> None:
@@ -92,6 +95,9 @@ class LoginLimiter:
         times = self._recent(client)
         times.append(self.clock())
         self._seen[client] = times
+        if len(self._seen) > MAX_CLIENTS:  # many addresses: forget those whose failures have aged out
+            for other in list(self._seen):
+                self._recent(other)
         return len(times) == self.failures
 
 

@@ -8,6 +8,7 @@ templates' autoescape and the API's JSON escaping do the rest.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from datetime import date, timedelta
@@ -16,7 +17,7 @@ from typing import Any
 from monitor.actions import Health
 from monitor.case import Case
 from monitor.config import Account, Config
-from monitor.models import AccountState, OutboxRow, Problem, Status, TransitionRow
+from monitor.models import AccountState, Budget, OutboxRow, Problem, Status, TransitionRow
 from monitor.store import Store
 from monitor.text import one_line
 
@@ -34,14 +35,8 @@ WORDS: dict[str, str] = {
 }
 CaseOf = Callable[[Config, Store, str, float], Case | None]  # monitor.case.current_case, or a test's
 DAYS = 30
-TIMELINE = 100
-HTML_ONLY = (
-    "status_word",
-    "problem_word",
-    "from_word",
-    "to_word",
-    "runs",
-)  # words and drawing: not for the API  # transitions shown on an account page (the API takes ?limit=)
+TIMELINE = 100  # transitions shown on an account page (the API takes ?limit=)
+HTML_ONLY = ("status_word", "problem_word", "from_word", "to_word", "runs")  # words and drawing: not for the API
 
 
 def page_text(text: str | None, limit: int = 500) -> str | None:
@@ -61,6 +56,12 @@ def span(seconds: float) -> str:
     return f"{s // 86400} d {s % 86400 // 3600} h"
 
 
+@functools.lru_cache(maxsize=4)
+def _today(now: float) -> time.struct_time:
+    """The local date of `now` (a page formats all its times against the same `now`)."""
+    return time.localtime(now)
+
+
 def moment(at: float | None, now: float) -> dict[str, Any] | None:
     """A time as the page shows it: in the server's local zone, and how long ago or from now."""
     if at is None:
@@ -71,7 +72,7 @@ def moment(at: float | None, now: float) -> dict[str, Any] | None:
     zone = f"{'+' if offset >= 0 else '-'}{abs(offset) // 3600:02d}:{abs(offset) % 3600 // 60:02d}"
     delta = at - now
     rel = "just now" if abs(delta) < 30 else (f"in {span(delta)}" if delta > 0 else f"{span(delta)} ago")
-    today = time.localtime(now)
+    today = _today(now)
     if (t.tm_year, t.tm_yday) == (today.tm_year, today.tm_yday):
         short = f"{t.tm_hour:02d}:{t.tm_min:02d}"
     else:
@@ -146,10 +147,9 @@ class Strips:
 
 
 def account_summary(
-    store: Store, account: Account, state: AccountState, health: Health, now: float, strips: Strips
+    store: Store, account: Account, state: AccountState, budget: Budget, health: Health, now: float, strips: Strips
 ) -> dict[str, Any]:
     """One account as the overview lists it (and /api/v1/accounts returns it)."""
-    budget = store.budget(account.name, account.signin_budget, now)
     strip = strips.get(store, state, now)
     # What the page said, for an account that needs attention (one cheap, indexed query; ok ones skip it).
     latest = store.transitions(account.name, 1) if mark(state) not in ("ok", "unchecked") else []
@@ -159,25 +159,25 @@ def account_summary(
         "mark": mark(state),
         "status": str(state.status) if state.status else None,
         "status_word": WORDS[str(state.status)] if state.status else WORDS["unchecked"],
-        "since": moment(state.status_since, now),
-        "last_check": moment(state.last_check_at, now),
-        "last_success": moment(state.last_success_at, now),
-        "next_check": moment(health.next_check.get(account.name), now),
+        "since": state.status_since,
+        "last_check": state.last_check_at,
+        "last_success": state.last_success_at,
+        "next_check": health.next_check.get(account.name),
         "problem": str(state.problem) if state.problem else None,
         "problem_word": WORDS[str(state.problem)] if state.problem else None,
-        "problem_since": moment(state.problem_since, now),
+        "problem_since": state.problem_since,
         "problem_count": state.problem_count,
         "evidence": page_text(latest[0].matched or latest[0].detail) if latest else None,
         "paused": page_text(state.paused_reason),
-        "paused_at": moment(state.paused_at, now),
+        "paused_at": state.paused_at,
         "budget": {
             "used": budget.used,
             "limit": budget.limit,
             "spent": budget.spent,
-            "next": moment(budget.next_at, now),
+            "next": budget.next_at,
         },
-        "acked_at": moment(getattr(state, "acked_at", None), now),
-        "ack_until": moment(getattr(state, "ack_until", None), now),
+        "acked_at": state.acked_at,
+        "ack_until": state.ack_until,
         "days": strip["days"],
         "runs": strip["runs"],
         "days_summary": strip["summary"],
@@ -186,15 +186,20 @@ def account_summary(
 
 def overview(config: Config, store: Store, health: Health, now: float, strips: Strips) -> dict[str, Any]:
     """Every configured account, in config order."""
-    accounts = [account_summary(store, a, store.state(a.name), health, now, strips) for a in config.accounts]
+    names = [a.name for a in config.accounts]
+    states = store.states_of(names)
+    budgets = store.budgets({a.name: a.signin_budget for a in config.accounts}, now)
+    accounts = [
+        account_summary(store, a, states[a.name], budgets[a.name], health, now, strips) for a in config.accounts
+    ]
     attention = sum(1 for a in accounts if a["mark"] not in ("ok", "unchecked"))
     return {"accounts": accounts, "attention": attention, "scheduling": health.scheduling}
 
 
-def step(row: TransitionRow, now: float) -> dict[str, Any]:
+def step(row: TransitionRow) -> dict[str, Any]:
     """One transition on the timeline, its evidence cleaned, its screenshot as a link through the app."""
     return {
-        "at": moment(row.at, now),
+        "at": row.at,
         "kind": str(row.kind),
         "from": row.from_status,
         "to": row.to_status,
@@ -215,19 +220,28 @@ def case_view(case: Case, now: float) -> dict[str, Any]:
         "open": case.open,
         "status": str(case.status) if case.status else None,
         "status_word": WORDS[str(case.status)] if case.status else None,
-        "opened_at": moment(case.opened_at, now),
-        "closed_at": moment(closed, now),
+        "opened_at": case.opened_at,
+        "closed_at": closed,
         "lasted": span((closed if closed is not None else now) - case.opened_at),
-        "documents_at": moment(case.documents_at, now),
+        "documents_at": case.documents_at,
         "contact_promise": page_text(case.contact_promise),
-        "contact_by": moment(case.contact_by, now),
+        "contact_by": case.contact_by,
         "contact_passed": case.contact_by is not None and case.contact_by <= now,
+        # A closed case counts down to nothing: it says whether the restore came before the deadline.
+        "contact_kept": _kept(case.contact_by, closed),
         "advice": [t for t in (page_text(a, 1000) for a in case.advice) if t],
         "held_orders": [t for t in (page_text(o) for o in case.held_orders) if t],
         "completed_orders": [t for t in (page_text(o) for o in case.completed_orders) if t],
-        "acked_at": moment(case.acked_at, now),
-        "ack_until": moment(case.ack_until, now),
+        "acked_at": case.acked_at,
+        "ack_until": case.ack_until,
     }
+
+
+def _kept(deadline: float | None, closed: float | None) -> str | None:
+    """After the restore: "restored 3 h 5 min before the deadline" (or after it); None while open."""
+    if deadline is None or closed is None:
+        return None
+    return f"restored {span(deadline - closed)} {'before' if closed <= deadline else 'after'} the deadline"
 
 
 def account_page(
@@ -237,14 +251,16 @@ def account_page(
     state = store.state(account.name)
     case = case_of(config, store, account.name, now)
     return {
-        "account": account_summary(store, account, state, health, now, strips),
+        "account": account_summary(
+            store, account, state, store.budget(account.name, account.signin_budget, now), health, now, strips
+        ),
         "case": case_view(case, now) if case else None,
-        "timeline": [step(t, now) for t in store.transitions(account.name, TIMELINE)],
+        "timeline": [step(t) for t in store.transitions(account.name, TIMELINE)],
         "scheduling": health.scheduling,
     }
 
 
-def outbox_item(row: OutboxRow, now: float) -> dict[str, Any]:
+def outbox_item(row: OutboxRow) -> dict[str, Any]:
     """One pending or given-up alert (its body stays out: it is in the alert itself)."""
     return {
         "id": row.id,
@@ -254,14 +270,14 @@ def outbox_item(row: OutboxRow, now: float) -> dict[str, Any]:
         "channel": row.channel,
         "title": page_text(row.title),
         "state": str(row.state),
-        "created": moment(row.created_at, now),
+        "created": row.created_at,
         "attempts": row.attempts,
-        "next_attempt": moment(row.next_attempt_at, now) if row.state == "pending" else None,
+        "next_attempt": row.next_attempt_at if row.state == "pending" else None,
         "last_error": page_text(row.last_error),
     }
 
 
-def deliveries(config: Config, store: Store, now: float) -> dict[str, Any]:
+def deliveries(config: Config, store: Store) -> dict[str, Any]:
     """Each channel by name (never its URL) with its last result, and the alerts still pending or given up."""
     results = store.channel_results()
     channels = []
@@ -271,13 +287,13 @@ def deliveries(config: Config, store: Store, now: float) -> dict[str, Any]:
         channels.append(
             {
                 "name": channel.name,
-                "last": moment(attempt.at, now) if attempt else None,
+                "last": attempt.at if attempt else None,
                 "ok": attempt.ok if attempt else None,
                 "error": page_text(attempt.error) if attempt else None,
                 "kind": last[0].kind if last else None,
             }
         )
-    rows = [outbox_item(r, now) for r in store.outbox()]
+    rows = [outbox_item(r) for r in store.outbox()]
     return {
         "channels": channels,
         "pending": [r for r in rows if r["state"] == "pending"],
@@ -289,21 +305,17 @@ def deliveries(config: Config, store: Store, now: float) -> dict[str, Any]:
 def health_page(config: Config, store: Store, health: Health, now: float) -> dict[str, Any]:
     """The monitor's own health: the Health fields, with uptime and each account's last success."""
     data = dataclasses.asdict(health)
-    data["next_check"] = {name: moment(at, now) for name, at in health.next_check.items()}
-    data["started"] = moment(health.started_at, now)
+    data["started"] = health.started_at  # as docs/console.md's example shows it (same as started_at)
     data["uptime"] = span(now - health.started_at) if health.started_at else None
-    data["accounts"] = [
-        {"name": a.name, "last_success": moment(store.state(a.name).last_success_at, now)} for a in config.accounts
-    ]
+    states = store.states_of([a.name for a in config.accounts])
+    data["accounts"] = [{"name": name, "last_success": state.last_success_at} for name, state in states.items()]
     data.pop("data_dir", None)  # a server path: not the console's business
     return data
 
 
 def api(value: Any) -> Any:
-    """A page's data for the JSON API: every shown time back to Unix seconds."""
+    """A page's data for the JSON API (times are Unix seconds already: the templates format them)."""
     if isinstance(value, dict):
-        if set(value) == {"at", "iso", "local", "short", "rel"}:
-            return value["at"]
         return {k: api(v) for k, v in value.items() if k not in HTML_ONLY}
     if isinstance(value, list):
         return [api(v) for v in value]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.cookiejar
+import json
 import re
 import signal
 import socket
@@ -188,4 +189,30 @@ def test_ack_stops_the_reminder_and_until_lets_it_come_back(daemon: Daemon, cont
     assert done.returncode == 0 and "reminders stop until " in done.stdout
     wait_until(lambda: len(daemon.titles()) > settled, 60, "the reminder after --until ran out")
     assert all(t.startswith(still) for t in daemon.titles()[settled:])
+    assert daemon.stop() == 0
+
+
+def test_the_console_follows_a_reload_new_account_and_channel(daemon: Daemon, control: Control) -> None:
+    daemon.write([("shop", "alice")], web=ANY_PORT)
+    daemon.start()
+    web = Browser(console_of(daemon))
+    assert [a["name"] for a in json.loads(web.get("/api/v1/accounts")[1])["accounts"]] == ["shop"]
+    assert web.get("/accounts/shop-jp")[0] == 404
+
+    daemon.write([("shop", "alice"), ("shop-jp", "hanako")], web=ANY_PORT)  # [web] unchanged: no restart needed
+    pager = daemon.receiver.json_url().rstrip("/") + "/pager"
+    daemon.config.write_text(daemon.config.read_text() + f'\n[[channels]]\nname = "pager"\nurl = "{pager}"\n')
+    assert daemon.proc is not None
+    daemon.proc.send_signal(signal.SIGHUP)
+
+    def names() -> list[str]:
+        return [a["name"] for a in json.loads(web.get("/api/v1/accounts")[1])["accounts"]]
+
+    wait_until(lambda: names() == ["shop", "shop-jp"], 30, "the new account in /api/v1/accounts")
+    code, overview = web.get("/")
+    assert code == 200 and 'data-account="shop-jp"' in overview
+    assert web.get("/accounts/shop-jp")[0] == 200
+    channels = [c["name"] for c in json.loads(web.get("/api/v1/deliveries")[1])["channels"]]
+    assert channels == ["phone", "pager"]
+    assert "config reloaded" in daemon.log() and "[web] changes take effect after a restart" not in daemon.log()
     assert daemon.stop() == 0
