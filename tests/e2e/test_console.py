@@ -315,11 +315,6 @@ def test_a_lock_banner_with_markup_is_shown_as_text_and_runs_nothing(
         screens.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="console.css: `.strip .run { flex: 1 1 0 }` outranks `.dN { flex-grow: N }`, so every run of days is"
-    " drawn equally wide (B's monitor/web/static/console.css)",
-)
 def test_the_day_strip_draws_each_run_as_wide_as_its_days(
     daemon: Daemon, control: Control, aio: AsyncRunner, chromium: Any
 ) -> None:
@@ -340,11 +335,6 @@ def test_the_day_strip_draws_each_run_as_wide_as_its_days(
     assert len(boxes) == 2 and boxes[0]["width"] > 10 * boxes[1]["width"], boxes
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="account.html counts down to the contact deadline of a case already closed ('in 23 h 59 min' after"
-    " the restore, seen in the story's screenshots; B's monitor/web/templates/account.html)",
-)
 def test_a_restored_case_counts_down_to_no_deadline(tmp_path: Path) -> None:
     c = console(tmp_path)
     c.case = Case(
