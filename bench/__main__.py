@@ -210,7 +210,8 @@ def console_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     kinds = mem["delta_by_kind_mb"]
 
     def page(p: dict[str, float]) -> str:
-        return f"p50 {p['p50_ms']:.0f} / p95 {p['p95_ms']:.0f} ms"
+        cpu = f" (CPU {p['cpu_p50_ms']:.0f} / {p['cpu_p95_ms']:.0f})" if "cpu_p50_ms" in p else ""
+        return f"p50 {p['p50_ms']:.0f} / p95 {p['p95_ms']:.0f} ms{cpu}"
 
     return [
         (
