@@ -24,6 +24,10 @@ from typing import Any
 
 from bench.alert import time_to_alert
 from bench.common import HERE
+from bench.heavy import heavy
+from bench.heavy import keys as heavy_keys
+from bench.heavy import plot as heavy_plot
+from bench.heavy import table_rows as heavy_rows
 from bench.memory import memory
 from bench.scale import scale
 from bench.warm_cold import warm_cold
@@ -74,6 +78,8 @@ def main() -> int:
         mem = memory(url, folder, 60 if quick else 1000)
         print(f"memory peak {mem['rss_peak_mb']:.0f} MB growth {mem['rss_growth_pct']:.1f}%", file=sys.stderr)
         alert = time_to_alert(url, folder, 4 if quick else 40)
+        hv = asyncio.run(heavy(url, folder, *((2, 2) if quick else (8, 6)), retailer.pid))
+        print(f"heavy page CPU blocking off/on {hv['heavy_block_ratio']:.1f}x", file=sys.stderr)
     finally:
         retailer.send_signal(signal.SIGTERM)
         retailer.wait(10)
@@ -93,8 +99,11 @@ def main() -> int:
         "alert_p95_s": alert["alert_p95_s"],
         "alert_interval_s": alert["alert_interval_s"],
         "signins_per_1000": mem["signins_per_1000"],
-        "detail": {"warm_cold": wc, "scale": sc, "memory": mem, "alert": alert},
+        **heavy_keys(hv),
+        "detail": {"warm_cold": wc, "scale": sc, "memory": mem, "alert": alert, "heavy": hv},
     }
+    if not quick:
+        heavy_plot(hv)
     Path(args.out).write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(table(results))
     return 0
@@ -162,6 +171,7 @@ def table(r: dict[str, Any]) -> str:
             verdict(r["signins_per_1000"] == 0),
         ),
     ]
+    rows += heavy_rows(r)
     lines = ["| measure | result | target | verdict |", "|---|---|---|---|"]
     lines += [f"| {a} | {b} | {c} | {d_} |" for a, b, c, d_ in rows]
     return "\n".join(lines) + f"\n\nMachine: {r['machine']}; {r['date']}; {'quick mode' if r['quick'] else 'full run'}."
