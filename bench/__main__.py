@@ -25,6 +25,10 @@ from typing import Any
 from bench.alert import time_to_alert
 from bench.common import HERE
 from bench.console import console
+from bench.heavy import heavy
+from bench.heavy import keys as heavy_keys
+from bench.heavy import plot as heavy_plot
+from bench.heavy import table_rows as heavy_rows
 from bench.memory import memory
 from bench.scale import scale
 from bench.warm_cold import warm_cold
@@ -87,6 +91,8 @@ def main() -> int:
         mem = memory(url, folder, 60 if quick else 1000)
         print(f"memory peak {mem['rss_peak_mb']:.0f} MB growth {mem['rss_growth_pct']:.1f}%", file=sys.stderr)
         alert = time_to_alert(url, folder, 4 if quick else 40)
+        hv = asyncio.run(heavy(url, folder, *((2, 2) if quick else (8, 6)), retailer.pid))
+        print(f"heavy page CPU blocking off/on {hv['heavy_block_ratio']:.1f}x", file=sys.stderr)
         cons = console(url, folder, quick)
         print(f"console p95 {console_keys(cons)['console_p95_ms']:.0f} ms", file=sys.stderr)
     finally:
@@ -108,10 +114,13 @@ def main() -> int:
         "alert_p95_s": alert["alert_p95_s"],
         "alert_interval_s": alert["alert_interval_s"],
         "signins_per_1000": mem["signins_per_1000"],
+        **heavy_keys(hv),
         **console_keys(cons),
-        "detail": {"warm_cold": wc, "scale": sc, "memory": mem, "alert": alert},
+        "detail": {"warm_cold": wc, "scale": sc, "memory": mem, "alert": alert, "heavy": hv},
     }
     results["detail"]["console"] = results.pop("console_detail")
+    if not quick:
+        heavy_plot(hv)
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(table(results))
     return 0
@@ -190,6 +199,7 @@ def table(r: dict[str, Any]) -> str:
             verdict(r["signins_per_1000"] == 0),
         ),
     ]
+    rows += heavy_rows(r)
     rows += console_rows(r)
     mode = "quick mode" if r["quick"] else "full run"
     return markdown(rows) + f"\n\nMachine: {r['machine']}; {r['date']}; {mode}."

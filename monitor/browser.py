@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +19,7 @@ from playwright.async_api import (
     CDPSession,
     Page,
     Playwright,
+    Route,
     StorageState,
     ViewportSize,
     async_playwright,
@@ -173,11 +174,17 @@ async def open_context(
     storage_state: StorageState | str | Path | None = None,
     window: bool = False,
     timeout_ms: float | None = None,
+    only_origins: Collection[str] | None = None,
 ) -> BrowserContext:
-    """A context that looks like an ordinary desktop Chrome; every caller opens its contexts here."""
+    """A context that looks like an ordinary desktop Chrome; every caller opens its contexts here.
+
+    With `only_origins`, the context downloads nothing the check does not read (block_unread).
+    """
     # One place, so the daemon, `monitor login` and `monitor try-profile` show a site the same browser.
     # A window a person uses is sized by its window manager; a headless page gets one fixed size.
     context = await browser.new_context(
+        # A service worker fetches on its own, past the context's routing: none while requests are routed.
+        service_workers="block" if only_origins is not None else "allow",
         storage_state=storage_state,
         locale=locale,
         timezone_id=timezone,
@@ -189,7 +196,36 @@ async def open_context(
     if timeout_ms is not None:
         context.set_default_timeout(timeout_ms)
         context.set_default_navigation_timeout(timeout_ms)
+    if only_origins is not None:
+        await block_unread(context, only_origins)
     return context
+
+
+UNREAD_TYPES = frozenset({"image", "media", "font"})  # a check reads text: these only cost bytes and CPU
+
+
+async def block_unread(context: BrowserContext, origins: Collection[str]) -> None:
+    """Abort requests for images, media and fonts, and for any origin not in `origins` (scheme://host[:port])."""
+    # Every request of the context passes through this one handler (a round trip to this process), so
+    # it does only a set lookup and one startswith over the URL as Chromium gives it (normalised).
+    # A main-frame navigation to another origin goes on: where the page lands is the check's to judge
+    # (it reports a page that left the site); a frame, script or pixel of another origin is not that.
+    prefixes = tuple(o.rstrip("/") + "/" for o in origins)
+
+    async def handle(route: Route) -> None:
+        request = route.request
+        unread = request.resource_type in UNREAD_TYPES or (
+            not request.url.startswith(prefixes)
+            and not (request.is_navigation_request() and request.frame.parent_frame is None)
+        )
+        # The page may close while a request waits here (a check stopped); then there is nothing to do.
+        with contextlib.suppress(PlaywrightError):
+            if unread:
+                await route.abort("blockedbyclient")  # as an ad blocker does: the page sees a failed load
+            else:
+                await route.continue_()
+
+    await context.route("**/*", handle)
 
 
 # Playwright's Node driver grows a large young generation between garbage collections; a 1 MB

@@ -20,6 +20,7 @@ KEYS = [
     "signins_per_1000",
     "console_p95_ms",
     "console_mem_mb",
+    "heavy_block_ratio",
     "machine",
     "date",
 ]
@@ -58,3 +59,20 @@ def test_only_console_merges_its_keys_into_existing_results(tmp_path) -> None:
     assert results["console_p95_ms"] > 0 and "console_mem_mb" in results
     assert results["detail"]["console"]["memory"]["rounds"] == 1
     assert "| console render, 200 accounts, 2,000 transitions |" in done.stdout
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(600)
+def test_heavy_bench_alone_merges_its_keys_and_keeps_the_others(tmp_path) -> None:
+    out = tmp_path / "results.json"
+    out.write_text(json.dumps({"rss_peak_mb": 419.0, "detail": {"memory": {"checks": 1001}}}))
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.heavy", "--quick", "--out", str(out)], capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert results["rss_peak_mb"] == 419.0 and results["detail"]["memory"] == {"checks": 1001}
+    heavy = results["detail"]["heavy"]
+    assert heavy["problems"] == 0  # every check read a status from its saved session
+    assert results["heavy_kb_off"] > 5 * 1024 > results["heavy_kb_on"]  # blocking kept the MBs away
+    assert results["heavy_block_ratio"] > 0

@@ -110,3 +110,31 @@ def test_a_region_in_a_profile_without_regions_names_body_alone(tmp_path: Path) 
     with pytest.raises(ConfigError) as err:
         load_profile(str(path))
     assert str(err.value).endswith("rule 'locked'.region: unknown region 'main' (defined: body)")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('"https://cdn.example.com"', 'allow: must be a list of origins, e.g. ["https://login.example.com"]'),
+        ('["https://cdn.example.com/js/app.js"]', "allow: 'https://cdn.example.com/js/app.js' is not an origin"),
+        ('["cdn.example.com"]', "allow: 'cdn.example.com' is not an origin"),
+        ('["ftp://cdn.example.com"]', "allow: 'ftp://cdn.example.com' is not an origin"),
+        ('["https://cdn.example.com:http"]', "allow: 'https://cdn.example.com:http' is not an origin"),
+        ('["https://user@cdn.example.com"]', "allow: 'https://user@cdn.example.com' is not an origin"),
+    ],
+    ids=["not-a-list", "a-path", "no-scheme", "other-scheme", "bad-port", "with-user"],
+)
+def test_a_bad_allow_entry_is_one_line_naming_it(tmp_path: Path, value: str, message: str) -> None:
+    path = tmp_path / "shop.toml"
+    path.write_text(f"allow = {value}\n" + SHIPPED, encoding="utf-8")
+    with pytest.raises(ConfigError) as err:
+        load_profile(str(path))
+    assert str(err.value).startswith(f"profile {path}: {message}")
+    assert "\n" not in str(err.value)
+
+
+def test_allow_is_kept_as_normalised_origins(tmp_path: Path) -> None:
+    path = tmp_path / "shop.toml"
+    path.write_text('allow = ["HTTPS://Widgets.Example.com:443/", "http://127.0.0.1:8601"]\n' + SHIPPED, "utf-8")
+    assert load_profile(str(path)).allow == ("https://widgets.example.com", "http://127.0.0.1:8601")
+    assert load_profile("mock-retailer").allow == ()

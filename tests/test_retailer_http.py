@@ -382,3 +382,26 @@ def test_main_prints_url_first_and_stops_on_sigterm() -> None:
         assert proc.wait(10) == 0
     finally:
         proc.kill()
+
+
+def test_heavy_pages_pull_assets_and_a_second_origin_and_the_log_shows_each_request(retailer) -> None:
+    control = Control(retailer.url)
+    third_party = control.clear_requests()
+    assert third_party.startswith("http://127.0.0.1:") and third_party != retailer.url
+    s, resp = sign_in(retailer.url, *ALICE)
+    assert "promo" not in resp.text  # not heavy unless asked
+    control.misbehave(ALICE[0], heavy=True)
+    page = s.get(f"{retailer.url}/account", timeout=10).text
+    assert "Recommended for you" in visible(page)
+    assets = re.findall(r'(?:src|poster)="(/heavy/[^"]+)"', page) + re.findall(r"url\((/heavy/[^)]+)\)", page)
+    sizes = {path: len(s.get(retailer.url + path, timeout=10).content) for path in assets}
+    assert sum(sizes.values()) > 5 * 2**20, sizes
+    assert f'src="{third_party}/analytics.js"' in page and f'src="{third_party}/chat"' in page
+    assert requests.get(f"{third_party}/pixel.gif", timeout=10).content.startswith(b"GIF89a")
+    log = control.requests()
+    kinds = {(e["origin"], e["kind"]) for e in log}
+    assert {("site", "document"), ("site", "image"), ("site", "font"), ("site", "media")} <= kinds
+    assert ("third_party", "pixel") in kinds
+    assert all(e["bytes"] == sizes[e["path"]] for e in log if e["path"] in sizes)
+    control.reset()
+    assert control.requests() == []

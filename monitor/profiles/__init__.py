@@ -17,7 +17,7 @@ from monitor.text import Advice, parse_advice
 SHIPPED = Path(__file__).parent
 TOP_KEYS = (
     "name", "description", "locale", "timezone", "settle_ms", "regions", "signin", "pages", "rules", "orders",
-    "allowed_origins", "advice",
+    "allowed_origins", "allow", "advice",
 )  # fmt: skip
 OUTCOMES = [str(s) for s in (Status.OK, Status.LOCKED, Status.UNDER_REVIEW)]
 PROBLEMS = [str(p) for p in (Problem.LOGGED_OUT, Problem.CHALLENGE, Problem.LOGIN_REJECTED)]
@@ -59,6 +59,7 @@ class Profile:
     description: str = ""
     orders: str | None = None  # CSS selector of order lines, listed when an account is restored
     allowed_origins: tuple[str, ...] = ()  # other origins the site's pages may end on (sign-in providers)
+    allow: tuple[str, ...] = ()  # other origins a check may download from (a page that needs them to render)
     advice: Advice = field(default_factory=dict)  # what to do, per alert kind and language
 
 
@@ -159,7 +160,8 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
         settle_ms=settle,
         description=str(data.get("description", "")),
         orders=orders,
-        allowed_origins=_origins(r, data.get("allowed_origins", [])),
+        allowed_origins=_origins(r, data.get("allowed_origins", []), "allowed_origins"),
+        allow=_origins(r, data.get("allow", []), "allow"),
         advice=parse_advice(data["advice"], r.fail) if "advice" in data else {},
     )
 
@@ -193,15 +195,26 @@ def _rule(r: Reader, raw: Any, i: int, regions: dict[str, list[str]]) -> Rule:
     return Rule(name, matchers, status, problem)
 
 
-def _origins(r: Reader, value: Any) -> tuple[str, ...]:
-    """`allowed_origins`: a list of scheme://host[:port], kept normalised as origin() gives them."""
+def _origins(r: Reader, value: Any, key: str) -> tuple[str, ...]:
+    """`allowed_origins` or `allow`: a list of scheme://host[:port], kept normalised as origin() gives them."""
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise r.fail("allowed_origins", 'must be a list of origins, e.g. ["https://login.example.com"]')
+        raise r.fail(key, 'must be a list of origins, e.g. ["https://login.example.com"]')
     found: list[str] = []
     for v in value:
         parts = urlsplit(v)
-        if parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/") or parts.query:
-            raise r.fail("allowed_origins", f"{v!r} is not an origin like https://login.example.com")
+        try:
+            parts.port  # noqa: B018 - a port that is not a number raises here
+        except ValueError:
+            raise r.fail(key, f"{v!r} is not an origin like https://login.example.com (bad port)") from None
+        if (
+            parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+            or parts.username is not None
+        ):
+            raise r.fail(key, f"{v!r} is not an origin like https://login.example.com")
         found.append(origin(v))
     return tuple(found)
 
