@@ -113,10 +113,12 @@ def main() -> int:
     out = Path(args.out)
     # --only merges: the keys of what it did not run (and others' keys) stay as they were, with their dates.
     merged: dict[str, Any] = json.loads(out.read_text(encoding="utf-8")) if args.only and out.exists() else {}
-    merged |= {"date": now, "machine": machine(), "quick": quick, "duration_s": round(time.time() - started, 1)}
+    earlier = merged.get("dates") or dict.fromkeys(merged.get("detail", {}), merged.get("date"))
+    if not merged:  # "date" and "duration_s" are of the last full (or first) run; "dates" says when each was taken
+        merged = {"date": now, "machine": machine(), "quick": quick, "duration_s": round(time.time() - started, 1)}
     merged |= results
     merged["detail"] = merged.get("detail", {}) | detail
-    merged["dates"] = merged.get("dates", {}) | dict.fromkeys(detail, now)
+    merged["dates"] = earlier | dict.fromkeys(detail, now)
     results = merged
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(table(results))

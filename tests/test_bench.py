@@ -18,6 +18,9 @@ KEYS = [
     "alert_p95_s",
     "alert_interval_s",
     "signins_per_1000",
+    "idle_mb",
+    "cold_start_s",
+    "rss_peak_by_kind_mb",
     "machine",
     "date",
 ]
@@ -35,4 +38,5 @@ def test_quick_bench_writes_results(tmp_path) -> None:
     assert all(key in results for key in KEYS)
     assert results["detail"]["scale"]["problems"] == 0  # every check of the cycle read a status
     assert results["detail"]["alert"]["trials"] >= 1
+    assert results["detail"]["idle"]["processes_at_idle"] == 1  # Chromium and the driver closed between rounds
     assert "| warm check / bare navigation+read |" in done.stdout
