@@ -1,4 +1,4 @@
-"""python -m bench [--quick] [--only console]: what a check costs, how it scales, how fast an alert arrives.
+"""python -m bench [--quick]: what a check costs, how it scales, how fast an alert arrives.
 
 Starts the mock retailer itself (a subprocess, so it does not share our CPU accounting), runs each
 measurement side by side in one run, prints a table and writes bench/results.json. Nothing here is
@@ -29,11 +29,13 @@ from bench.heavy import heavy
 from bench.heavy import keys as heavy_keys
 from bench.heavy import plot as heavy_plot
 from bench.heavy import table_rows as heavy_rows
+from bench.idle import cold_rounds, idle
 from bench.memory import memory
 from bench.scale import scale
 from bench.warm_cold import warm_cold
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+MEASURES = ("warm_cold", "scale", "memory", "idle", "alert", "heavy", "console")
 
 
 def machine() -> str:
@@ -56,13 +58,17 @@ def main() -> int:
     parser.add_argument("--out", default=str(HERE / "results.json"), help="where to write the results")
     parser.add_argument("--show", action="store_true", help="only print the table of an existing results file")
     parser.add_argument(
-        "--only", choices=["console"], help="run this measurement alone and merge its keys into the results file"
+        "--only",
+        metavar="NAMES",
+        help=f"run only these, comma-separated ({', '.join(MEASURES)}); their keys are merged into --out",
     )
     args = parser.parse_args()
-    out = Path(args.out)
     if args.show:
-        print(table(json.loads(out.read_text(encoding="utf-8"))))
+        print(table(json.loads(Path(args.out).read_text(encoding="utf-8"))))
         return 0
+    only = set(args.only.split(",")) if args.only else set(MEASURES)
+    if only - set(MEASURES):
+        parser.error(f"--only: unknown {', '.join(sorted(only - set(MEASURES)))} (known: {', '.join(MEASURES)})")
     quick = args.quick
     n_accounts = 20 if quick else 200
     retailer = subprocess.Popen(
@@ -74,53 +80,61 @@ def main() -> int:
     url = retailer.stdout.readline().strip()
     folder = Path(tempfile.mkdtemp(prefix="account-monitor-bench-"))
     started = time.time()
+    results: dict[str, Any] = {}
+    detail: dict[str, Any] = {}
     try:
         print(f"retailer at {url}; work dir {folder}", file=sys.stderr)
-        if args.only:
-            merged = json.loads(out.read_text(encoding="utf-8")) if out.exists() else {}
-            merged.update(console_keys(console(url, folder, quick)))
-            merged.setdefault("detail", {})
-            merged["detail"]["console"] = merged.pop("console_detail")
-            out.write_text(json.dumps(merged, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-            print(markdown(console_rows(merged)) + f"\n\n{merged['console_date']}; written into {out}.")
-            return 0
-        wc = asyncio.run(warm_cold(url, folder, 6 if quick else 30))
-        print(f"warm/floor {wc['warm_over_floor']:.2f}, cold/warm {wc['cold_over_warm']:.1f}", file=sys.stderr)
-        sc = asyncio.run(scale(url, folder, n_accounts, [1, 2, 4]))
-        print(f"scale c4 {sc['c4']['wall_s']:.1f} s for {n_accounts}", file=sys.stderr)
-        mem = memory(url, folder, 60 if quick else 1000)
-        print(f"memory peak {mem['rss_peak_mb']:.0f} MB growth {mem['rss_growth_pct']:.1f}%", file=sys.stderr)
-        alert = time_to_alert(url, folder, 4 if quick else 40)
-        hv = asyncio.run(heavy(url, folder, *((2, 2) if quick else (8, 6)), retailer.pid))
-        print(f"heavy page CPU blocking off/on {hv['heavy_block_ratio']:.1f}x", file=sys.stderr)
-        cons = console(url, folder, quick)
-        print(f"console p95 {console_keys(cons)['console_p95_ms']:.0f} ms", file=sys.stderr)
+        if "warm_cold" in only:
+            wc = detail["warm_cold"] = asyncio.run(warm_cold(url, folder, 6 if quick else 30))
+            results |= {"warm_over_floor": wc["warm_over_floor"], "cold_over_warm": wc["cold_over_warm"]}
+            print(f"warm/floor {wc['warm_over_floor']:.2f}, cold/warm {wc['cold_over_warm']:.1f}", file=sys.stderr)
+        if "scale" in only:
+            sc = detail["scale"] = asyncio.run(scale(url, folder, n_accounts, [1, 2, 4]))
+            results |= {"scale_accounts": n_accounts, "scale_200_c4_s": sc["c4"]["wall_s"] * 200 / n_accounts}
+            print(f"scale c4 {sc['c4']['wall_s']:.1f} s for {n_accounts}", file=sys.stderr)
+        if "memory" in only:
+            mem = detail["memory"] = memory(url, folder, 60 if quick else 1000)
+            results |= {
+                "rss_growth_pct": mem["rss_growth_pct"],
+                "rss_peak_mb": mem["rss_peak_mb"],
+                "rss_peak_by_kind_mb": mem["peak_by_kind_mb"],
+                "signins_per_1000": mem["signins_per_1000"],
+            }
+            print(f"memory peak {mem['rss_peak_mb']:.0f} MB growth {mem['rss_growth_pct']:.1f}%", file=sys.stderr)
+        if "idle" in only:
+            held = idle(url, folder)
+            held["cold"] = asyncio.run(cold_rounds(url, folder, 2 if quick else 10))
+            detail["idle"] = held
+            results |= {"idle_mb": held["idle_mb"], "cold_start_s": held["cold"]["cold_start_wall_s"]}
+            print(f"idle {held['idle_mb']:.0f} MB, cold start {results['cold_start_s']:.2f} s", file=sys.stderr)
+        if "alert" in only:
+            alert = detail["alert"] = time_to_alert(url, folder, 4 if quick else 40)
+            results |= {k: alert[k] for k in ("alert_p50_s", "alert_p95_s", "alert_interval_s")}
+        if "heavy" in only:
+            hv = detail["heavy"] = asyncio.run(heavy(url, folder, *((2, 2) if quick else (8, 6)), retailer.pid))
+            results |= heavy_keys(hv)
+            print(f"heavy page CPU blocking off/on {hv['heavy_block_ratio']:.1f}x", file=sys.stderr)
+            if not quick:
+                heavy_plot(hv)
+        if "console" in only:
+            cons = detail["console"] = console(url, folder, quick)
+            results |= console_keys(cons)
+            print(f"console p95 {results['console_p95_ms']:.0f} ms", file=sys.stderr)
     finally:
         retailer.send_signal(signal.SIGTERM)
         retailer.wait(10)
         shutil.rmtree(folder, ignore_errors=True)
-    results = {
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": machine(),
-        "quick": quick,
-        "duration_s": round(time.time() - started, 1),
-        "warm_over_floor": wc["warm_over_floor"],
-        "cold_over_warm": wc["cold_over_warm"],
-        "scale_accounts": n_accounts,
-        "scale_200_c4_s": sc["c4"]["wall_s"] * 200 / n_accounts,
-        "rss_growth_pct": mem["rss_growth_pct"],
-        "rss_peak_mb": mem["rss_peak_mb"],
-        "alert_p50_s": alert["alert_p50_s"],
-        "alert_p95_s": alert["alert_p95_s"],
-        "alert_interval_s": alert["alert_interval_s"],
-        "signins_per_1000": mem["signins_per_1000"],
-        **heavy_keys(hv),
-        **console_keys(cons),
-        "detail": {"warm_cold": wc, "scale": sc, "memory": mem, "alert": alert, "heavy": hv},
-    }
-    results["detail"]["console"] = results.pop("console_detail")
-    if not quick:
-        heavy_plot(hv)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    out = Path(args.out)
+    # --only merges: the keys of what it did not run (and others' keys) stay as they were, with their dates.
+    merged: dict[str, Any] = json.loads(out.read_text(encoding="utf-8")) if args.only and out.exists() else {}
+    earlier = merged.get("dates") or dict.fromkeys(merged.get("detail", {}), merged.get("date"))
+    if not merged:  # "date" and "duration_s" are of the last full (or first) run; "dates" says when each was taken
+        merged = {"date": now, "machine": machine(), "quick": quick, "duration_s": round(time.time() - started, 1)}
+    merged |= results
+    merged["detail"] = merged.get("detail", {}) | detail
+    merged["dates"] = earlier | dict.fromkeys(detail, now)
+    results = merged
     out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     print(table(results))
     return 0
@@ -132,15 +146,12 @@ def console_keys(cons: dict[str, Any]) -> dict[str, Any]:
     return {
         "console_p95_ms": max(render["overview"]["p95_ms"], render["case"]["p95_ms"]),
         "console_mem_mb": cons["memory"]["delta_mb"],
-        "console_date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "console_detail": cons,
     }
 
 
 def table(r: dict[str, Any]) -> str:
-    """The results as a Markdown table with targets."""
+    """The results as a Markdown table with targets (rows of measurements the file holds)."""
     d = r["detail"]
-    wc, sc = d["warm_cold"], d["scale"]
 
     def verdict(ok: bool) -> str:
         return "met" if ok else "**missed**"
@@ -148,59 +159,62 @@ def table(r: dict[str, Any]) -> str:
     def ms(x: dict[str, float]) -> str:
         return f"{x['median'] * 1000:.0f} ms [{x['min'] * 1000:.0f}-{x['max'] * 1000:.0f}]"
 
-    rows = [
-        (
-            "warm check / bare navigation+read",
-            f"{r['warm_over_floor']:.2f}x (warm {ms(wc['warm_s'])}, floor {ms(wc['floor_s'])}, n={wc['warm_s']['n']})",
-            "<= 1.3x",
-            verdict(r["warm_over_floor"] <= 1.3),
-        ),
-        (
-            "cold check / warm check",
-            f"{r['cold_over_warm']:.1f}x (cold {ms(wc['cold_s'])})",
-            ">= 5x",
-            verdict(r["cold_over_warm"] >= 5),
-        ),
-    ]
-    for level in (1, 2, 4):
-        s = sc[f"c{level}"]
-        cost = f"{s['wall_s']:.1f} s, {s['checks_per_s']:.1f} checks/s, {s['cpu_s_per_check'] * 1000:.0f} ms CPU/check"
-        rows.append((f"{r['scale_accounts']} accounts, concurrency {level}", cost, "", ""))
-    rows += [
-        (
-            "200 accounts at concurrency 4",
-            f"{r['scale_200_c4_s']:.1f} s" + ("" if r["scale_accounts"] == 200 else " (extrapolated)"),
-            "<= 30 s",
-            verdict(r["scale_200_c4_s"] <= 30),
-        ),
-        (
-            "memory growth, first to last tenth (PSS)",
-            f"{r['rss_growth_pct']:.1f}% over {d['memory']['checks']} checks",
-            "<= 10%",
-            verdict(r["rss_growth_pct"] <= 10),
-        ),
-        (
-            "memory peak, daemon + Chromium (PSS)",
-            f"{r['rss_peak_mb']:.0f} MB (summed RSS {d['memory']['summed_rss_peak_mb']:.0f} MB)",
-            "<= 400 MB",
-            verdict(r["rss_peak_mb"] <= 400),
-        ),
-        (
-            "time to alert p50 / p95",
-            f"{r['alert_p50_s']:.2f} s / {r['alert_p95_s']:.2f} s "
-            f"({d['alert']['trials']} flips, {r['alert_interval_s']:g} s interval)",
-            f"p95 <= {r['alert_interval_s'] + 1:g} s",
-            verdict(r["alert_p95_s"] <= r["alert_interval_s"] + 1),
-        ),
-        (
-            "sign-ins per 1,000 checks (valid session)",
-            f"{r['signins_per_1000']:.1f}",
-            "0",
-            verdict(r["signins_per_1000"] == 0),
-        ),
-    ]
-    rows += heavy_rows(r)
-    rows += console_rows(r)
+    def kinds(mb: dict[str, float]) -> str:
+        return ", ".join(f"{k} {v:.0f}" for k, v in sorted(mb.items(), key=lambda kv: -kv[1]) if v >= 0.5)
+
+    rows: list[tuple[str, str, str, str]] = []
+    if "warm_cold" in d:
+        wc = d["warm_cold"]
+        warm = f"warm {ms(wc['warm_s'])}, floor {ms(wc['floor_s'])}, n={wc['warm_s']['n']}"
+        rows.append(
+            (
+                "warm check / bare navigation+read",
+                f"{r['warm_over_floor']:.2f}x ({warm})",
+                "<= 1.3x",
+                verdict(r["warm_over_floor"] <= 1.3),
+            )
+        )
+        cold = f"{r['cold_over_warm']:.1f}x (cold {ms(wc['cold_s'])})"
+        rows.append(("cold check / warm check", cold, ">= 5x", verdict(r["cold_over_warm"] >= 5)))
+    if "scale" in d:
+        for level in (1, 2, 4):
+            s = d["scale"][f"c{level}"]
+            cpu = s["cpu_s_per_check"] * 1000
+            cost = f"{s['wall_s']:.1f} s, {s['checks_per_s']:.1f} checks/s, {cpu:.0f} ms CPU/check"
+            rows.append((f"{r['scale_accounts']} accounts, concurrency {level}", cost, "", ""))
+        extrapolated = "" if r["scale_accounts"] == 200 else " (extrapolated)"
+        c4 = r["scale_200_c4_s"]
+        rows.append(("200 accounts at concurrency 4", f"{c4:.1f} s{extrapolated}", "<= 30 s", verdict(c4 <= 30)))
+    if "memory" in d:
+        m = d["memory"]
+        growth = f"{r['rss_growth_pct']:.1f}% over {m['checks']} checks"
+        rows.append(("memory growth, first to last tenth (PSS)", growth, "<= 10%", verdict(r["rss_growth_pct"] <= 10)))
+        peak = f"{r['rss_peak_mb']:.0f} MB (summed RSS {m['summed_rss_peak_mb']:.0f} MB)"
+        rows.append(
+            ("memory peak, 10 accounts at concurrency 2 (PSS)", peak, "<= 350 MB", verdict(r["rss_peak_mb"] <= 350))
+        )
+        if "peak_by_kind_mb" in m:
+            rows.append(("  where the peak goes (MB PSS)", kinds(m["peak_by_kind_mb"]), "", ""))
+    if "idle" in d:
+        i = d["idle"]
+        held = f"{r['idle_mb']:.0f} MB ({kinds(i['idle_by_kind_mb'])}; {i['warm_mb']:.0f} MB with the browser up)"
+        rows.append(("daemon 30 s after the last check, defaults (PSS)", held, "<= 60 MB", verdict(r["idle_mb"] <= 60)))
+        c = i["cold"]
+        cold = f"{c['cold_start_wall_s']:.2f} s wall, {c['cold_start_cpu_s']:.2f} s CPU ({len(c['rounds'])} rounds)"
+        rows.append(("cold start paid by each round after an idle close", cold, "reported", ""))
+    if "alert" in d:
+        a = d["alert"]
+        flips = f"{a['trials']} flips, {r['alert_interval_s']:g} s interval"
+        when = f"{r['alert_p50_s']:.2f} s / {r['alert_p95_s']:.2f} s ({flips})"
+        ok = r["alert_p95_s"] <= r["alert_interval_s"] + 1
+        rows.append(("time to alert p50 / p95", when, f"p95 <= {r['alert_interval_s'] + 1:g} s", verdict(ok)))
+    if "memory" in d:
+        signins = r["signins_per_1000"]
+        rows.append(("sign-ins per 1,000 checks (valid session)", f"{signins:.1f}", "0", verdict(signins == 0)))
+    if "heavy" in d:
+        rows += heavy_rows(r)
+    if "console" in d:
+        rows += console_rows(r)
     mode = "quick mode" if r["quick"] else "full run"
     return markdown(rows) + f"\n\nMachine: {r['machine']}; {r['date']}; {mode}."
 

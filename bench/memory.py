@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from pathlib import Path
@@ -25,6 +26,32 @@ def memory_mb(pids: list[int]) -> tuple[float, float]:
     return pss / 1e6, rss / 1e6
 
 
+KINDS = ("python", "driver", "browser_main", "renderer", "zygote", "gpu", "utility", "other")
+CHROMIUM_TYPES = {"renderer": "renderer", "zygote": "zygote", "gpu-process": "gpu", "utility": "utility"}
+
+
+def kind(pid: int, daemon: int) -> str:
+    """What a process of the daemon's tree is: the daemon, Playwright's node driver, or which Chromium process."""
+    if pid == daemon:
+        return "python"
+    cmdline = read(pid, "cmdline")
+    if cmdline.split(b"\0")[0].endswith(b"node") or b"run-driver" in cmdline:
+        return "driver"
+    # Chromium's zygote children rewrite their command line into one space-separated string: search it.
+    found = re.search(rb"--type=([a-z-]+)", cmdline)
+    if found is None:
+        return "browser_main" if b"chrom" in cmdline.split(b"\0")[0] else "other"
+    return CHROMIUM_TYPES.get(found.group(1).decode(), "other")
+
+
+def by_kind(daemon: int) -> dict[str, float]:
+    """PSS (MB) of the daemon's tree by kind of process."""
+    out = dict.fromkeys(KINDS, 0.0)
+    for pid in [daemon, *descendants(daemon)]:
+        out[kind(pid, daemon)] += memory_mb([pid])[0]
+    return {k: round(v, 1) for k, v in out.items()}
+
+
 def memory(url: str, folder: Path, checks: int) -> dict[str, Any]:
     """Memory of the daemon and its browser processes across `checks` checks of 10 accounts; sign-ins counted."""
     emails = [user(i) for i in range(11, 21)]
@@ -34,6 +61,7 @@ def memory(url: str, folder: Path, checks: int) -> dict[str, Any]:
     control = Control(url, timeout=30)
     proc = start_daemon(cfg_path, folder / "memory" / "daemon.log")
     samples: list[tuple[int, float, float]] = []
+    kinds: list[dict[str, float]] = []  # PSS by kind of process, one per sample
     try:
         wait_for_readings(db, len(emails))  # first cycle: the sign-ins
         base_checks, base_signins = readings(db), control.signins()
@@ -42,6 +70,7 @@ def memory(url: str, folder: Path, checks: int) -> dict[str, Any]:
             done = readings(db) - base_checks
             pss, rss = memory_mb([proc.pid, *descendants(proc.pid)])
             samples.append((done, pss, rss))
+            kinds.append(by_kind(proc.pid))
             if done >= checks:
                 break
             time.sleep(0.25)
@@ -50,6 +79,7 @@ def memory(url: str, folder: Path, checks: int) -> dict[str, Any]:
     finally:
         stop_daemon(proc)
     tenth = max(1, len(samples) // 10)
+    peak = max(range(len(samples)), key=lambda i: samples[i][1])
     first = statistics.median(s[1] for s in samples[:tenth])
     last = statistics.median(s[1] for s in samples[-tenth:])
     return {
@@ -60,6 +90,11 @@ def memory(url: str, folder: Path, checks: int) -> dict[str, Any]:
         "rss_growth_pct": (last - first) / first * 100,
         "rss_peak_mb": max(s[1] for s in samples),
         "summed_rss_peak_mb": max(s[2] for s in samples),
+        # Where the memory goes: by kind of process at the peak sample (measured apart, so the sum can
+        # differ a little from rss_peak_mb), the median of each kind over the run, and each kind's own peak
+        "peak_by_kind_mb": kinds[peak],
+        "median_by_kind_mb": {k: round(statistics.median(s[k] for s in kinds), 1) for k in KINDS},
+        "max_by_kind_mb": {k: max(s[k] for s in kinds) for k in KINDS},
         # PSS (MB) by checks done, every tenth of the run: shows a leak as a slope, a recycle as a dip
         "pss_by_checks": [[samples[i][0], round(samples[i][1])] for i in range(0, len(samples), tenth)],
         "signins_per_1000": extra_signins / max(total, 1) * 1000,

@@ -288,7 +288,11 @@ async def start_driver() -> Playwright:
 
 
 class BrowserManager:
-    """One Playwright and one Chromium per process; relaunched after a crash and every N checks."""
+    """One Playwright and one Chromium per process; relaunched after a crash and every N checks.
+
+    close_idle() stops both between checks (the daemon's [browser] keep_warm); the next acquire()
+    starts them again, so the manager stays usable after it.
+    """
 
     def __init__(
         self,
@@ -304,6 +308,9 @@ class BrowserManager:
         self.launches = 0
         self.on_relaunch: Callable[[], object] | None = None  # told of each launch after the first (metrics)
         self.in_use: str | None = None  # the Chromium running now, as the console's health page names it
+        self.on_state: Callable[[str | None], object] | None = None  # told in_use after each launch and close
+        self.cold_starts = 0  # launches after close_idle(): the price of an idle footprint
+        self._rested = False  # close_idle() closed everything; the next launch is a cold start, not a relaunch
         self._pw: Playwright | None = None
         self._browser: Browser | None = None
         self._uses = 0
@@ -343,10 +350,14 @@ class BrowserManager:
                     f"{cand.source} {cand.path or self._pw.chromium.executable_path} (Chromium {browser.version})"
                 )
                 self.launches += 1
-                if self.launches > 1 and self.on_relaunch is not None:
+                if self._rested:
+                    self.cold_starts += 1
+                elif self.launches > 1 and self.on_relaunch is not None:
                     self.on_relaunch()
+                self._rested = False
                 self._uses = 0
                 self._broken = False
+                self._tell()
             self._uses += 1
             self._users[self._browser] = self._users.get(self._browser, 0) + 1
             return self._browser
@@ -361,6 +372,30 @@ class BrowserManager:
         if browser is not self._browser:
             await self._close(browser)
 
+    @property
+    def busy(self) -> bool:
+        """A check holds a browser (the current one or a retired one), or one is being launched."""
+        return bool(self._users) or self._lock.locked()
+
+    @property
+    def up(self) -> bool:
+        """Playwright's driver (and, unless it was closed, Chromium) is running."""
+        return self._pw is not None
+
+    async def close_idle(self) -> bool:
+        """Close Chromium and stop the driver if no check uses them; True when it did (acquire() starts them again)."""
+        async with self._lock:
+            if self._users or self._pw is None:
+                return False  # never under a running check, and nothing to close
+            await self._shut()
+            self._rested = True
+            return True
+
+    def _tell(self) -> None:
+        if self.on_state is not None:
+            with contextlib.suppress(Exception):  # a listener (the daemon's status file) must not break a check
+                self.on_state(self.in_use)
+
     def mark_broken(self, browser: Browser) -> None:
         """`browser` crashed, disconnected or hung: the next acquire() launches another."""
         if browser is self._browser:
@@ -369,6 +404,7 @@ class BrowserManager:
     async def _retire(self) -> None:
         browser, self._browser = self._browser, None
         self.in_use = None
+        self._tell()
         if browser is not None and not self._users.get(browser):
             await self._close(browser)
 
@@ -389,8 +425,13 @@ class BrowserManager:
     async def close(self) -> None:
         """Close the browser and stop Playwright (which ends any browser process left over)."""
         async with self._lock:
-            browser, self._browser = self._browser, None
+            await self._shut()
+
+    async def _shut(self) -> None:
+        browser, self._browser = self._browser, None
+        if self.in_use is not None:
             self.in_use = None
-            if browser is not None:
-                await self._close(browser)
-            await self._stop_driver()
+            self._tell()
+        if browser is not None:
+            await self._close(browser)
+        await self._stop_driver()

@@ -474,6 +474,16 @@ def _console_url(data_dir: Path) -> str | None:
         return None
 
 
+def _browser_up(data_dir: Path) -> str | None:
+    """The Chromium a running daemon has up now (it writes the file at launch and removes it at close)."""
+    from monitor.daemon import BROWSER_UP
+
+    try:
+        return (data_dir / BROWSER_UP).read_text(encoding="utf-8").strip() or None
+    except OSError:
+        return None
+
+
 def _account_states(cfg: configmod.Config) -> list[tuple[configmod.Account, AccountState, Budget]]:
     """Each account's stored state and sign-in budget; reads the database only if it exists."""
     from monitor.models import AccountState, Budget
@@ -544,21 +554,30 @@ def _status_args(p: argparse.ArgumentParser) -> None:
 def cmd_status(args: argparse.Namespace) -> int:
     """Show each account's status, since when, the last check, any problem, pauses and sign-ins used.
 
-    Also says whether a daemon (`monitor run`) is running on this data dir, and where its console is.
+    Also says whether a daemon (`monitor run`) is running on this data dir, where its console is, and
+    whether its browser is up (it closes between checks after [browser] keep_warm).
     Example: monitor status --json
     """
     cfg = _config(args)
     pid = _daemon_pid(cfg.data_dir)
     console = _console_url(cfg.data_dir) if pid else None
+    browser = _browser_up(cfg.data_dir) if pid else None
     states = _account_states(cfg)
     if args.json:
-        daemon = {"running": pid is not None, "pid": int(pid) if pid and pid.isdigit() else None, "console": console}
+        daemon = {
+            "running": pid is not None,
+            "pid": int(pid) if pid and pid.isdigit() else None,
+            "console": console,
+            "browser": browser,  # the Chromium running now; null between checks or without a daemon
+        }
         accounts = [_status_json(*entry, _next_check(cfg, entry[0], entry[1], pid is not None)) for entry in states]
         print(json.dumps({"data_dir": str(cfg.data_dir), "daemon": daemon, "accounts": accounts}, ensure_ascii=False))
         return 0
     print(f"daemon: running (pid {pid})" if pid else "daemon: not running", f"on {cfg.data_dir}")
     if console:
         print(f"console: {console}")
+    if pid:
+        print(f"browser: up ({browser})" if browser else "browser: down (the next check starts it)")
     rows = []
     for account, s, budget in states:
         rows.append(

@@ -32,6 +32,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 TOP_KEYS = {"data_dir", "browser", "accounts", "channels", "schedule", "templates", "web"}
 BROWSER_KEYS = {
     "executable_path", "headless", "timeout_s", "check_timeout_s", "recycle_after", "screenshots", "max_page_mb",
+    "keep_warm",
 }  # fmt: skip
 ACCOUNT_KEYS = {
     "name",
@@ -187,6 +188,7 @@ class BrowserOptions:
     recycle_after: int = 200  # relaunch the browser every N checks (memory)
     screenshots: ScreenshotMode = ScreenshotMode.CHANGES
     max_page_mb: float = 10.0  # the most one check may download (pages and resources); bounds memory
+    keep_warm_s: float | None = None  # idle seconds before Chromium and the driver close; None: the daemon's rule
 
 
 @dataclass
@@ -414,6 +416,7 @@ def parse(data: dict[str, Any], path: Path, reloading: bool = False) -> Config:
         recycle_after=int(r.number(b, "recycle_after", "browser", 200, 1, 1_000_000)),
         max_page_mb=r.number(b, "max_page_mb", "browser", 10.0, 0.1, 1024),
         screenshots=ScreenshotMode(screenshots),
+        keep_warm_s=r.duration(b, "keep_warm", "browser", 0, zero=True) if "keep_warm" in b else None,
     )
 
     raw_accounts = r.get(data, "accounts", "", list, [])

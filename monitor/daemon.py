@@ -29,7 +29,7 @@ from monitor.errors import ConfigError, MonitorError
 from monitor.fetch import PlaywrightFetcher
 from monitor.files import ensure_private_dir, write_private
 from monitor.metrics import Metrics
-from monitor.models import Severity
+from monitor.models import Severity, Status
 from monitor.notify import Notifier, wants
 from monitor.schedule import steady
 from monitor.store import RECOVERY, DatabaseDamaged, Store, StoreError, damaged
@@ -40,6 +40,12 @@ STOP_BUDGET_S = 15.0
 TICK_S = 1.0  # how often the supervisor looks for due checks
 EXIT_DAMAGED = 3  # the database is damaged: a restart cannot help (the unit's RestartPreventExitStatus)
 CONSOLE_URL = "console.url"  # in the data dir while a daemon serves the console: `monitor status` reads it
+BROWSER_UP = "browser.up"  # in the data dir while the daemon's Chromium runs (names it): `monitor status` reads it
+# [browser] keep_warm left unset: how long Chromium and Playwright's driver stay up after the last check.
+# With every account ok, briefly (checks that fall due together share one launch); while an account is
+# locked or under review, through its fast interval and its jitter plus a margin for the check itself.
+KEEP_WARM_BRIEF_S = 15.0
+KEEP_WARM_MARGIN_S = 30.0
 MEMORY_EVERY_S = 15.0  # walking /proc costs milliseconds; the console asks on every page and poll
 STALLED_S = 30.0  # the supervisor has not ticked for this long: not healthy, whatever the checks did
 
@@ -186,9 +192,11 @@ class Daemon:
         self.notifier.on_attempt = self.metrics.delivery
         if isinstance(self.coordinator.fetcher, PlaywrightFetcher):
             self.coordinator.fetcher.manager.on_relaunch = self.metrics.relaunch
+            self.coordinator.fetcher.manager.on_state = self.browser_state
         self.actions = Actions(config, self.store, self.notifier, self.request_check)
         self.console: Any = None  # the console's aiohttp runner while it serves
         self._memory: tuple[float, float | None] = (-MEMORY_EVERY_S, None)  # (steady time measured, MB)
+        self._resting = False  # an idle close of the browser is under way
 
     # --- the supervisor --------------------------------------------------------------
 
@@ -273,6 +281,56 @@ class Daemon:
             self.checks.pop(name, None)
             if not self.stopping.is_set() and any(a.name == name and a.enabled for a in self.config.accounts):
                 self.schedule(self.config.account(name))
+            self.rest_browser()  # keep_warm = 0: closed as the last check ends
+
+    def keep_warm(self) -> float:
+        """Seconds the browser stays up after the last check: [browser] keep_warm, else the rule above."""
+        if self.config.browser.keep_warm_s is not None:
+            return self.config.browser.keep_warm_s
+        enabled = [a for a in self.config.accounts if a.enabled]
+        try:
+            states = self.store.states_of([a.name for a in enabled])
+        except StoreError:
+            states = {}  # reported where it happened; without statuses the browser rests as if all were ok
+        fast = [
+            sched.interval_for(a, self.config.schedule, states[a.name].status)
+            for a in enabled
+            if a.name in states and states[a.name].status in (Status.LOCKED, Status.UNDER_REVIEW)
+        ]
+        return keep_warm_rule(fast, self.config.schedule.jitter)
+
+    def rest_browser(self) -> None:
+        """Close Chromium and Playwright's driver once no check has run for keep_warm; the next check starts them."""
+        fetcher = self.coordinator.fetcher
+        if not isinstance(fetcher, PlaywrightFetcher) or self._resting or self.stopping.is_set():
+            return
+        manager = fetcher.manager
+        if not manager.up or manager.busy or self.checks:
+            return
+        idle = steady() - self.counters.last_done
+        if idle < self.keep_warm():
+            return
+        self._resting = True
+
+        async def rest() -> None:
+            try:
+                if await manager.close_idle():  # checks again under the manager's lock: never under a check
+                    log.debug("browser closed after %.0f s without a check; the next check starts it again", idle)
+            finally:
+                self._resting = False
+
+        self.spawn(rest())
+
+    def browser_state(self, in_use: str | None) -> None:
+        """The browser started (`in_use` names it) or closed: keep BROWSER_UP for `monitor status`."""
+        path = self.config.data_dir / BROWSER_UP
+        try:
+            if in_use is None:
+                path.unlink(missing_ok=True)
+            else:
+                write_private(path, f"{in_use}\n".encode())
+        except OSError as exc:  # status then shows less; checks go on
+            log.debug("cannot update %s: %s", path, exc)
 
     def request_check(self, name: str) -> None:
         """The owner's "check now": due at the next tick (a check of it already running is that check)."""
@@ -310,6 +368,7 @@ class Daemon:
         """Serve the console on [web] listen; False (one line logged) when that address cannot be used."""
         url_file = self.config.data_dir / CONSOLE_URL
         url_file.unlink(missing_ok=True)  # left by a daemon that was killed: it serves nothing now
+        (self.config.data_dir / BROWSER_UP).unlink(missing_ok=True)  # likewise: no browser of ours runs yet
         web = self.config.web
         if not web.enabled:
             return True
@@ -483,6 +542,8 @@ class Daemon:
             Periodic("retention", 6 * 3600.0, self.coordinator.retention, now + 300),
             # Damage in pages no check reads (e.g. the outbox) is found within the hour, not at the next start.
             Periodic("integrity", 3600.0, self.integrity, now + 3600),
+            # Between checks the browser and the driver hold most of the daemon's memory ([browser] keep_warm).
+            Periodic("browser keep_warm", TICK_S, self.rest_browser, now),
         ]
         if self.systemd.watchdog_s:
             self.jobs.append(Periodic("systemd watchdog", max(1.0, self.systemd.watchdog_s / 3), self.watchdog, now))
@@ -523,6 +584,13 @@ def send_straight(notifier: Notifier, title: str, body: str, severity: Severity 
             result = notifier.send_now(channel, title, body, severity)
             if not result.ok:
                 log.error("channel %s: could not tell the owner (%s)", channel.name, result.error)
+
+
+def keep_warm_rule(fast_intervals: list[float], jitter: float) -> float:
+    """Default keep_warm: through the longest fast interval in effect (with jitter and a margin), else briefly."""
+    if not fast_intervals:
+        return KEEP_WARM_BRIEF_S
+    return max(fast_intervals) * (1 + jitter) + KEEP_WARM_MARGIN_S
 
 
 def console_url(host: str, port: int) -> str:

@@ -108,8 +108,8 @@ class Reader:
             raise self.fail(_path(where, key), f"must be between {low:g} and {high:g}, not {value:g}")
         return value
 
-    def duration(self, data: dict[str, Any], key: str, where: str, default: float) -> float:
-        """Seconds, from a number or a string like "90s", "15m", "2h"."""
+    def duration(self, data: dict[str, Any], key: str, where: str, default: float, zero: bool = False) -> float:
+        """Seconds, from a number or a string like "90s", "15m", "2h" (0 only when `zero` allows it)."""
         path = _path(where, key)
         raw = self.get(data, key, where, (int, float, str), default)
         if isinstance(raw, str):
@@ -120,8 +120,8 @@ class Reader:
             raw = float(m.group(1)) * unit
         if not math.isfinite(raw):
             raise self.fail(path, f"must be a finite duration, not {raw}")
-        if raw <= 0:
-            raise self.fail(path, "must be positive")
+        if raw < 0 or (raw == 0 and not zero):
+            raise self.fail(path, "must be zero or more" if zero else "must be positive")
         return float(raw)
 
     def regex(self, pattern: str, where: str) -> None:

@@ -21,6 +21,9 @@ KEYS = [
     "console_p95_ms",
     "console_mem_mb",
     "heavy_block_ratio",
+    "idle_mb",
+    "cold_start_s",
+    "rss_peak_by_kind_mb",
     "machine",
     "date",
 ]
@@ -38,6 +41,7 @@ def test_quick_bench_writes_results(tmp_path) -> None:
     assert all(key in results for key in KEYS)
     assert results["detail"]["scale"]["problems"] == 0  # every check of the cycle read a status
     assert results["detail"]["alert"]["trials"] >= 1
+    assert results["detail"]["idle"]["processes_at_idle"] == 1  # Chromium and the driver closed between rounds
     assert "| warm check / bare navigation+read |" in done.stdout
     assert "| daemon memory, console on - off (PSS) |" in done.stdout
 

@@ -162,6 +162,7 @@ def test_status_says_whether_a_daemon_runs_and_creates_nothing(tmp_path) -> None
             "running": True,
             "pid": os.getpid(),
             "console": None,  # this "daemon" serves no console
+            "browser": None,  # nor runs a browser
         }
         assert not InstanceLock(data_dir).acquire()  # still held: status took nothing away
     finally:

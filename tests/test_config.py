@@ -571,3 +571,19 @@ def test_reload_keeps_the_console_as_it_started_and_says_so(tmp_path, monkeypatc
         "config reload: [web] changes take effect after a restart"
     ]
     assert daemon.config.web.port == 0 and daemon.actions.config is daemon.config
+
+
+def test_keep_warm_is_a_duration_where_zero_means_close_after_every_check(tmp_path, monkeypatch) -> None:
+    from monitor.daemon import keep_warm_rule
+
+    monkeypatch.setenv("SHOP_PW", "pw")
+    assert load(write(tmp_path, GOOD)).browser.keep_warm_s is None  # unset: the daemon's rule
+    for given, seconds in [('"0s"', 0.0), ("0", 0.0), ('"10m"', 600.0), ('"30d"', 30 * 86400.0)]:
+        assert load(write(tmp_path, GOOD + f"[browser]\nkeep_warm = {given}\n")).browser.keep_warm_s == seconds
+    for given, message in [("-1", "browser.keep_warm: must be zero or more"), ('"soon"', "not a duration")]:
+        with pytest.raises(ConfigError, match=message):
+            load(write(tmp_path, GOOD + f"[browser]\nkeep_warm = {given}\n"))
+    # The rule: warm through the default 5-minute fast interval (with its 10% jitter) while an account is
+    # locked or under review, never through the next check of a 10-minute interval; briefly otherwise.
+    assert 5 * 60 * 1.1 < keep_warm_rule([300.0], 0.1) < 10 * 60 * 0.9
+    assert keep_warm_rule([], 0.1) < 30  # the bench's idle_mb is measured 30 s after the last check

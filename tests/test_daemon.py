@@ -67,3 +67,21 @@ def test_memory_counts_children_too() -> None:
     finally:
         child.kill()
         child.wait(10)
+
+
+def test_keep_warm_follows_the_fast_interval_only_while_an_account_is_locked(tmp_path: Path) -> None:
+    from monitor.models import AccountState, Status
+
+    daemon = daemon_for(tmp_path)
+    try:
+        assert daemon.keep_warm() == 15  # every account ok (or never read): close soon after the checks
+        with daemon.store.transaction() as tx:
+            tx.put_state(AccountState("shop", status=Status.LOCKED))
+        assert daemon.keep_warm() == 5 * 60 * 1.1 + 30  # warm through the 5-minute fast interval and its jitter
+        with daemon.store.transaction() as tx:
+            tx.put_state(AccountState("shop", status=Status.OK))
+        assert daemon.keep_warm() == 15
+        daemon.config.browser.keep_warm_s = 0.0  # "0s" in the config: after every check
+        assert daemon.keep_warm() == 0
+    finally:
+        daemon.store.close()

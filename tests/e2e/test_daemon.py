@@ -252,3 +252,27 @@ def test_sigterm_mid_check_records_no_reading_for_it(daemon: Daemon, control: Co
     assert daemon.stop(timeout=20, group=True) == 0  # Chromium gets it too: its page fails at once
     assert readings(daemon.data) == []
     assert "Traceback" not in daemon.log() and "never retrieved" not in daemon.log()
+
+
+def test_the_browser_and_driver_close_between_checks_and_start_again(daemon: Daemon, control: Control) -> None:
+    # keep_warm = "1s" and a 15 s interval: between checks the daemon holds neither Chromium nor the driver.
+    daemon.write([("shop", "alice")], extra='[browser]\nkeep_warm = "1s"')
+    daemon.config.write_text(daemon.config.read_text().replace('interval = "1.5s"\n', 'interval = "15s"\n', 1))
+    proc = daemon.start()
+    wait_views(control, "alice@example.com")
+    wait_until(lambda: not descendants(proc.pid), 20, "Chromium and the driver to close after the check")
+    status = daemon.cli("status", "--json")
+    assert json.loads(status.stdout)["daemon"]["browser"] is None, status.stderr
+    assert daemon.outcomes("shop") == ["ok"]
+
+    control.site(slow_ms=3000)  # the next check holds its page open long enough to ask status during it
+    wait_until(lambda: renderer_running(proc.pid), 40, "the next check to start the browser again")
+    up = daemon.cli("status").stdout
+    control.site(slow_ms=0)
+    assert "browser: up (" in up and "Chromium " in up
+    wait_until(lambda: len(daemon.outcomes("shop")) == 2, 30, "the second check to be stored")
+    assert daemon.outcomes("shop") == ["ok", "ok"]  # the cold-started browser read the account again
+    assert control.account("alice@example.com")["signin_count"] == 1  # with the saved session
+    wait_until(lambda: not descendants(proc.pid), 20, "Chromium and the driver to close again")
+    assert daemon.stop() == 0
+    assert "Traceback" not in daemon.log()
