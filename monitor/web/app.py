@@ -437,9 +437,11 @@ def _json(data: Any) -> web.Response:
 
 def _next(value: object) -> str:
     """Where to go after signing in: a path of this console only (never another site)."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    # Browsers drop tabs and new lines inside a URL ("/\t/host" is "//host") and a new line cannot be
+    # sent in a header at all: a real path is printable ASCII without spaces (our links are %-encoded).
+    return value if value.isascii() and value.isprintable() and " " not in value else "/"
 
 
 def _hours(value: object) -> float | None:

@@ -1,0 +1,76 @@
+"""The console attacked as the network, a hostile page and a careless owner would: real servers, real Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from fixtures.retailer import RetailerServer
+from monitor.web import serve
+from tests.helpers import AsyncRunner
+from tests.web_helpers import console, csrf, other_browser, soup
+
+Client = TestClient[Any, Any]
+
+PASSWORD = "c0nsole-Pa55word"
+
+
+@pytest.mark.browser
+def test_sign_in_never_leads_to_another_site_whatever_next_holds(
+    tmp_path: Path, aio: AsyncRunner, chromium: Any, retailer: RetailerServer
+) -> None:
+    # A link the owner is sent (".../login?next=...") lands them on the console once signed in: browsers drop
+    # tabs inside a URL, so "/\t/host" is "//host", another origin (only CSP form-action stopped that, with a
+    # failed sign-in), and a new line made the console break the answer off: the right password, no page.
+    c = console(tmp_path, password=PASSWORD)
+    runner, port = aio.run(serve(c.app(), "127.0.0.1", 0))
+    other = retailer.url.split("://", 1)[1]  # 127.0.0.1:PORT of another server: a different origin
+
+    async def sign_in_via(next_: str) -> str:
+        context = await chromium.new_context()
+        page = await context.new_page()
+        try:
+            await page.goto(f"http://127.0.0.1:{port}/login?next={next_}", timeout=15_000)
+            await page.fill("input[name=password]", PASSWORD)
+            try:
+                async with page.expect_navigation(timeout=15_000):
+                    await page.click("button[type=submit]")
+            except Exception as exc:  # the console broke the answer off (as it did for a new line)
+                return f"no page: {str(exc).splitlines()[0]}"
+            return str(page.url)
+        finally:
+            await context.close()
+
+    landed = {}
+    try:
+        for next_ in (f"/%09/{other}/evil", f"/%0A/{other}/evil", f"/%0D%0A/{other}/evil", f"/%5C{other}/evil"):
+            landed[next_] = aio.run(sign_in_via(next_))
+    finally:
+        aio.run(runner.cleanup())
+    assert landed == dict.fromkeys(landed, f"http://127.0.0.1:{port}/"), landed
+
+
+def test_next_with_control_characters_or_spaces_goes_home_and_a_real_path_round_trips(tmp_path: Path) -> None:
+    # What the header says, whatever a browser's CSP (form-action) would still catch: never another site,
+    # never a 500 for a new line; the path the sign-in form was sent from comes back as it was.
+    c = console(tmp_path, password=PASSWORD)
+
+    async def scenario(client: Client) -> None:
+        for target in ("/\t/evil.example/", "/\n/evil.example/", "/\r\n/evil.example", "/ /evil.example", "/\x0b/x"):
+            async with other_browser(client) as fresh:
+                token = await csrf(fresh, "/login")
+                data = {"csrf": token, "password": PASSWORD, "next": target}
+                response = await fresh.post("/login", data=data, allow_redirects=False)
+                assert (response.status, response.headers["Location"]) == (303, "/"), repr(target)
+        async with other_browser(client) as fresh:
+            asked = await fresh.get("/accounts/sh%C3%B6p?x=1", allow_redirects=False)
+            form = soup(await (await fresh.get(asked.headers["Location"])).text())
+            data = {"csrf": form.find("input", attrs={"name": "csrf"})["value"], "password": PASSWORD}
+            data["next"] = form.find("input", attrs={"name": "next"})["value"]
+            response = await fresh.post("/login", data=data, allow_redirects=False)
+            assert response.headers["Location"] == "/accounts/sh%C3%B6p?x=1"
+
+    c.run(scenario)
