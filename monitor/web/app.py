@@ -247,10 +247,7 @@ class Console:
 
     async def screenshot(self, request: web.Request) -> web.StreamResponse:
         """A reading's screenshot, only from inside data_dir/screenshots (never a path from the request)."""
-        try:
-            reading = self.store.reading(int(request.match_info["reading_id"]))
-        except ValueError:
-            reading = None
+        reading = self.store.reading(int(request.match_info["reading_id"]))  # the route allows digits only
         if reading is None or not reading.screenshot:
             raise web.HTTPNotFound(text="no screenshot\n")
         root = (self.config.data_dir / "screenshots").resolve()
@@ -499,7 +496,7 @@ def make_app(
     r.add_get("/login", console.login_form)
     r.add_post("/login", console.login)
     r.add_post("/logout", console.logout)
-    r.add_get("/screenshots/{reading_id}", console.screenshot)
+    r.add_get("/screenshots/{reading_id:[0-9]{1,18}}", console.screenshot)  # 18 digits: within SQLite's integers
     r.add_get("/api/v1/accounts", console.api_accounts)
     r.add_get("/api/v1/accounts/{name}", console.api_account)
     r.add_get("/api/v1/accounts/{name}/transitions", console.api_transitions)

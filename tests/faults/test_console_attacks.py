@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +75,18 @@ def test_next_with_control_characters_or_spaces_goes_home_and_a_real_path_round_
             assert response.headers["Location"] == "/accounts/sh%C3%B6p?x=1"
 
     c.run(scenario)
+
+
+def test_a_screenshot_id_beyond_what_sqlite_holds_is_404_not_a_server_error(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    c = console(tmp_path)
+
+    async def scenario(client: Client) -> None:
+        for reading_id in ("9" * 30, str(2**63), "٣", "1.0", f"{c.readings['lock']}%20"):
+            response = await client.get(f"/screenshots/{reading_id}")
+            assert response.status == 404, reading_id
+        assert (await client.get(f"/screenshots/{c.readings['lock']}")).status == 200
+
+    c.run(scenario)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
