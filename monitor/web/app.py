@@ -122,6 +122,7 @@ class Console:
         self.sessions = Sessions(clock)
         self.limiter = LoginLimiter(clock=clock)
         self.refused_hosts: set[str] = set()  # each foreign Host is logged once
+        self.failed: set[tuple[str, str, str]] = set()  # (method, route, error) already logged
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
@@ -136,6 +137,22 @@ class Console:
         self.env.globals.update(kind_words=KIND_WORDS, words=views.WORDS, at=_at, when=_when, moment=_moment)
 
     # --- plumbing ------------------------------------------------------------------
+
+    @web.middleware
+    async def failsafe(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """A page that cannot be shown is a short 500; its cause is logged once, not on every console.js poll."""
+        try:
+            return await handler(request)
+        except web.HTTPException:
+            raise
+        except Exception as exc:
+            route = getattr(request.match_info.route.resource, "canonical", None) or clean(request.path)[:100]
+            key = (request.method, route, type(exc).__name__)
+            if key not in self.failed and len(self.failed) < 100:
+                self.failed.add(key)
+                log.error("console: %s %s failed: %s", request.method, route, type(exc).__name__, exc_info=True)
+            text = "500: this page cannot be shown now (the monitor's log says why); checks go on\n"
+            return web.Response(status=500, text=text)
 
     @web.middleware
     async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -482,7 +499,7 @@ def make_app(
     `clock` and `case_of` are seams for tests (a controlled time; a case without monitor.case's parsing).
     """
     console = Console(config, store, actions, health, metrics, clock, case_of)
-    app = web.Application(middlewares=[console.guard], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[console.failsafe, console.guard], client_max_size=64 * 1024)
     app[CONSOLE] = console  # the daemon hands a reloaded config to it (see `reconfigure`)
     app.on_response_prepare.append(_headers)
     r = app.router

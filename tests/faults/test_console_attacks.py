@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
+import sqlite3
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from fixtures.control import Control
 from fixtures.retailer import RetailerServer
 from monitor.web import serve
-from tests.helpers import AsyncRunner
+from tests.e2e.test_console_daemon import ALICE, ANY_PORT, Browser, console_of
+from tests.helpers import AsyncRunner, Daemon, wait_until
 from tests.web_helpers import console, csrf, other_browser, soup
 
 Client = TestClient[Any, Any]
@@ -90,3 +96,39 @@ def test_a_screenshot_id_beyond_what_sqlite_holds_is_404_not_a_server_error(
 
     c.run(scenario)
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], caplog.text
+
+
+@pytest.mark.browser
+def test_a_page_that_cannot_render_a_burst_and_a_stalled_client_leave_the_checks_running(
+    daemon: Daemon, control: Control
+) -> None:
+    daemon.write([("shop", "alice")], web=ANY_PORT)
+    daemon.start()
+    url = console_of(daemon)
+    control.event(ALICE, "lock")
+    wait_until(lambda: "locked" in daemon.outcomes("shop"), 60, "the lock read")
+    with contextlib.closing(sqlite3.connect(daemon.data / "monitor.db")) as db:  # a row the page cannot read
+        db.execute("UPDATE readings SET orders = '{not json' WHERE status = 'locked'")
+        db.commit()
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    with socket.create_connection(("127.0.0.1", port)) as stalled:  # never finishes its request
+        stalled.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        pages = ["/", "/accounts/shop", "/api/v1/accounts/shop", "/deliveries", "/metrics"] * 40
+        with ThreadPoolExecutor(16) as pool:
+            answers = list(pool.map(lambda path: (path, Browser(url).get(path)), pages))
+        checks = len(daemon.outcomes("shop"))
+        wait_until(lambda: len(daemon.outcomes("shop")) >= checks + 2, 60, "two more checks after the burst")
+        assert Browser(url).get("/healthz") == (200, "ok\n")
+    assert {(path, status) for path, (status, _body) in answers} == {
+        ("/", 200),
+        ("/accounts/shop", 500),
+        ("/api/v1/accounts/shop", 500),
+        ("/deliveries", 200),
+        ("/metrics", 200),
+    }
+    broken = next(body for path, (status, body) in answers if status == 500)
+    assert "Traceback" not in broken and "not json" not in broken and "checks go on" in broken
+    assert daemon.stop() == 0
+    log = daemon.log()
+    # The owner's log says it once per page and cause (with the details), not once per request or poll.
+    assert log.count("Traceback") == 2 and log.count("console: GET /accounts/{name} failed: JSONDecodeError") == 1
