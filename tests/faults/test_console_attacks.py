@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import ClientSession, CookieJar, web
 from aiohttp.test_utils import TestClient
 
 from fixtures.control import Control
@@ -132,3 +133,74 @@ def test_a_page_that_cannot_render_a_burst_and_a_stalled_client_leave_the_checks
     log = daemon.log()
     # The owner's log says it once per page and cause (with the details), not once per request or poll.
     assert log.count("Traceback") == 2 and log.count("console: GET /accounts/{name} failed: JSONDecodeError") == 1
+
+
+HOSTILE_FORM = """<!doctype html><title>win a prize</title>
+<form id="f" method="post" action="{action}" enctype="{enctype}">{fields}</form>
+<script>document.getElementById("f").submit()</script>"""
+
+
+@pytest.mark.browser
+def test_a_same_site_page_on_another_port_cannot_act_for_a_signed_in_owner(
+    tmp_path: Path, aio: AsyncRunner, chromium: Any
+) -> None:
+    # Another port of 127.0.0.1 is the same site: the SameSite=Strict cookie rides along, so only the
+    # per-session CSRF token stands between that page and the owner's actions (a token of another session,
+    # fetched by the attacker itself, does not do).
+    c = console(tmp_path, password=PASSWORD)
+    runner, port = aio.run(serve(c.app(), "127.0.0.1", 0))
+    console_url = f"http://127.0.0.1:{port}"
+    forms: dict[str, str] = {}
+
+    async def hostile(request: web.Request) -> web.Response:
+        return web.Response(text=forms[request.match_info["which"]], content_type="text/html")
+
+    evil = web.Application()
+    evil.router.add_get("/{which}", hostile)
+    evil_runner, evil_port = aio.run(serve(evil, "127.0.0.1", 0))
+
+    async def attack() -> dict[str, str]:
+        async with ClientSession(console_url, cookie_jar=CookieJar(unsafe=True)) as attacker:  # its own session
+            foreign = await csrf(attacker, "/login")
+        for what, enctype, fields in (
+            ("none", "application/x-www-form-urlencoded", ""),
+            ("empty", "application/x-www-form-urlencoded", '<input name="csrf" value="">'),
+            ("foreign", "application/x-www-form-urlencoded", f'<input name="csrf" value="{foreign}">'),
+            ("plain", "text/plain", f'<input name="csrf" value="{foreign}">'),
+            ("multipart", "multipart/form-data", f'<input name="csrf" value="{foreign}">'),
+        ):
+            action = f"{console_url}/accounts/shop/resume"
+            forms[what] = HOSTILE_FORM.format(action=action, enctype=enctype, fields=fields)
+        context = await chromium.new_context()
+        page = await context.new_page()
+        seen = {}
+        try:
+            await page.goto(f"{console_url}/login", timeout=15_000)  # the owner signs in, as every day
+            await page.fill("input[name=password]", PASSWORD)
+            async with page.expect_navigation():
+                await page.click("button[type=submit]")
+            for what in forms:
+                await page.goto(f"http://127.0.0.1:{evil_port}/{what}")
+                await page.wait_for_url(lambda u: u.startswith(console_url), timeout=15_000)  # the form went
+                seen[what] = (await page.inner_text("body")).strip()[:100]
+            await page.goto(f"http://127.0.0.1:{evil_port}/none")  # and a script's fetch, JSON in text/plain
+            await page.evaluate(
+                """url => fetch(url, {method: "POST", mode: "no-cors", credentials: "include",
+                       headers: {"Content-Type": "text/plain"}, body: '{"csrf": ""}'}).catch(() => null)""",
+                action,
+            )
+            await page.goto(f"{console_url}/accounts/shop")
+            seen["still signed in"] = str("/login" not in page.url)
+        finally:
+            await context.close()
+        return seen
+
+    try:
+        seen = aio.run(attack())
+    finally:
+        aio.run(evil_runner.cleanup())
+        aio.run(runner.cleanup())
+    refused = "Forbidden: the form's CSRF token is missing or wrong: reload"  # the cookie came: a session was found
+    assert {k: v for k, v in seen.items() if k in forms} == dict.fromkeys(forms, refused)
+    assert seen["still signed in"] == "True"
+    assert c.actions.calls == [] and c.store.state("shop").paused_reason == "challenge: <b>captcha</b>"
