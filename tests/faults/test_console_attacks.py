@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -14,11 +15,12 @@ import pytest
 from aiohttp import ClientSession, CookieJar, web
 from aiohttp.test_utils import TestClient
 
+from fixtures.config import config_text
 from fixtures.control import Control
 from fixtures.retailer import RetailerServer
 from monitor.web import serve
 from tests.e2e.test_console_daemon import ALICE, ANY_PORT, Browser, console_of
-from tests.helpers import AsyncRunner, Daemon, wait_until
+from tests.helpers import PASSWORDS, AsyncRunner, Daemon, wait_until
 from tests.web_helpers import console, csrf, other_browser, soup
 
 Client = TestClient[Any, Any]
@@ -204,3 +206,79 @@ def test_a_same_site_page_on_another_port_cannot_act_for_a_signed_in_owner(
     assert {k: v for k, v in seen.items() if k in forms} == dict.fromkeys(forms, refused)
     assert seen["still signed in"] == "True"
     assert c.actions.calls == [] and c.store.state("shop").paused_reason == "challenge: <b>captcha</b>"
+
+
+@pytest.mark.browser
+def test_no_configured_secret_in_any_console_answer_log_or_file_of_a_real_daemon(
+    daemon: Daemon, control: Control, tmp_path: Path
+) -> None:
+    # Every kind of secret, with a channel that fails with its token in the URL (its error is on the
+    # deliveries page and in the flash of "send a test") and a heartbeat URL with a token.
+    secrets = {
+        "PW_OTP": PASSWORDS["otp"][1],
+        "SWEEP_TOTP": "JBSWY3DPEHPK3PXP",
+        "SWEEP_WEB": "W3b-console-Secret",
+        "SWEEP_HOOK_TOKEN": "H00kTokenSecret77",
+        "SWEEP_HOOK_PASS": "H00kPassSecret88",
+        "SWEEP_BEAT_TOKEN": "Be4tTokenSecret99",
+    }
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]  # nothing listens here once the socket closes
+    env = {
+        "SWEEP_TOTP": secrets["SWEEP_TOTP"],
+        "SWEEP_WEB": secrets["SWEEP_WEB"],
+        "SWEEP_HOOK": f"json://sweep:{secrets['SWEEP_HOOK_PASS']}@127.0.0.1:{closed}/hook/{secrets['SWEEP_HOOK_TOKEN']}",
+        "SWEEP_BEAT": f"http://127.0.0.1:{closed}/ping/{secrets['SWEEP_BEAT_TOKEN']}",
+    }
+    account = {
+        "name": "shop",
+        "profile": "mock-retailer",
+        "base_url": daemon.shop_url,
+        "username": PASSWORDS["otp"][0],
+        "password": {"env": "PW_OTP"},
+        "totp_secret": {"env": "SWEEP_TOTP"},
+    }
+    channels = [{"name": "phone", "url": daemon.receiver.json_url()}, {"name": "hook", "url": {"env": "SWEEP_HOOK"}}]
+    schedule = '[schedule]\ninterval = "1.5s"\ninterval_while_locked = "1.5s"\nretry_min = "1s"\nretry_max = "2s"\n'
+    schedule += 'heartbeat_url = { env = "SWEEP_BEAT" }'
+    web_keys = {"listen": "127.0.0.1:0", "password": {"env": "SWEEP_WEB"}}
+    daemon.config.write_text(config_text(daemon.data, [account], channels, schedule, web=web_keys), encoding="utf-8")
+    daemon.start(**env)
+    url = console_of(daemon)
+    control.event(PASSWORDS["otp"][0], "lock")
+    wait_until(lambda: any(t.startswith("🔒 shop") for t in daemon.titles()), 60, "the lock alert delivered")
+
+    owner = Browser(url)
+    answers = [("/login", *owner.get("/login"))]
+    token = re.search(r'name="csrf" value="([^"]+)"', answers[0][2])
+    assert token is not None
+    assert owner.post("/login", {"csrf": token[1], "password": secrets["SWEEP_WEB"]})[0] == 200
+    wait_until(lambda: "Connection error" in owner.get("/deliveries")[1], 60, "the hook's failure on the page")
+    token = re.search(r'name="csrf" value="([^"]+)"', owner.get("/deliveries/test")[1])
+    assert token is not None
+    answers.append(("send a test", *owner.post("/deliveries/test", {"csrf": token[1], "channel": ""})))
+    assert "hook: FAILED" in answers[-1][2]
+    for path in (
+        "/",
+        "/accounts/shop",
+        "/deliveries",
+        "/health",
+        "/accounts/shop/ack",
+        "/deliveries/test",
+        "/api/v1/accounts",
+        "/api/v1/accounts/shop",
+        "/api/v1/accounts/shop/transitions",
+        "/api/v1/deliveries",
+        "/api/v1/health",
+        "/metrics",
+        "/healthz",
+        "/nowhere",
+    ):
+        answers.append((path, *owner.get(path)))
+    assert daemon.stop() == 0
+    answers.append(("log", 0, daemon.log()))
+    answers += [(str(p), 0, p.read_bytes().decode("utf-8", "replace")) for p in daemon.data.glob("*") if p.is_file()]
+    leaked = {(where, name) for where, _status, text in answers for name, secret in secrets.items() if secret in text}
+    assert leaked == set()
+    assert "heartbeat ping failed" in daemon.log()  # the heartbeat URL was used, and failed, as planned
