@@ -23,7 +23,16 @@ from monitor.errors import ConfigError
 from monitor.store import Store
 from monitor.text import clean
 from monitor.web import views
-from monitor.web.auth import COOKIE, SESSION_IDLE_S, LoginLimiter, Session, Sessions, loopback_host, same
+from monitor.web.auth import (
+    COOKIE,
+    SESSION_IDLE_S,
+    LoginLimiter,
+    Session,
+    Sessions,
+    client_of,
+    loopback_host,
+    same,
+)
 
 log = logging.getLogger("monitor")
 
@@ -286,7 +295,7 @@ class Console:
         """Check the password (constant time, rate limited per client address); a new session on success."""
         if self.password is None:
             raise web.HTTPNotFound(text="no password is set: nothing to sign in to\n")
-        client = request.remote or "?"
+        client = client_of(request.remote)
         form = request[FORM]
         target = _next(form.get("next"))
         if self.limiter.blocked(client):

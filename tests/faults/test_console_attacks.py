@@ -19,9 +19,10 @@ from fixtures.config import config_text
 from fixtures.control import Control
 from fixtures.retailer import RetailerServer
 from monitor.web import serve
+from monitor.web.auth import LoginLimiter, client_of
 from tests.e2e.test_console_daemon import ALICE, ANY_PORT, Browser, console_of
 from tests.helpers import PASSWORDS, AsyncRunner, Daemon, wait_until
-from tests.web_helpers import console, csrf, other_browser, soup
+from tests.web_helpers import NOW, console, csrf, other_browser, soup
 
 Client = TestClient[Any, Any]
 
@@ -282,3 +283,16 @@ def test_no_configured_secret_in_any_console_answer_log_or_file_of_a_real_daemon
     leaked = {(where, name) for where, _status, text in answers for name, secret in secrets.items() if secret in text}
     assert leaked == set()
     assert "heartbeat ping failed" in daemon.log()  # the heartbeat URL was used, and failed, as planned
+
+
+def test_the_login_limit_counts_an_ipv6_client_by_its_64_so_rotating_addresses_gains_nothing() -> None:
+    # Listening on [::] with a password: one subscriber holds a whole /64, 2^64 addresses to guess from.
+    limiter = LoginLimiter(clock=lambda: NOW)
+    for i in range(limiter.failures):
+        limiter.failed(client_of(f"2001:db8:1:2::{i + 1:x}"))
+    assert limiter.blocked(client_of("2001:db8:1:2:ffff:ffff:ffff:9"))
+    assert not limiter.blocked(client_of("2001:db8:1:3::1"))  # the next /64 is someone else
+    for _ in range(limiter.failures):  # IPv4 peers of a dual-stack socket arrive as ::ffff:a.b.c.d
+        limiter.failed(client_of("::ffff:192.0.2.7"))
+    assert limiter.blocked(client_of("192.0.2.7")) and not limiter.blocked(client_of("::ffff:192.0.2.8"))
+    assert [client_of(a) for a in ("127.0.0.1", "::1", None)] == ["127.0.0.1", "::1", "?"]
