@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from markupsafe import Markup, escape
 
 from monitor.actions import ActionRefused, Actions, Health
@@ -190,7 +191,10 @@ class Console:
                 response = web.Response(status=403, text="Forbidden: sign in first\n")
             return self._with_cookie(response, fresh)
         if request.method == "POST":
-            form = await request.post()
+            try:
+                form = await request.post()
+            except (ValueError, LookupError, HttpProcessingError):  # broken multipart, unknown charset: theirs
+                return web.Response(status=400, text="Bad Request: the form could not be read\n")
             csrf = form.get("csrf")
             if session is None or not same(csrf if isinstance(csrf, str) else None, session.csrf):
                 return web.Response(status=403, text="Forbidden: the form's CSRF token is missing or wrong: reload\n")

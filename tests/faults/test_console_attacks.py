@@ -296,3 +296,36 @@ def test_the_login_limit_counts_an_ipv6_client_by_its_64_so_rotating_addresses_g
         limiter.failed(client_of("::ffff:192.0.2.7"))
     assert limiter.blocked(client_of("192.0.2.7")) and not limiter.blocked(client_of("::ffff:192.0.2.8"))
     assert [client_of(a) for a in ("127.0.0.1", "::1", None)] == ["127.0.0.1", "::1", "?"]
+
+
+def test_a_form_the_console_cannot_read_is_a_400_for_anyone_not_an_error_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Before signing in anyone who reaches the console may post to /login: bodies that do not parse are
+    # the sender's mistake, not the monitor's (no ERROR line, no traceback for a stranger to produce).
+    c = console(tmp_path, password=PASSWORD)
+
+    bodies = (
+        ("multipart/form-data; boundary=x", b"--x\r\nbroken"),
+        ("multipart/form-data", b"--x\r\n\r\n"),
+        ("application/x-www-form-urlencoded; charset=no-such-codec", b"csrf=x"),
+        ("application/x-www-form-urlencoded; charset=utf-16", b"\xff\xfe\x00"),
+    )
+
+    async def post_each(client: Client, paths: tuple[str, ...]) -> None:
+        for content_type, body in bodies:
+            for path in paths:
+                response = await client.post(path, data=body, headers={"Content-Type": content_type})
+                assert response.status == 400, (content_type, path, response.status)
+                assert "form" in await response.text()
+
+    async def scenario(client: Client) -> None:
+        token = await csrf(client, "/login")  # a session, as a browser has
+        await post_each(client, ("/login",))  # a stranger's
+        await client.post("/login", data={"csrf": token, "password": PASSWORD})
+        await post_each(client, ("/accounts/shop/resume", "/deliveries/test", "/logout"))  # the owner's browser
+        assert (await client.get("/api/v1/accounts")).status == 200  # still signed in
+
+    c.run(scenario)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert c.actions.calls == []
