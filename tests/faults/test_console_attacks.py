@@ -329,3 +329,22 @@ def test_a_form_the_console_cannot_read_is_a_400_for_anyone_not_an_error_in_the_
     c.run(scenario)
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
     assert c.actions.calls == []
+
+
+def test_a_planted_session_cookie_is_not_signed_in_by_the_owner_signing_in(tmp_path: Path) -> None:
+    # Session fixation: another port of 127.0.0.1 can set cookies for 127.0.0.1 (cookies ignore ports).
+    c = console(tmp_path, password=PASSWORD)
+
+    async def scenario(client: Client) -> None:
+        async with other_browser(client) as attacker:
+            await csrf(attacker, "/login")
+            planted = next(m.value for m in attacker.cookie_jar if m.key == "monitor_session")
+        client.session.cookie_jar.update_cookies({"monitor_session": planted})
+        token = await csrf(client, "/login")  # the owner's browser, carrying the planted cookie
+        await client.post("/login", data={"csrf": token, "password": PASSWORD})
+        assert (await client.get("/api/v1/accounts")).status == 200
+        async with other_browser(client) as attacker:
+            attacker.cookie_jar.update_cookies({"monitor_session": planted})
+            assert (await attacker.get("/api/v1/accounts")).status == 401
+
+    c.run(scenario)
