@@ -42,6 +42,8 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; frame-ancestors 'none';"
     " base-uri 'none'; form-action 'self'"
 )
+MAX_CONNECTIONS = 64  # phones, tabs and a Prometheus: more is someone holding sockets open
+IDLE_S = 30.0  # a connection with no request in flight for this long is closed
 POLL_HEADER = "X-Console-Poll"  # console.js's refresh: renders the page without taking its one-time message
 OPEN_PATHS = ("/healthz", "/metrics")  # no sign-in: for uptime monitors and Prometheus; no secret, no page text
 SESSION = web.RequestKey[Session | None]("session")  # this browser's session, when it has one
@@ -551,8 +553,20 @@ def _only(handler: Handler) -> Handler:
 
 async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
     """Start serving `app` on host:port in the running loop; returns the runner and the port it got."""
-    runner = web.AppRunner(app, access_log=None)  # no line per request: console.js asks every 3 s
+    # No line per request (console.js asks every 3 s); a connection idle this long goes (aiohttp keeps one an hour).
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=IDLE_S)
     await runner.setup()
+    server = runner.server
+    assert server is not None
+    admit = server.connection_made
+
+    def capped(handler: web.RequestHandler, transport: asyncio.Transport) -> None:
+        """Beyond MAX_CONNECTIONS a new connection is closed at once: each is a descriptor the checks need."""
+        admit(handler, transport)
+        if len(server.connections) > MAX_CONNECTIONS:
+            transport.close()
+
+    server.connection_made = capped  # type: ignore[method-assign]
     site = web.TCPSite(runner, host, port)
     try:
         await site.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
+import resource
 import socket
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -348,3 +349,38 @@ def test_a_planted_session_cookie_is_not_signed_in_by_the_owner_signing_in(tmp_p
             assert (await attacker.get("/api/v1/accounts")).status == 401
 
     c.run(scenario)
+
+
+@pytest.mark.browser
+def test_clients_that_hold_connections_open_cannot_starve_the_checks_of_file_descriptors(
+    daemon: Daemon, control: Control
+) -> None:
+    # Each connection is a file descriptor of the daemon; the checks need theirs (Chromium, SQLite). A
+    # soft limit of 256 here stands for systemd's 1024: anyone who reaches the port opens 300 and waits.
+    daemon.write([("shop", "alice")], web=ANY_PORT)
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (256, hard))
+    try:
+        daemon.start()
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    url = console_of(daemon)
+    port = int(url.rsplit(":", 1)[1].strip("/"))
+    wait_until(lambda: daemon.outcomes("shop")[-1:] == ["ok"], 60, "the first check")
+    with contextlib.ExitStack() as held:
+        for _ in range(300):
+            held.enter_context(socket.create_connection(("127.0.0.1", port)))
+        checks = len(daemon.outcomes("shop"))
+        control.event(ALICE, "lock")
+        wait_until(lambda: "locked" in daemon.outcomes("shop")[checks:], 60, "the lock read while they hold on")
+        assert set(daemon.outcomes("shop")[checks:]) <= {"ok", "locked"}
+
+    def healthz() -> int | None:
+        try:
+            return Browser(url).get("/healthz")[0]
+        except OSError:  # turned away while the server still counts the connections just closed
+            return None
+
+    assert wait_until(lambda: healthz() == 200, 30, "the console answering again")
+    assert daemon.stop() == 0
+    assert "Too many open files" not in daemon.log()
