@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
 import resource
+import signal
 import socket
 import sqlite3
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +20,7 @@ from aiohttp.test_utils import TestClient
 
 from fixtures.config import config_text
 from fixtures.control import Control
+from fixtures.procs import descendants
 from fixtures.retailer import RetailerServer
 from monitor.web import serve
 from monitor.web.auth import LoginLimiter, client_of
@@ -384,3 +387,30 @@ def test_clients_that_hold_connections_open_cannot_starve_the_checks_of_file_des
     assert wait_until(lambda: healthz() == 200, 30, "the console answering again")
     assert daemon.stop() == 0
     assert "Too many open files" not in daemon.log()
+
+
+@pytest.mark.browser
+def test_healthz_turns_503_while_a_hung_browser_stops_the_checks_and_200_when_they_go_on(
+    daemon: Daemon, control: Control
+) -> None:
+    # The daemon's loop keeps answering, but no check completes: Chromium is stopped (SIGSTOP of the
+    # browser, not of the daemon, which could not answer at all). An uptime monitor must hear about it.
+    daemon.write([("shop", "alice")], extra="[browser]\ncheck_timeout_s = 5", web=ANY_PORT)
+    daemon.start()
+    url = console_of(daemon)
+    wait_until(lambda: daemon.outcomes("shop")[-1:] == ["ok"], 60, "the first check")
+    assert Browser(url).get("/healthz") == (200, "ok\n")
+    browser = descendants(daemon.proc.pid) if daemon.proc else []
+    assert browser, "no Chromium under the daemon"
+    try:
+        for pid in browser:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGSTOP)
+        status = wait_until(lambda: (a := Browser(url).get("/healthz"))[0] == 503 and a, 150, "/healthz 503")
+        assert status == (503, "not making progress\n")
+    finally:
+        for pid in browser:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+    wait_until(lambda: Browser(url).get("/healthz")[0] == 200, 120, "/healthz 200 once checks complete again")
+    assert daemon.stop() == 0
