@@ -155,7 +155,7 @@ class Console:
         """A page that cannot be shown is a short 500; its cause is logged once, not on every console.js poll."""
         try:
             return await handler(request)
-        except web.HTTPException:
+        except (web.HTTPException, ConnectionError):  # a client that went away is aiohttp's to ignore
             raise
         except Exception as exc:
             route = getattr(request.match_info.route.resource, "canonical", None) or clean(request.path)[:100]
@@ -194,7 +194,10 @@ class Console:
             return self._with_cookie(response, fresh)
         if request.method == "POST":
             try:
-                form = await request.post()
+                async with asyncio.timeout(IDLE_S):  # a body that stops coming would hold its connection for good
+                    form = await request.post()
+            except TimeoutError:
+                return web.Response(status=408, text="Request Timeout: the form did not arrive\n")
             except (ValueError, LookupError, HttpProcessingError):  # broken multipart, unknown charset: theirs
                 return web.Response(status=400, text="Bad Request: the form could not be read\n")
             csrf = form.get("csrf")
@@ -564,7 +567,7 @@ async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunn
         """Beyond MAX_CONNECTIONS a new connection is closed at once: each is a descriptor the checks need."""
         admit(handler, transport)
         if len(server.connections) > MAX_CONNECTIONS:
-            transport.close()
+            asyncio.get_running_loop().call_soon(handler.force_close)  # once its handler has started
 
     server.connection_made = capped  # type: ignore[method-assign]
     site = web.TCPSite(runner, host, port)
