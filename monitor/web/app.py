@@ -14,6 +14,7 @@ from urllib.parse import quote
 
 import jinja2
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from markupsafe import Markup, escape
 
 from monitor.actions import ActionRefused, Actions, Health
@@ -23,7 +24,16 @@ from monitor.errors import ConfigError
 from monitor.store import Store
 from monitor.text import clean
 from monitor.web import views
-from monitor.web.auth import COOKIE, SESSION_IDLE_S, LoginLimiter, Session, Sessions, loopback_host, same
+from monitor.web.auth import (
+    COOKIE,
+    SESSION_IDLE_S,
+    LoginLimiter,
+    Session,
+    Sessions,
+    client_of,
+    loopback_host,
+    same,
+)
 
 log = logging.getLogger("monitor")
 
@@ -32,6 +42,8 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; frame-ancestors 'none';"
     " base-uri 'none'; form-action 'self'"
 )
+MAX_CONNECTIONS = 64  # phones, tabs and a Prometheus: more is someone holding sockets open
+IDLE_S = 30.0  # a connection with no request in flight for this long is closed
 POLL_HEADER = "X-Console-Poll"  # console.js's refresh: renders the page without taking its one-time message
 OPEN_PATHS = ("/healthz", "/metrics")  # no sign-in: for uptime monitors and Prometheus; no secret, no page text
 SESSION = web.RequestKey[Session | None]("session")  # this browser's session, when it has one
@@ -122,6 +134,7 @@ class Console:
         self.sessions = Sessions(clock)
         self.limiter = LoginLimiter(clock=clock)
         self.refused_hosts: set[str] = set()  # each foreign Host is logged once
+        self.failed: set[tuple[str, str, str]] = set()  # (method, route, error) already logged
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True,
@@ -136,6 +149,22 @@ class Console:
         self.env.globals.update(kind_words=KIND_WORDS, words=views.WORDS, at=_at, when=_when, moment=_moment)
 
     # --- plumbing ------------------------------------------------------------------
+
+    @web.middleware
+    async def failsafe(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        """A page that cannot be shown is a short 500; its cause is logged once, not on every console.js poll."""
+        try:
+            return await handler(request)
+        except (web.HTTPException, ConnectionError):  # a client that went away is aiohttp's to ignore
+            raise
+        except Exception as exc:
+            route = getattr(request.match_info.route.resource, "canonical", None) or clean(request.path)[:100]
+            key = (request.method, route, type(exc).__name__)
+            if key not in self.failed and len(self.failed) < 100:
+                self.failed.add(key)
+                log.error("console: %s %s failed: %s", request.method, route, type(exc).__name__, exc_info=True)
+            text = "500: this page cannot be shown now (the monitor's log says why); checks go on\n"
+            return web.Response(status=500, text=text)
 
     @web.middleware
     async def guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -164,7 +193,13 @@ class Console:
                 response = web.Response(status=403, text="Forbidden: sign in first\n")
             return self._with_cookie(response, fresh)
         if request.method == "POST":
-            form = await request.post()
+            try:
+                async with asyncio.timeout(IDLE_S):  # a body that stops coming would hold its connection for good
+                    form = await request.post()
+            except TimeoutError:
+                return web.Response(status=408, text="Request Timeout: the form did not arrive\n")
+            except (ValueError, LookupError, HttpProcessingError):  # broken multipart, unknown charset: theirs
+                return web.Response(status=400, text="Bad Request: the form could not be read\n")
             csrf = form.get("csrf")
             if session is None or not same(csrf if isinstance(csrf, str) else None, session.csrf):
                 return web.Response(status=403, text="Forbidden: the form's CSRF token is missing or wrong: reload\n")
@@ -247,10 +282,7 @@ class Console:
 
     async def screenshot(self, request: web.Request) -> web.StreamResponse:
         """A reading's screenshot, only from inside data_dir/screenshots (never a path from the request)."""
-        try:
-            reading = self.store.reading(int(request.match_info["reading_id"]))
-        except ValueError:
-            reading = None
+        reading = self.store.reading(int(request.match_info["reading_id"]))  # the route allows digits only
         if reading is None or not reading.screenshot:
             raise web.HTTPNotFound(text="no screenshot\n")
         root = (self.config.data_dir / "screenshots").resolve()
@@ -272,7 +304,7 @@ class Console:
         """Check the password (constant time, rate limited per client address); a new session on success."""
         if self.password is None:
             raise web.HTTPNotFound(text="no password is set: nothing to sign in to\n")
-        client = request.remote or "?"
+        client = client_of(request.remote)
         form = request[FORM]
         target = _next(form.get("next"))
         if self.limiter.blocked(client):
@@ -437,9 +469,11 @@ def _json(data: Any) -> web.Response:
 
 def _next(value: object) -> str:
     """Where to go after signing in: a path of this console only (never another site)."""
-    if isinstance(value, str) and value.startswith("/") and not value.startswith("//") and "\\" not in value:
-        return value
-    return "/"
+    if not isinstance(value, str) or not value.startswith("/") or value.startswith("//") or "\\" in value:
+        return "/"
+    # Browsers drop tabs and new lines inside a URL ("/\t/host" is "//host") and a new line cannot be
+    # sent in a header at all: a real path is printable ASCII without spaces (our links are %-encoded).
+    return value if value.isascii() and value.isprintable() and " " not in value else "/"
 
 
 def _hours(value: object) -> float | None:
@@ -483,7 +517,7 @@ def make_app(
     `clock` and `case_of` are seams for tests (a controlled time; a case without monitor.case's parsing).
     """
     console = Console(config, store, actions, health, metrics, clock, case_of)
-    app = web.Application(middlewares=[console.guard], client_max_size=64 * 1024)
+    app = web.Application(middlewares=[console.failsafe, console.guard], client_max_size=64 * 1024)
     app[CONSOLE] = console  # the daemon hands a reloaded config to it (see `reconfigure`)
     app.on_response_prepare.append(_headers)
     r = app.router
@@ -497,7 +531,7 @@ def make_app(
     r.add_get("/login", console.login_form)
     r.add_post("/login", console.login)
     r.add_post("/logout", console.logout)
-    r.add_get("/screenshots/{reading_id}", console.screenshot)
+    r.add_get("/screenshots/{reading_id:[0-9]{1,18}}", console.screenshot)  # 18 digits: within SQLite's integers
     r.add_get("/api/v1/accounts", console.api_accounts)
     r.add_get("/api/v1/accounts/{name}", console.api_account)
     r.add_get("/api/v1/accounts/{name}/transitions", console.api_transitions)
@@ -522,8 +556,20 @@ def _only(handler: Handler) -> Handler:
 
 async def serve(app: web.Application, host: str, port: int) -> tuple[web.AppRunner, int]:
     """Start serving `app` on host:port in the running loop; returns the runner and the port it got."""
-    runner = web.AppRunner(app, access_log=None)  # no line per request: console.js asks every 3 s
+    # No line per request (console.js asks every 3 s); a connection idle this long goes (aiohttp keeps one an hour).
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=IDLE_S)
     await runner.setup()
+    server = runner.server
+    assert server is not None
+    admit = server.connection_made
+
+    def capped(handler: web.RequestHandler, transport: asyncio.Transport) -> None:
+        """Beyond MAX_CONNECTIONS a new connection is closed at once: each is a descriptor the checks need."""
+        admit(handler, transport)
+        if len(server.connections) > MAX_CONNECTIONS:
+            asyncio.get_running_loop().call_soon(handler.force_close)  # once its handler has started
+
+    server.connection_made = capped  # type: ignore[method-assign]
     site = web.TCPSite(runner, host, port)
     try:
         await site.start()

@@ -101,6 +101,17 @@ class LoginLimiter:
         return len(times) == self.failures
 
 
+def client_of(remote: str | None) -> str:
+    """The login limiter's key for a peer: its IPv4 address, or its IPv6 /64 (one subscriber gets a whole /64)."""
+    try:
+        ip = ipaddress.ip_address(remote or "")
+    except ValueError:
+        return remote or "?"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is None and not ip.is_loopback:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip.ipv4_mapped or ip) if isinstance(ip, ipaddress.IPv6Address) else str(ip)
+
+
 def loopback_host(host: str | None) -> bool:
     """Whether a Host header names this machine: localhost, 127.x.x.x or [::1], with any port."""
     if not host:
