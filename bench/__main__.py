@@ -129,8 +129,9 @@ def main() -> int:
     # --only merges: the keys of what it did not run (and others' keys) stay as they were, with their dates.
     merged: dict[str, Any] = json.loads(out.read_text(encoding="utf-8")) if args.only and out.exists() else {}
     earlier = merged.get("dates") or dict.fromkeys(merged.get("detail", {}), merged.get("date"))
-    if not merged:  # "date" and "duration_s" are of the last full (or first) run; "dates" says when each was taken
-        merged = {"date": now, "machine": machine(), "quick": quick, "duration_s": round(time.time() - started, 1)}
+    # "date" and "duration_s" are of the last full (or first) run; "dates" says when each was taken.
+    run = {"date": now, "machine": machine(), "quick": quick, "duration_s": round(time.time() - started, 1)}
+    merged = merged | run if not merged else run | merged
     merged |= results
     merged["detail"] = merged.get("detail", {}) | detail
     merged["dates"] = earlier | dict.fromkeys(detail, now)

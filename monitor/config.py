@@ -25,7 +25,7 @@ from monitor.text import Advice, parse_advice, template_problem
 log = logging.getLogger("monitor.config")
 
 DEFAULT_NAME = "monitor.toml"
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch it: with match and $, "shop\n" got through
 # Written into a data_dir the monitor creates: only such a directory (or one holding monitor.db,
 # made by an older version) is used, so that a data_dir of "~" or "/tmp" is refused.
 # Every key the parser accepts, by table: the parser reads these sets, docs/config.md documents them.
@@ -425,7 +425,7 @@ def parse(data: dict[str, Any], path: Path, reloading: bool = False) -> Config:
         where = f"accounts[{i}]"
         a = r.table(item, where, ACCOUNT_KEYS)
         name = r.get(a, "name", where, str)
-        if not NAME_RE.match(name):
+        if not NAME_RE.fullmatch(name):
             raise r.fail(f"{where}.name", f"{name!r} must be letters, digits, '.', '_' or '-' (up to 64)")
         if any(x.name == name for x in accounts):
             raise r.fail(f"{where}.name", f"duplicate account name {name!r}")

@@ -50,7 +50,8 @@ def test_quick_bench_writes_results(tmp_path) -> None:
 @pytest.mark.timeout(600)
 def test_only_console_merges_its_keys_into_existing_results(tmp_path) -> None:
     out = tmp_path / "results.json"
-    out.write_text(json.dumps({"warm_over_floor": 0.9, "detail": {"alert": {"trials": 40}}}))
+    alert = {"alert_p50_s": 1.2, "alert_p95_s": 2.0, "alert_interval_s": 2.0}
+    out.write_text(json.dumps({**alert, "warm_over_floor": 0.9, "detail": {"alert": {"trials": 40}}}))
     done = subprocess.run(
         [sys.executable, "-m", "bench", "--only", "console", "--quick", "--out", str(out)],
         capture_output=True,
@@ -60,6 +61,7 @@ def test_only_console_merges_its_keys_into_existing_results(tmp_path) -> None:
     assert done.returncode == 0, done.stderr[-2000:]
     results = json.loads(out.read_text())
     assert results["warm_over_floor"] == 0.9 and results["detail"]["alert"] == {"trials": 40}  # the rest kept
+    assert results["alert_p95_s"] == 2.0 and "| time to alert p50 / p95 |" in done.stdout
     assert results["console_p95_ms"] > 0 and "console_mem_mb" in results
     assert results["detail"]["console"]["memory"]["rounds"] == 1
     assert "| console render, 200 accounts, 2,000 transitions |" in done.stdout

@@ -71,6 +71,10 @@ def test_secret_from_file_and_command(tmp_path, monkeypatch) -> None:
             "accounts[0] (shop).profile: unknown profile 'nosuch-shop' (shipped: mock-retailer;",
         ),
         (
+            lambda t: t.replace('name = "shop"', 'name = "shop\\n"'),  # a TOML escape: a newline in the name
+            "accounts[0].name: 'shop\\n' must be letters, digits, '.', '_' or '-' (up to 64)",
+        ),
+        (
             lambda t: t.replace("SHOP_PW", "UNSET_PW_VAR"),
             "accounts[0] (shop).password.env: environment variable UNSET_PW_VAR is not set",
         ),
@@ -108,6 +112,7 @@ def test_secret_from_file_and_command(tmp_path, monkeypatch) -> None:
     ids=[
         "missing-key",
         "unknown-profile",
+        "name-with-a-newline",
         "missing-env",
         "unreadable-secret-file",
         "inline-secret",
