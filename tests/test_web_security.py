@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient
 from monitor.case import Case
 from monitor.models import Reading, Status, Transition, TransitionKind
 from monitor.web import serve
-from monitor.web.app import CSP
+from monitor.web.app import CSP, SHOT_CSP
 from monitor.web.auth import MAX_CLIENTS, MAX_SESSIONS, LoginLimiter, Sessions
 from tests.helpers import AsyncRunner
 from tests.web_helpers import NOW, TOKEN, Console, console, csrf, other_browser, soup
@@ -229,6 +229,12 @@ def test_every_response_carries_the_strict_headers(tmp_path: Path) -> None:
             "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; frame-ancestors 'none';"
             " base-uri 'none'; form-action 'self'"
         )
+        shot = await client.get(f"/screenshots/{c.readings['lock']}")
+        assert shot.status == 200 and shot.content_type == "image/png"
+        # The image viewer's inline style may run (the PNG fits a phone); nothing else, no script at all.
+        assert shot.headers["Content-Security-Policy"] == SHOT_CSP
+        assert "script" not in SHOT_CSP and "default-src 'none'" in SHOT_CSP
+        assert shot.headers["X-Content-Type-Options"] == "nosniff"
         js = await client.get("/static/console.js")
         assert js.content_type in ("application/javascript", "text/javascript")
 
