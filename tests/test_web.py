@@ -450,3 +450,16 @@ def test_metrics_of_the_real_metrics_parse_as_prometheus_text(tmp_path: Path) ->
         assert TOKEN not in await response.text()
 
     c.run(scenario)
+
+
+def test_monitor_web_offers_no_check_now_and_says_where_checks_run(tmp_path: Path) -> None:
+    c = console(tmp_path)
+    c.health = replace(c.health, scheduling=False)  # `monitor web`: nothing schedules checks here
+
+    async def scenario(client: Client) -> None:
+        page = soup(await (await client.get("/accounts/shop")).text())
+        actions = [a["href"] for a in page.select("ul.actions a")]
+        assert "/accounts/shop/check" not in actions and "/accounts/shop/ack" in actions
+        assert "checks run only under monitor run" in page.select_one("main").get_text()
+
+    c.run(scenario)
