@@ -463,3 +463,41 @@ def test_monitor_web_offers_no_check_now_and_says_where_checks_run(tmp_path: Pat
         assert "checks run only under monitor run" in page.select_one("main").get_text()
 
     c.run(scenario)
+
+
+def test_wording_future_moments_ended_acks_alert_kinds_and_the_resume_question(tmp_path: Path) -> None:
+    from monitor.web.views import moment
+
+    assert moment(NOW + 10, NOW)["rel"] == "in a few seconds"  # not "just now": it has not happened
+    assert moment(NOW, NOW)["rel"] == "now" and moment(NOW - 10, NOW)["rel"] == "just now"
+    c = console(tmp_path)
+    c.case = Case(account="shop", opened_at=NOW - 7200, status=Status.LOCKED, acked_at=NOW - 3600, ack_until=NOW - 55)
+    c.store.acknowledge("shop", NOW - 55, NOW - 3600)  # an acknowledgement whose time has passed
+    with c.store.transaction() as tx:
+        row = {"account": "shop", "kind": "still_locked", "severity": "urgent", "title": "shop: still locked"}
+        tx.enqueue({**row, "body": "b", "attachment": None, "created_at": NOW - 60, "channel": "phone"})
+
+    async def scenario(client: Client) -> None:
+        for path in ("/", "/accounts/shop"):
+            text = " ".join(soup(await (await client.get(path)).text()).select_one("main").get_text(" ").split())
+            assert "reminders stop until" not in text and "ended" in text, path
+        deliveries = soup(await (await client.get("/deliveries")).text())
+        pending = deliveries.select_one("#pending").get_text(" ")
+        assert "Still locked (reminder)" in pending and "still_locked" not in pending
+        assert "locked alert" not in deliveries.select_one("li.channel").get_text(" ")
+        confirm = (await (await client.get("/accounts/shop/resume")).text()).replace("\n", " ")
+        assert "lift the pause, and reset the sign-in budget if it is spent" in confirm and "afresh" not in confirm
+
+    c.run(scenario)
+
+
+def test_a_channel_never_used_for_an_alert_says_no_alert_sent_yet(tmp_path: Path) -> None:
+    c = console(tmp_path)
+    c.config = replace(c.config, channels=[*c.config.channels, replace(c.config.channels[0], name="spare")])
+
+    async def scenario(client: Client) -> None:
+        page = soup(await (await client.get("/deliveries")).text())
+        spare = page.select_one('li.channel[data-channel="spare"]').get_text(" ")
+        assert "No alert sent yet" in spare and "Nothing sent yet" not in spare  # test sends are not alerts
+
+    c.run(scenario)

@@ -56,7 +56,10 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 # Each account action: its button and the question its confirmation asks.
 ACCOUNT_ACTIONS = {
     "check": ("Check now", "Check {name} now, apart from its schedule?"),
-    "resume": ("Resume sign-ins", "Let the monitor sign in to {name} again (and start its sign-in budget afresh)?"),
+    "resume": (
+        "Resume sign-ins",
+        "Let the monitor sign in to {name} again: lift the pause, and reset the sign-in budget if it is spent?",
+    ),
     "ack": (
         "Acknowledge",
         "Acknowledge the case of {name}? Reminders stop until the status changes or until the time you choose.",
@@ -72,6 +75,12 @@ KIND_WORDS = {
     "checks_failing": "Checks failing",
     "checks_recovered": "Checks recovered",
     "needs_human": "Needs you",
+    # Alert kinds beyond the transitions' (the deliveries page names each alert by its kind).
+    "review_overdue": "Review overdue",
+    "still_locked": "Still locked (reminder)",
+    "no_success": "No successful check",
+    "success_again": "Checks succeed again",
+    "test": "Test message",
 }
 
 

@@ -71,7 +71,10 @@ def moment(at: float | None, now: float) -> dict[str, Any] | None:
     day = f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}"
     zone = f"{'+' if offset >= 0 else '-'}{abs(offset) // 3600:02d}:{abs(offset) % 3600 // 60:02d}"
     delta = at - now
-    rel = "just now" if abs(delta) < 30 else (f"in {span(delta)}" if delta > 0 else f"{span(delta)} ago")
+    if abs(delta) < 30:  # a moment in the future is not "just now": it has not happened yet
+        rel = "now" if abs(delta) < 1 else ("in a few seconds" if delta > 0 else "just now")
+    else:
+        rel = f"in {span(delta)}" if delta > 0 else f"{span(delta)} ago"
     today = _today(now)
     if (t.tm_year, t.tm_yday) == (today.tm_year, today.tm_yday):
         short = f"{t.tm_hour:02d}:{t.tm_min:02d}"
