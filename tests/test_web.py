@@ -501,3 +501,21 @@ def test_a_channel_never_used_for_an_alert_says_no_alert_sent_yet(tmp_path: Path
         assert "No alert sent yet" in spare and "Nothing sent yet" not in spare  # test sends are not alerts
 
     c.run(scenario)
+
+
+def test_a_current_problem_is_the_badge_and_the_last_known_status_only_secondary(tmp_path: Path) -> None:
+    c = console(tmp_path)  # home: last read OK, but its last two checks could not reach the site
+
+    async def scenario(client: Client) -> None:
+        overview = soup(await (await client.get("/")).text()).select_one('li[data-account="home"]')
+        account = soup(await (await client.get("/accounts/home")).text()).select_one("main .account")
+        for home in (overview, account):
+            assert not home.select("p.s-ok")  # no green OK while the status cannot be read
+            badge = home.select_one(".status")
+            assert badge["class"] == ["status", "s-problem"]
+            assert badge.select_one(".word").get_text() == "Cannot check: Site unreachable"
+            assert " ".join(home.select_one(".last-known").get_text(" ").split()).startswith("last known: OK since")
+        css = await (await client.get("/static/console.css")).text()
+        assert ".s-problem .word { color: var(--problem); }" in css  # the warning colour, not --ok
+
+    c.run(scenario)
