@@ -83,7 +83,7 @@ def test_account_page_shows_the_case_its_deadline_orders_advice_and_timeline(tmp
         deadline = case.select_one("time#contact-by")
         assert deadline["datetime"].startswith(wall(NOW + 82800).replace(" ", "T"))
         assert "in 23 h 0 min" in case.get_text()
-        assert [li.get_text() for li in case.select("ol.checklist li")] == c.case.advice
+        assert [li.get_text() for li in case.select("ul.checklist li")] == c.case.advice
         assert [li.get_text() for li in case.select("ul#held-orders li")] == ["#1001 Gift card $500 (on hold)"]
         steps = page.select("ol#timeline > li")
         assert [s.strong.get_text() for s in steps] == ["Locked", "Status changed"]  # newest first
@@ -113,7 +113,7 @@ def test_a_closed_case_shows_its_summary_and_completed_orders(tmp_path: Path) ->
         case = soup(await (await client.get("/accounts/shop")).text()).select_one("section#case")
         assert "restored after 19 h 0 min" in case.h2.get_text()
         assert [li.get_text() for li in case.select("ul#completed-orders li")] == ["#1001 Gift card (completed)"]
-        assert case.select_one("ol.checklist") is None  # advice is for an open case
+        assert case.select_one("ul.checklist") is None  # advice is for an open case
 
     c.run(scenario)
 
@@ -136,7 +136,7 @@ def test_the_case_from_real_readings_review_deadline_held_then_completed_orders(
         deadline = case.select_one("time#contact-by")
         assert deadline["datetime"] == iso(NOW - 3600 + 86400) and "in 23 h 0 min" in case.get_text()
         assert [li.get_text() for li in case.select("#held-orders li")] == [HELD]
-        assert case.select("ol.checklist li")  # the profile's advice for a review
+        assert case.select("ul.checklist li")  # the profile's advice for a review
 
     c.run(under_review)
     with c.store.transaction() as tx:
@@ -517,5 +517,31 @@ def test_a_current_problem_is_the_badge_and_the_last_known_status_only_secondary
             assert " ".join(home.select_one(".last-known").get_text(" ").split()).startswith("last known: OK since")
         css = await (await client.get("/static/console.css")).text()
         assert ".s-problem .word { color: var(--problem); }" in css  # the warning colour, not --ok
+
+    c.run(scenario)
+
+
+def test_advice_is_a_checklist_linking_only_the_accounts_own_base_url(tmp_path: Path) -> None:
+    c = console(tmp_path)  # shop's base_url is http://127.0.0.1:9
+    c.case = Case(
+        account="shop",
+        opened_at=NOW - 7200,
+        status=Status.LOCKED,
+        advice=[
+            "1. Sign in at http://127.0.0.1:9 and attach a statement.",
+            "2. Not http://127.0.0.1:99 nor http://127.0.0.1:9.evil/x, nor <a href=http://127.0.0.1:9>this</a>",
+        ],
+    )
+
+    async def scenario(client: Client) -> None:
+        case = soup(await (await client.get("/accounts/shop")).text()).select_one("section#case")
+        items = case.select("ul.checklist > li")  # a checklist (boxes drawn by CSS), not a numbered list
+        assert [li.get_text() for li in items] == c.case.advice and case.select_one("ol") is None
+        assert [(a["href"], a.get_text()) for a in items[0].select("a")] == [
+            ("http://127.0.0.1:9", "http://127.0.0.1:9")
+        ]
+        assert items[1].select("a") == []  # other URLs, and markup in the advice, stay text
+        css = await (await client.get("/static/console.css")).text()
+        assert "ul.checklist li::before" in css
 
     c.run(scenario)

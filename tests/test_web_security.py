@@ -73,7 +73,7 @@ def test_hostile_page_text_is_shown_as_text_on_overview_case_page_deliveries_and
         assert " ".join(said.replace("<script>", " ").replace("</script>", " ").split()).startswith("Locked window")
         case = soup(await (await client.get("/accounts/shop")).text()).select_one("#case")
         assert case.select_one("q.evidence").get_text() == "<script>window.__pwned=3</script>within 24 hours"
-        assert case.select_one("ol.checklist li").get_text() == "<img src=x onerror=alert(1)>Attach a statement"
+        assert case.select_one("ul.checklist li").get_text() == "<img src=x onerror=alert(1)>Attach a statement"
         assert case.select_one("#held-orders li").get_text() == "<b>#1</b> gift card"
         for path in API:
             body = await (await client.get(path)).text()

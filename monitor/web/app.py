@@ -6,6 +6,7 @@ import asyncio
 import errno
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -113,6 +114,19 @@ def _at(ctx: jinja2.runtime.Context, at: float | None, empty: str = "—") -> Ma
     return escape(empty) if m is None else TIME % (m["iso"], m["short"], m["rel"])
 
 
+def _linked(text: str, url: str | None) -> Markup:
+    """Advice text escaped, with the account's own configured base_url (that exact string only) as a link."""
+    if not url or not url.startswith(("https://", "http://")) or url not in text:
+        return escape(text)
+    # Only the whole URL: not the start of a longer one ("https://shop.example" in "https://shop.example.evil").
+    whole = re.compile(re.escape(url) + r"/?(?=[.,;:!?]*(?:\s|$)|[)\]'\"、。」）])")
+    out, last = Markup(""), 0
+    for m in whole.finditer(text):
+        out += escape(text[last : m.start()]) + Markup('<a href="%s">%s</a>') % (m.group(), m.group())
+        last = m.end()
+    return out + escape(text[last:])
+
+
 def _finalize(value: Any) -> Any:
     """Every value a template prints loses control characters and escape sequences (autoescape does the rest)."""
     if isinstance(value, str) and not isinstance(value, Markup) and not value.isprintable():
@@ -157,6 +171,7 @@ class Console:
         )
         self.env.filters["urlpart"] = lambda s: quote(str(s), safe="")
         self.env.filters["at"] = _at
+        self.env.filters["linked"] = _linked
         self.env.filters["when"] = _when  # a filter, not a macro: an overview of 200 accounts prints ~1,500
         self.env.globals.update(kind_words=KIND_WORDS, words=views.WORDS, at=_at, when=_when, moment=_moment)
 

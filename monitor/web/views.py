@@ -258,6 +258,7 @@ def account_page(
             store, account, state, store.budget(account.name, account.signin_budget, now), health, now, strips
         ),
         "case": case_view(case, now) if case else None,
+        "base_url": account.base_url,  # the one URL the advice may link (the page's, never the case's words)
         "timeline": [step(t) for t in store.transitions(account.name, TIMELINE)],
         "scheduling": health.scheduling,
     }
