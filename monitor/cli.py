@@ -575,7 +575,9 @@ def cmd_status(args: argparse.Namespace) -> int:
         return 0
     print(f"daemon: running (pid {pid})" if pid else "daemon: not running", f"on {cfg.data_dir}")
     if console:
-        print(f"console: {console}")
+        from monitor.daemon import console_reach
+
+        print(f"console: {console}{console_reach(cfg.web.host)}")
     if pid:
         print(f"browser: up ({browser})" if browser else "browser: down (the next check starts it)")
     rows = []
@@ -807,7 +809,7 @@ async def _serve_console(cfg: configmod.Config, open_browser: bool) -> int:
 
     import monitor
     from monitor.actions import Actions, Health
-    from monitor.daemon import console_url, memory_mb
+    from monitor.daemon import console_reach, console_url, memory_mb, short_password
     from monitor.metrics import Metrics
     from monitor.notify import Notifier
     from monitor.store import Store
@@ -834,7 +836,10 @@ async def _serve_console(cfg: configmod.Config, open_browser: bool) -> int:
             hint = f"; `monitor run` (pid {pid}) serves the console already: {served}" if served else ""
             raise ConfigError(f"{cfg.path}: {exc}{hint}") from None
         url = console_url(cfg.web.host, port)
-        print(f"console at {url} (not checking: `monitor run` does that); Ctrl-C stops it", flush=True)
+        reach = console_reach(cfg.web.host)
+        print(f"console at {url}{reach} (not checking: `monitor run` does that); Ctrl-C stops it", flush=True)
+        if warning := short_password(cfg.web):
+            print(f"monitor: warning: {cfg.path}: {warning}", file=sys.stderr, flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

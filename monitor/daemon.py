@@ -35,6 +35,8 @@ from monitor.schedule import steady
 from monitor.store import RECOVERY, DatabaseDamaged, Store, StoreError, damaged
 
 log = logging.getLogger("monitor")
+WILDCARDS = {"0.0.0.0": "127.0.0.1", "::": "::1"}  # listening on every address, and the loopback one of them
+MIN_PASSWORD = 12  # shorter, on an address other machines reach, is warned about at start
 T = TypeVar("T")
 STOP_BUDGET_S = 15.0
 TICK_S = 1.0  # how often the supervisor looks for due checks
@@ -385,7 +387,9 @@ class Daemon:
             return False
         url = console_url(web.host, port)
         write_private(url_file, f"{url}\n".encode())
-        log.info("console at %s", url)
+        log.info("console at %s%s", url, console_reach(web.host))
+        if warning := short_password(web):
+            log.warning("%s: %s", self.config.path, warning)
         return True
 
     async def stop_console(self) -> None:
@@ -595,8 +599,32 @@ def keep_warm_rule(fast_intervals: list[float], jitter: float) -> float:
 
 def console_url(host: str, port: int) -> str:
     """The console's address for a browser on this machine (a wildcard address is reached on loopback)."""
-    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    host = WILDCARDS.get(host, host)
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
+
+
+def console_reach(host: str) -> str:
+    """What the console's address leaves out when others can reach it: "" on loopback."""
+    if configmod.is_loopback(host):
+        return ""
+    everywhere = "listening on all addresses: " if host in WILDCARDS else ""
+    return f" ({everywhere}reachable from other machines; password required)"
+
+
+def short_password(web: configmod.WebOptions) -> str | None:
+    """A warning when a console other machines can reach has a short password (a guessable one is no guard)."""
+    if web.password is None or configmod.is_loopback(web.host):
+        return None
+    try:
+        length = len(web.password.reveal())
+    except MonitorError:
+        return None  # an unreadable password is said where it is used, with its cause
+    if length >= MIN_PASSWORD:
+        return None
+    return (
+        f"[web] password is shorter than {MIN_PASSWORD} characters and the console is reachable from other"
+        f" machines ({web.listen}): use a longer one"
+    )
 
 
 def memory_mb() -> float | None:

@@ -381,3 +381,67 @@ def test_ack_stops_reminders_and_names_a_bad_time_in_one_line(tmp_path) -> None:
         assert (out.returncode, out.stdout, out.stderr) == (2, "", line)
     unknown = run_monitor(env.config.path, "ack", "nosuch")
     assert unknown.returncode == 2 and "no account named 'nosuch'" in unknown.stderr
+
+
+def test_a_console_other_machines_reach_says_so_in_status_and_warns_of_a_short_password(tmp_path, monkeypatch) -> None:
+    from dataclasses import replace
+
+    from monitor import config as configmod
+    from monitor.config import Secret
+    from monitor.daemon import CONSOLE_URL, InstanceLock, console_reach, short_password
+    from monitor.store import Store
+
+    note = " (listening on all addresses: reachable from other machines; password required)"
+    assert console_reach("0.0.0.0") == console_reach("::") == note
+    assert console_reach("127.0.0.1") == console_reach("::1") == console_reach("localhost") == ""
+    monkeypatch.setenv("MONITOR_TEST_WEB_PASSWORD", "a-long-enough-password")
+    path = make_config(tmp_path, [], web={"listen": "0.0.0.0:8766", "password": {"env": "MONITOR_TEST_WEB_PASSWORD"}})
+    cfg = configmod.load(path)
+    Store.open(cfg.data_dir).close()
+    lock = InstanceLock(cfg.data_dir)  # what `monitor run` holds while it runs (nothing listens in this test)
+    assert lock.acquire()
+    try:
+        (cfg.data_dir / CONSOLE_URL).write_text("http://127.0.0.1:8766/\n")  # what it writes once it serves
+        shown = run_monitor(path, "status")
+        assert shown.returncode == 0, shown.stderr
+        assert f"console: http://127.0.0.1:8766/{note}\n" in shown.stdout
+    finally:
+        lock.release()
+    short = replace(cfg.web, password=Secret.inline("eleven char"))
+    warning = short_password(short)
+    assert warning is not None and "shorter than 12 characters" in warning and "eleven char" not in warning
+    assert (
+        short_password(cfg.web) is None
+        and short_password(replace(cfg.web, password=Secret.inline("twelve chars"))) is None
+    )
+    assert short_password(replace(short, host="127.0.0.1")) is None  # on loopback the password guards less
+
+
+def test_the_daemon_logs_who_can_reach_its_console_and_warns_once_of_a_short_password(
+    tmp_path, monkeypatch, caplog
+) -> None:
+    import asyncio
+    import logging
+
+    import monitor.web
+    from monitor import config as configmod
+    from monitor.daemon import Daemon
+
+    async def no_socket(app: object, host: str, port: int) -> tuple[object, int]:
+        return object(), port  # the seam: this test listens on no address at all, least of all 0.0.0.0
+
+    monkeypatch.setattr(monitor.web, "serve", no_socket)
+    monkeypatch.setenv("MONITOR_TEST_WEB_PASSWORD", "short1")
+    path = make_config(tmp_path, [], web={"listen": "0.0.0.0:8766", "password": {"env": "MONITOR_TEST_WEB_PASSWORD"}})
+    daemon = Daemon(configmod.load(path), path)
+    try:
+        with caplog.at_level(logging.INFO, logger="monitor"):
+            assert asyncio.run(daemon.start_console())
+    finally:
+        daemon.store.close()
+    lines = [(r.levelname, r.getMessage()) for r in caplog.records]
+    note = "(listening on all addresses: reachable from other machines; password required)"
+    assert ("INFO", f"console at http://127.0.0.1:8766/ {note}") in lines
+    warnings = [m for level, m in lines if level == "WARNING"]
+    assert len(warnings) == 1 and "shorter than 12 characters" in warnings[0] and "short1" not in warnings[0]
+    assert all("short1" not in m for _, m in lines)
