@@ -536,6 +536,8 @@ def _status_json(
         "problem_since": s.problem_since,
         "paused": s.paused_reason,
         "paused_at": s.paused_at,
+        # While the owner's acknowledgement holds (reminders stop); null otherwise. until null: the status changes.
+        "acknowledged": {"at": s.acked_at, "until": s.ack_until} if s.acknowledged(time.time()) else None,
         "signins": {
             "used": budget.used,
             "limit": budget.limit,
@@ -607,7 +609,19 @@ def cmd_status(args: argparse.Namespace) -> int:
         "PAUSED",
     ]
     print(_table(rows, header))
+    now = time.time()
+    for account, s, _budget in states:
+        if s.acknowledged(now):  # one line each: a column would be empty for nearly every account
+            print(f"{account.name}: acknowledged {_when(s.acked_at)}: {_ack_holds(s.ack_until)}")
     return 0
+
+
+def _ack_holds(until: float | None) -> str:
+    """How long an acknowledgement stops reminders, in the words `monitor ack` answers with."""
+    if until is None:
+        return "reminders stop until the status changes"
+    at = datetime.fromtimestamp(until).astimezone().strftime("%Y-%m-%d %H:%M")
+    return f"reminders stop until {at}, or until the status changes"
 
 
 def _history_args(p: argparse.ArgumentParser) -> None:

@@ -445,3 +445,31 @@ def test_the_daemon_logs_who_can_reach_its_console_and_warns_once_of_a_short_pas
     warnings = [m for level, m in lines if level == "WARNING"]
     assert len(warnings) == 1 and "shorter than 12 characters" in warnings[0] and "short1" not in warnings[0]
     assert all("short1" not in m for _, m in lines)
+
+
+def test_status_shows_an_acknowledgement_while_it_holds(tmp_path) -> None:
+    from monitor import config as configmod
+    from monitor.models import AccountState
+    from monitor.store import Store
+
+    path = make_config(tmp_path, [])
+    store = Store.open(configmod.load(path).data_dir)
+    now = time.time()
+    with store.transaction() as tx:
+        tx.put_state(AccountState("shop", Status.LOCKED, status_since=now - 3600, last_check_at=now - 60))
+    assert "acknowledged" not in run_monitor(path, "status").stdout
+    store.acknowledge("shop", now + 6 * 3600, now)
+    until = datetime.fromtimestamp(now + 6 * 3600).astimezone().strftime("%Y-%m-%d %H:%M")
+    shown = run_monitor(path, "status")
+    assert shown.returncode == 0, shown.stderr
+    assert f"shop: acknowledged {datetime.fromtimestamp(now).astimezone():%Y-%m-%d %H:%M:%S}: " in shown.stdout
+    assert f": reminders stop until {until}, or until the status changes\n" in shown.stdout
+    data = json.loads(run_monitor(path, "status", "--json").stdout)["accounts"][0]
+    assert data["acknowledged"] == {"at": now, "until": now + 6 * 3600}
+    store.acknowledge("shop", None, now)
+    assert "shop: acknowledged " in run_monitor(path, "status").stdout
+    assert ": reminders stop until the status changes\n" in run_monitor(path, "status").stdout
+    store.acknowledge("shop", now - 60, now - 3600)  # run out: reminders go on, so status says nothing
+    assert "acknowledged" not in run_monitor(path, "status").stdout
+    assert json.loads(run_monitor(path, "status", "--json").stdout)["accounts"][0]["acknowledged"] is None
+    store.close()
