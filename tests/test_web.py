@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import urllib.request
 from dataclasses import replace
 from pathlib import Path
@@ -545,3 +546,39 @@ def test_advice_is_a_checklist_linking_only_the_accounts_own_base_url(tmp_path: 
         assert "ul.checklist li::before" in css
 
     c.run(scenario)
+
+
+def test_a_banner_says_when_the_monitor_stops_answering_and_goes_when_it_answers_again(
+    tmp_path: Path, aio: AsyncRunner, chromium: Any
+) -> None:
+    c = console(tmp_path)
+    runner, port = aio.run(serve(c.app(), "127.0.0.1", 0))
+
+    async def body() -> tuple[str, str, int, bool]:
+        context = await chromium.new_context(viewport={"width": 390, "height": 844})
+        page = await context.new_page()
+        try:
+            await page.goto(f"http://127.0.0.1:{port}/", timeout=15_000)
+            await page.evaluate("window.__sameDocument = true")
+            assert await page.locator("#stale").count() == 0  # answering: no banner
+            await runner.cleanup()  # the monitor stops
+            banner = page.locator('[role="alert"]#stale')
+            await banner.wait_for(state="visible", timeout=20_000)  # the next polls fail
+            said = await banner.inner_text()
+            assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")  # fits a phone
+            zone = await page.evaluate("document.body.getAttribute('data-zone')")
+            again, _ = await serve(c.app(), "127.0.0.1", port)  # it starts again on the same address
+            try:
+                await banner.wait_for(state="detached", timeout=20_000)
+                left = await page.locator("#stale").count()
+                same = await page.evaluate("window.__sameDocument === true")
+            finally:
+                await again.cleanup()
+            return said, zone, left, same
+        finally:
+            await context.close()
+
+    said, zone, left, same = aio.run(body())
+    assert re.fullmatch(r"The monitor is not answering \(since \d\d:\d\d\): this page is not up to date\.", said)
+    assert zone == iso(NOW)[19:]  # the banner's time is in the server's zone, like the page's
+    assert left == 0 and same is True  # gone without a reload
