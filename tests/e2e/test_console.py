@@ -20,10 +20,7 @@ from typing import Any
 import pytest
 
 from fixtures.control import Control
-from monitor.case import Case
-from monitor.models import Status
 from tests.helpers import PASSWORDS, AsyncRunner, Daemon, wait_until
-from tests.web_helpers import NOW, console, soup
 
 pytestmark = pytest.mark.browser
 
@@ -333,25 +330,3 @@ def test_the_day_strip_draws_each_run_as_wide_as_its_days(
         screens.close()
     # 29 days without data, then today: the first run is 29 times as wide as the last (gaps aside).
     assert len(boxes) == 2 and boxes[0]["width"] > 10 * boxes[1]["width"], boxes
-
-
-def test_a_restored_case_counts_down_to_no_deadline(tmp_path: Path) -> None:
-    c = console(tmp_path)
-    c.case = Case(
-        account="shop",
-        opened_at=NOW - 600,
-        closed_at=NOW - 60,
-        status=Status.OK,
-        documents_at=NOW - 300,
-        contact_promise="We will contact you within 24 hours.",
-        contact_by=NOW - 300 + 24 * 3600,
-    )
-    shown: list[str] = []
-
-    async def scenario(client: Any) -> None:
-        case = soup(await (await client.get("/accounts/shop")).text()).select_one("section#case")
-        shown.append(case.get_text(" ", strip=True))
-
-    c.run(scenario)
-    assert "restored after" in shown[0]
-    assert "in 23 h" not in shown[0], shown[0]  # the call came: nothing is counting down any more
