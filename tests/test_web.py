@@ -531,13 +531,16 @@ def test_advice_is_a_checklist_linking_only_the_accounts_own_base_url(tmp_path: 
         advice=[
             "1. Sign in at http://127.0.0.1:9 and attach a statement.",
             "2. Not http://127.0.0.1:99 nor http://127.0.0.1:9.evil/x, nor <a href=http://127.0.0.1:9>this</a>",
+            "3. Page words at http://127.0.0.1:9 with\x1b[31m an escape\x07 sequence",
         ],
     )
 
     async def scenario(client: Client) -> None:
         case = soup(await (await client.get("/accounts/shop")).text()).select_one("section#case")
         items = case.select("ul.checklist > li")  # a checklist (boxes drawn by CSS), not a numbered list
-        assert [li.get_text() for li in items] == c.case.advice and case.select_one("ol") is None
+        assert [li.get_text() for li in items[:2]] == c.case.advice[:2] and case.select_one("ol") is None
+        assert "\x1b" not in items[2].get_text() and "\x07" not in items[2].get_text()  # linked, and still clean
+        assert items[2].select_one("a") is not None and "an escape sequence" in items[2].get_text()
         assert [(a["href"], a.get_text()) for a in items[0].select("a")] == [
             ("http://127.0.0.1:9", "http://127.0.0.1:9")
         ]

@@ -116,6 +116,8 @@ def _at(ctx: jinja2.runtime.Context, at: float | None, empty: str = "—") -> Ma
 
 def _linked(text: str, url: str | None) -> Markup:
     """Advice text escaped, with the account's own configured base_url (that exact string only) as a link."""
+    if not text.isprintable():
+        text = clean(text)  # the result is Markup, which _finalize passes as it is: strip control characters here
     if not url or not url.startswith(("https://", "http://")) or url not in text:
         return escape(text)
     # Only the whole URL: not the start of a longer one ("https://shop.example" in "https://shop.example.evil").
