@@ -8,10 +8,17 @@ import sqlite3
 import statistics
 import subprocess
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from fixtures.config import write_config
 from fixtures.run import start_monitor
+from monitor import config as configmod
+from monitor.browser import BrowserManager
+from monitor.coordinator import Coordinator
+from monitor.fetch import PlaywrightFetcher
+from monitor.files import SessionFiles
+from monitor.store import Store
 
 HERE = Path(__file__).parent
 
@@ -50,6 +57,26 @@ def bench_config(folder: Path, url: str, emails: list[str], schedule: str = "", 
         os.environ[f"BENCH_PW_{n}"] = f"password-{n}"
     channels = [{"name": "phone", "url": channel}] if channel else []
     return write_config(folder, accounts, channels, f'[browser]\nscreenshots = "changes"\n{schedule}')
+
+
+@dataclass
+class InProcess:
+    """What `monitor run` uses for a check, built in this process for a bench config (no daemon around it)."""
+
+    config: configmod.Config
+    store: Store
+    manager: BrowserManager
+    fetcher: PlaywrightFetcher
+    coordinator: Coordinator
+
+
+def in_process(folder: Path, url: str, emails: list[str]) -> InProcess:
+    """A coordinator with its own store, browser manager (never recycled: that is not measured) and fetcher."""
+    cfg = configmod.load(bench_config(folder, url, emails))
+    store = Store.open(cfg.data_dir)
+    manager = BrowserManager(recycle_after=100_000)
+    fetcher = PlaywrightFetcher(cfg.browser, SessionFiles(cfg.data_dir / "sessions"), manager)
+    return InProcess(cfg, store, manager, fetcher, Coordinator(cfg, store, fetcher))
 
 
 def start_daemon(config: Path, log: Path) -> subprocess.Popen[str]:

@@ -22,16 +22,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import HERE, bench_config, user
+from bench.common import HERE, in_process, user
 from bench.scale import cpu_seconds
 from fixtures.control import Control
 from fixtures.procs import descendants
-from monitor import config as configmod
-from monitor.browser import BrowserManager
-from monitor.coordinator import Coordinator
-from monitor.fetch import PlaywrightFetcher
-from monitor.files import SessionFiles
-from monitor.store import Store
 
 MODES = ("light", "heavy_blocked", "heavy_unblocked")
 PLOT = HERE.parent / "docs" / "img" / "heavy-cpu.svg"
@@ -41,12 +35,9 @@ async def heavy(url: str, folder: Path, rounds: int, per_round: int, retailer_pi
     """Per-check bytes, CPU and wall for each mode, `rounds` interleaved rounds of `per_round` checks."""
     control = Control(url)
     email = user(1)
-    cfg = configmod.load(bench_config(folder / "heavy", url, [email]))
-    store = Store.open(cfg.data_dir)
-    manager = BrowserManager(recycle_after=100_000)
-    # block_unread is the bench's seam (not a setting): off only to measure what blocking saves.
-    fetcher = PlaywrightFetcher(cfg.browser, SessionFiles(cfg.data_dir / "sessions"), manager)
-    coordinator = Coordinator(cfg, store, fetcher)
+    rig = in_process(folder / "heavy", url, [email])
+    store, manager, fetcher, coordinator = rig.store, rig.manager, rig.fetcher, rig.coordinator
+    # fetcher.block_unread is the bench's seam (not a setting): off only to measure what blocking saves.
     me = os.getpid()
 
     def tree() -> list[int]:

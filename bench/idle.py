@@ -8,16 +8,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import bench_config, readings, start_daemon, stop_daemon, user, wait_for_readings
+from bench.common import bench_config, in_process, readings, start_daemon, stop_daemon, user, wait_for_readings
 from bench.memory import by_kind
 from bench.scale import cpu_seconds
 from fixtures.procs import descendants
-from monitor import config as configmod
-from monitor.browser import BrowserManager
-from monitor.coordinator import Coordinator
-from monitor.fetch import PlaywrightFetcher
-from monitor.files import SessionFiles
-from monitor.store import Store
 
 IDLE_AFTER_S = 30.0  # idle_mb is the daemon's PSS this long after its last check
 ACCOUNTS = 3  # a small box: a few accounts every 15 minutes (the default interval)
@@ -55,11 +49,8 @@ def idle(url: str, folder: Path) -> dict[str, Any]:
 
 async def cold_rounds(url: str, folder: Path, rounds: int) -> dict[str, Any]:
     """Per round: a check that starts the driver and Chromium, a warm one, then close_idle (as keep_warm does)."""
-    cfg = configmod.load(bench_config(folder / "rounds", url, [user(24)]))
-    store = Store.open(cfg.data_dir)
-    manager = BrowserManager(recycle_after=10_000)
-    fetcher = PlaywrightFetcher(cfg.browser, SessionFiles(cfg.data_dir / "sessions"), manager)
-    coordinator = Coordinator(cfg, store, fetcher)
+    rig = in_process(folder / "rounds", url, [user(24)])
+    store, manager, fetcher, coordinator = rig.store, rig.manager, rig.fetcher, rig.coordinator
     me = os.getpid()
     first = await coordinator.check("u0024")  # signs in once; every round below reuses the session
     assert first.status is not None, first

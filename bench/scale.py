@@ -8,14 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import bench_config, user
+from bench.common import in_process, user
 from fixtures.procs import descendants, read
-from monitor import config as configmod
-from monitor.browser import BrowserManager
-from monitor.coordinator import Coordinator
-from monitor.fetch import PlaywrightFetcher
-from monitor.files import SessionFiles
-from monitor.store import Store
 
 TICK = os.sysconf("SC_CLK_TCK")
 
@@ -35,12 +29,8 @@ def cpu_seconds(pids: list[int]) -> float:
 async def scale(url: str, folder: Path, accounts: int, levels: list[int]) -> dict[str, Any]:
     """One full cycle of `accounts` warm checks at each concurrency level."""
     emails = [user(i) for i in range(1, accounts + 1)]
-    cfg = configmod.load(bench_config(folder / "scale", url, emails))
-    store = Store.open(cfg.data_dir)
-    manager = BrowserManager(recycle_after=100_000)
-    coordinator = Coordinator(
-        cfg, store, PlaywrightFetcher(cfg.browser, SessionFiles(cfg.data_dir / "sessions"), manager)
-    )
+    rig = in_process(folder / "scale", url, emails)
+    cfg, store, manager, coordinator = rig.config, rig.store, rig.manager, rig.coordinator
     names = [a.name for a in cfg.accounts]
 
     async def cycle(concurrency: int) -> float:

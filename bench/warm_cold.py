@@ -6,23 +6,18 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import bench_config, summary, user
+from bench.common import in_process, summary, user
 from bench.floor import bare_read
-from monitor import config as configmod
 from monitor.browser import BrowserManager
 from monitor.coordinator import Coordinator
 from monitor.fetch import PlaywrightFetcher
 from monitor.files import SessionFiles
-from monitor.store import Store
 
 
 async def warm_cold(url: str, folder: Path, iterations: int) -> dict[str, Any]:
     """Warm check vs a bare navigation + text read (interleaved), and cold vs warm."""
-    cfg = configmod.load(bench_config(folder / "warm", url, [user(1)]))
-    store = Store.open(cfg.data_dir)
-    manager = BrowserManager(recycle_after=10_000)
-    fetcher = PlaywrightFetcher(cfg.browser, SessionFiles(cfg.data_dir / "sessions"), manager)
-    coordinator = Coordinator(cfg, store, fetcher)
+    rig = in_process(folder / "warm", url, [user(1)])
+    cfg, store, manager, coordinator = rig.config, rig.store, rig.manager, rig.coordinator
     first = await coordinator.check("u0001")
     assert first.status is not None and first.signed_in, first
     session = SessionFiles(cfg.data_dir / "sessions").load("u0001")

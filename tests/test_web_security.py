@@ -17,7 +17,7 @@ from monitor.web import serve
 from monitor.web.app import CSP, SHOT_CSP
 from monitor.web.auth import MAX_CLIENTS, MAX_SESSIONS, LoginLimiter, Sessions
 from tests.helpers import AsyncRunner
-from tests.web_helpers import NOW, TOKEN, Console, console, csrf, other_browser, soup
+from tests.web_helpers import API, NOW, TOKEN, Console, console, csrf, other_browser, soup
 
 Client = TestClient[Any, Any]
 PASSWORD = "c0nsole-Pa55word"
@@ -32,14 +32,6 @@ PAGES = [
     "/accounts/shop/ack",
     "/deliveries/test",
     "/deliveries/send",
-]
-API = [
-    "/api/v1/accounts",
-    "/api/v1/accounts/shop",
-    "/api/v1/accounts/shop/transitions",
-    "/api/v1/deliveries",
-    "/api/v1/health",
-    "/healthz",
 ]
 
 

@@ -30,6 +30,16 @@ TOKEN = "tok3nS3cretValue9"  # inside the channel URL: must never appear in a re
 CHANNEL_URL = f"json://127.0.0.1:9/hook/{TOKEN}?key={TOKEN}x"
 HOSTILE = 'Locked <script>window.__pwned=1</script><img src=x onerror="window.__pwned=2"> \x1b[31mred\x07 \u202eevil'
 
+# The JSON routes (and /healthz) of an account called shop: what the security tests and the crawl visit.
+API = [
+    "/api/v1/accounts",
+    "/api/v1/accounts/shop",
+    "/api/v1/accounts/shop/transitions",
+    "/api/v1/deliveries",
+    "/api/v1/health",
+    "/healthz",
+]
+
 
 class FakeActions(Actions):
     """The owner's actions at the seam: records calls, changes the store as the real ones would."""
