@@ -22,6 +22,7 @@ from monitor.actions import ActionRefused, Actions, Health
 from monitor.case import current_case
 from monitor.config import Account, Config
 from monitor.errors import ConfigError
+from monitor.remote import BadInput, Busy, RemoteSignins
 from monitor.store import Store
 from monitor.text import clean
 from monitor.web import views
@@ -148,8 +149,10 @@ class Console:
         metrics: Any,
         clock: Callable[[], float],
         case_of: views.CaseOf,
+        remote: RemoteSignins | None = None,
     ) -> None:
         self.config = config
+        self.remote = remote or RemoteSignins()
         self.store = store
         self.actions = actions
         self.health = health
@@ -439,6 +442,71 @@ class Console:
             return self.confirm(request, title, ask, "/deliveries", error=str(exc), status=409)
         return self.done(request, message, "/deliveries")
 
+    # --- remote sign-in --------------------------------------------------------------
+
+    async def signin_page(self, request: web.Request) -> web.StreamResponse:
+        """The remote sign-in page: the monitor's browser drawn on a canvas, taps and keys sent back."""
+        account = self.account_or_404(request)
+        data = {
+            "account": account.name,
+            "has_password": account.password is not None,
+            "has_totp": account.totp_secret is not None,
+            "scheduling": self.actions.request_check is not None,
+            "idle_minutes": f"{self.remote.idle_s / 60:g}",
+            "nav": "overview",
+        }
+        return self.page(request, "signin.html", data)
+
+    async def signin_socket(self, request: web.Request) -> web.StreamResponse:
+        """The page's WebSocket: this console's origin only, the page's CSRF token first, then frames and input."""
+        account = self.account_or_404(request)
+        session: Session | None = request.get(SESSION)
+        if not _own_origin(request.headers.get("Origin"), request.host, self.config.web.public_url):
+            return web.Response(status=403, text="Forbidden: not this console's page\n")
+        if session is None or not request.cookies.get(COOKIE):
+            return web.Response(status=403, text="Forbidden: open the sign-in page first\n")
+        ws = web.WebSocketResponse(max_msg_size=4096, heartbeat=30)
+        await ws.prepare(request)
+        try:
+            async with asyncio.timeout(10):
+                hello = await ws.receive_json()
+        except (TimeoutError, ValueError, TypeError):
+            hello = None
+        token = _str(hello.get("csrf")) if isinstance(hello, dict) and hello.get("type") == "hello" else None
+        if not same(token, session.csrf):
+            await ws.close(code=4403, message=b"forbidden")
+            return ws
+        try:
+            remote = self.remote.claim(self.config, account, self.actions, ws)
+        except Busy as exc:
+            await ws.send_str(_dumps({"type": "end", "text": str(exc)}))
+            await ws.close()
+            return ws
+        watcher: asyncio.Task[None] | None = None
+        outcome, message = "left", None
+        try:
+            await remote.start()
+            watcher = asyncio.create_task(remote.watch())
+            async for msg in ws:
+                if msg.type != web.WSMsgType.TEXT:
+                    outcome, message = "bad input", "Closed: the page sent something that is not input"
+                    break
+                try:
+                    await remote.handle(json.loads(msg.data))
+                except (BadInput, ValueError):
+                    outcome, message = "bad input", "Closed: the page sent something that is not input"
+                    break
+        except Exception as exc:  # a browser that cannot start or crashes ends this sign-in, never the console
+            outcome, message = "failed", f"The remote browser failed: {type(exc).__name__}; reload to try again"
+            log.warning("remote sign-in for %s: failed: %s", account.name, type(exc).__name__)
+        finally:
+            await self.remote.end(remote, outcome, message)
+            if watcher is not None:
+                watcher.cancel()
+                await asyncio.gather(watcher, return_exceptions=True)
+            await ws.close()
+        return ws
+
     # --- machines ------------------------------------------------------------------
 
     async def api_accounts(self, request: web.Request) -> web.StreamResponse:
@@ -485,6 +553,21 @@ class Console:
         response = web.Response(body=body)
         response.headers["Content-Type"] = content_type
         return response
+
+
+def _str(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _own_origin(origin: str | None, host: str, public_url: str | None) -> bool:
+    """Whether a WebSocket's Origin is this console (its Host, or [web] public_url): another port or site is not."""
+    if not origin:
+        return False
+    allowed = {f"http://{host}", f"https://{host}"}
+    if public_url:
+        parts = public_url.split("/")
+        allowed.add("/".join(parts[:3]))
+    return origin.rstrip("/") in allowed
 
 
 def _see_other(location: str) -> web.Response:
@@ -541,19 +624,24 @@ def make_app(
     metrics: Any,
     clock: Callable[[], float] = time.time,
     case_of: views.CaseOf = current_case,
+    remote: RemoteSignins | None = None,
 ) -> web.Application:
     """The console for one config and store; `metrics` None serves 404 at /metrics.
 
-    `clock` and `case_of` are seams for tests (a controlled time; a case without monitor.case's parsing).
+    `clock` and `case_of` are seams for tests (a controlled time; a case without monitor.case's parsing);
+    `remote` holds the remote sign-ins (a fresh registry when None). Stopping the app's runner closes them.
     """
-    console = Console(config, store, actions, health, metrics, clock, case_of)
+    console = Console(config, store, actions, health, metrics, clock, case_of, remote)
     app = web.Application(middlewares=[console.failsafe, console.guard], client_max_size=64 * 1024)
     app[CONSOLE] = console  # the daemon hands a reloaded config to it (see `reconfigure`)
     app.on_response_prepare.append(_headers)
+    app.on_shutdown.append(_close_remote)  # runner.cleanup() (daemon stop, `monitor web` Ctrl-C) ends them first
     r = app.router
     r.add_get("/", console.overview)
     r.add_get("/accounts/{name}", console.account)
     r.add_route("*", "/accounts/{name}/{what:check|resume|ack}", _only(console.account_action))
+    r.add_get("/accounts/{name}/signin", console.signin_page)
+    r.add_get("/accounts/{name}/signin/ws", console.signin_socket)
     r.add_get("/deliveries", console.deliveries)
     r.add_route("*", "/deliveries/test", _only(console.send_test))
     r.add_route("*", "/deliveries/send", _only(console.send_pending))
@@ -571,6 +659,11 @@ def make_app(
     r.add_get("/metrics", console.metrics_text)
     r.add_static("/static/", HERE / "static")
     return app
+
+
+async def _close_remote(app: web.Application) -> None:
+    """Close every remote sign-in (their Chromium and driver) before the server stops."""
+    await app[CONSOLE].remote.close_all()
 
 
 def _only(handler: Handler) -> Handler:

@@ -1,0 +1,274 @@
+"""Remote sign-in end to end: a phone-size Chromium drives the console page, the monitor's own Chromium the site."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+
+from fixtures.control import Control
+from fixtures.procs import processes
+from monitor.actions import Actions, Health
+from monitor.files import BOUND_KEY, SessionFiles
+from monitor.models import Problem, Status
+from monitor.notify import Notifier
+from monitor.remote import RemoteSession, RemoteSignins
+from monitor.totp import totp
+from monitor.web import make_app, serve
+from tests.helpers import PASSWORDS, AsyncRunner, Rig, account_entry, wait_until
+
+pytestmark = pytest.mark.browser
+
+PHONE = {"width": 390, "height": 844}
+OTP_SEED = "JBSWY3DPEHPK3PXP"  # the mock retailer's seed for otp@example.com (fixtures/README.md)
+
+
+def alive(pid: int) -> bool:
+    """Whether `pid` runs (a zombie waiting for its parent counts as gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def children() -> set[int]:
+    """This test process's direct children (Playwright drivers)."""
+    return {p.pid for p in processes() if p.ppid == os.getpid()}
+
+
+def tree(root: int) -> set[int]:
+    """`root` and every process below it."""
+    found, frontier = {root}, {root}
+    while frontier:
+        frontier = {p.pid for p in processes() if p.ppid in frontier}
+        found |= frontier
+    return found
+
+
+@dataclass
+class Served:
+    """The console on a real port over a Rig's config and store, with a phone-size page to drive it."""
+
+    aio: AsyncRunner
+    rig: Rig
+    url: str
+    signins: RemoteSignins
+    phone: Any
+    requested: list[str] = field(default_factory=list)
+    frames_text: list[str] = field(default_factory=list)  # every text WebSocket message, both ways
+    bodies: list[str] = field(default_factory=list)  # every HTTP response body the phone got
+    console_errors: list[str] = field(default_factory=list)
+
+    def session(self, name: str) -> RemoteSession:
+        """The open remote session of `name`."""
+        return wait_until(lambda: self.signins.open.get(name), 30, f"a remote session for {name}")
+
+    def open_signin(self, name: str, page: Any = None) -> Any:
+        """Open /accounts/NAME/signin on the phone (or `page`)."""
+        page = page or self.phone
+        self.aio.run(page.goto(f"{self.url}accounts/{name}/signin"))
+        return page
+
+    def status(self, page: Any = None) -> str:
+        """The page's status line."""
+        return str(self.aio.run((page or self.phone).inner_text("#remote-status")))
+
+    def frames(self) -> int:
+        """Frames drawn so far on the phone."""
+        return int(self.aio.run(self.phone.get_attribute("#screen", "data-frames")) or 0)
+
+    def remote_at(self, name: str, path: str) -> RemoteSession:
+        """Wait until the remote browser shows `path` (and a frame is drawn) and return its session."""
+        remote = self.session(name)
+        wait_until(lambda: remote.page is not None and path in remote.page.url, 30, f"the remote page at {path}")
+        wait_until(lambda: self.frames() > 0, 30, "a frame drawn on the phone")
+        return remote
+
+    def tap_field(self, remote: RemoteSession, selector: str) -> None:
+        """Tap, on the phone's picture, where the remote page shows `selector` (as the owner would)."""
+
+        async def tap() -> None:
+            assert remote.page is not None
+            await remote.page.locator(selector).wait_for(state="visible")
+            box = await remote.page.locator(selector).bounding_box()
+            await self.phone.locator("#screen").evaluate("e => e.scrollIntoView()")  # as a finger scrolls to it
+            canvas = await self.phone.locator("#screen").bounding_box()
+            assert box is not None and canvas is not None
+            scale = canvas["width"] / 600
+            x = canvas["x"] + (box["x"] + box["width"] / 2) * scale
+            y = canvas["y"] + (box["y"] + box["height"] / 2) * scale
+            await self.phone.touchscreen.tap(x, y)
+            await remote.page.wait_for_function(
+                "s => document.activeElement === document.querySelector(s)", arg=selector, timeout=15_000
+            )
+
+        self.aio.run(tap())
+
+    def type(self, text: str) -> None:
+        """Type `text` in the page's box and send it."""
+        self.aio.run(self.phone.fill("#typed", text))
+        self.aio.run(self.phone.tap("#type"))
+
+    def button(self, label: str) -> None:
+        """Tap one of the page's buttons by its label."""
+        self.aio.run(self.phone.get_by_role("button", name=label, exact=True).tap())
+
+
+@pytest.fixture
+def served(rig: Callable[..., Rig], aio: AsyncRunner, chromium: Any) -> Iterator[Callable[..., Served]]:
+    """served(entries, idle_s=...): the console with remote sign-in over a Rig, and a phone page on it."""
+    made: list[tuple[Any, Any]] = []
+
+    def build(entries: list[dict[str, Any]], idle_s: float = 300) -> Served:
+        r = rig(entries)
+        requested: list[str] = []
+        actions = Actions(r.config, r.store, Notifier(r.config, r.store), request_check=requested.append)
+        signins = RemoteSignins(idle_s=idle_s)
+        app = make_app(r.config, r.store, actions, lambda: Health("t", True, True), None, remote=signins)
+        runner, port = aio.run(serve(app, "127.0.0.1", 0))
+        context = aio.run(chromium.new_context(viewport=PHONE, has_touch=True, is_mobile=True))
+        phone = aio.run(context.new_page())
+        s = Served(aio, r, f"http://127.0.0.1:{port}/", signins, phone, requested)
+
+        def on_socket(ws: Any) -> None:
+            for event in ("framereceived", "framesent"):
+                ws.on(event, lambda payload: isinstance(payload, str) and s.frames_text.append(payload))
+
+        async def on_response(response: Any) -> None:
+            with contextlib.suppress(Exception):  # a redirect has no body
+                s.bodies.append((await response.body()).decode("utf-8", "replace"))
+
+        phone.on("websocket", on_socket)
+        phone.on("response", on_response)
+        phone.on("console", lambda m: m.type == "error" and s.console_errors.append(m.text))
+        made.append((runner, context))
+        return s
+
+    yield build
+    for runner, context in made:
+        aio.run(context.close())
+        aio.run(runner.cleanup())
+
+
+def paused_by(r: Rig, name: str) -> int:
+    """A real check meets the challenge and pauses the account's sign-ins; returns the budget used."""
+    reading = r.check(name)
+    assert reading.problem == Problem.CHALLENGE
+    assert r.store.state(name).paused_reason
+    return r.store.budget(name, r.config.account(name).signin_budget).used
+
+
+def sign_in_form(s: Served, name: str, fill_password: bool) -> RemoteSession:
+    """On the remote sign-in form: email typed by hand, password filled by the server (or typed), submitted."""
+    email, password = PASSWORDS[name]
+    remote = s.remote_at(name, "/signin")
+    s.tap_field(remote, "input[name=email]")
+    s.type(email)
+    s.tap_field(remote, "input[name=password]")
+    if fill_password:
+        s.button("Fill my password")
+        wait_until(lambda: "password filled" in s.status(), 15, "the password filled")
+    else:
+        s.type(password)
+    s.button("Enter")
+    return remote
+
+
+def assert_signed_in_by_hand(s: Served, control: Control, name: str, used_before: int) -> None:
+    """The page says so; session saved and bound; pause lifted; check asked; budget untouched; browser gone."""
+    wait_until(lambda: "Signed in: session saved, checking now" in s.status(), 60, "the page to say signed in")
+    r, account = s.rig, s.rig.config.account(name)
+    assert s.aio.run(s.phone.get_attribute("#remote-done", "href")) == f"/accounts/{name}"
+    raw = json.loads(SessionFiles(r.config.data_dir / "sessions").path(name).read_text())
+    assert raw[BOUND_KEY] == account.binding and raw["cookies"]
+    assert r.store.state(name).paused_reason is None
+    assert s.requested == [name]
+    assert r.store.budget(name, account.signin_budget).used == used_before  # the owner's sign-in is not counted
+    assert control.account(account.username)["signin_count"] == 1
+    wait_until(lambda: not s.signins.open, 30, "the remote session to end")
+    reading = r.check(name)  # what the daemon's requested check does: the saved session is used as is
+    assert reading.status == Status.OK and not reading.signed_in
+    assert control.account(account.username)["signin_count"] == 1
+    assert not [e for e in s.console_errors if "Content Security Policy" in e]
+
+
+def test_a_captcha_is_solved_from_the_phone_and_the_password_never_reaches_it(
+    served: Callable[..., Served], control: Control, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    email, password = PASSWORDS["alice"]
+    control.misbehave(email, captcha=True)
+    s = served([account_entry("alice", monkeypatch)])
+    used = paused_by(s.rig, "alice")
+    drivers = children()
+    s.open_signin("alice")
+    remote = sign_in_form(s, "alice", fill_password=True)
+    (driver,) = wait_until(lambda: children() - drivers, 30, "the remote browser's driver")
+    mine = tree(driver)
+    assert len(mine) > 1  # the driver and its Chromium
+    s.remote_at("alice", "/signin/captcha")
+    assert remote.page is not None
+    answer = control.account(email).get("captcha_answer") or s.aio.run(remote.page.inner_text("#captcha-chars"))
+    s.tap_field(remote, "input[name=characters]")
+    s.type(str(answer))
+    s.button("Enter")
+    assert_signed_in_by_hand(s, control, "alice", used_before=used)
+    wait_until(lambda: not any(alive(p) for p in mine), 30, "the remote Chromium and driver to exit")
+    s.bodies.append(s.aio.run(s.phone.content()))
+    for text in (*s.frames_text, *s.bodies, caplog.text):
+        assert password not in text
+    assert any("fill" in t and "password" in t for t in s.frames_text)  # the button asked; the server typed
+    assert "remote sign-in for alice: signed in by hand" in caplog.text
+    assert email not in caplog.text and str(answer) not in caplog.text  # typed text is never logged
+
+
+def test_a_one_time_code_is_typed_by_hand(
+    served: Callable[..., Served], control: Control, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = served([account_entry("otp", monkeypatch)])  # no totp_secret configured: a person must type the code
+    used = paused_by(s.rig, "otp")
+    s.open_signin("otp")
+    assert s.aio.run(s.phone.get_by_role("button", name="Fill my one-time code").count()) == 0
+    sign_in_form(s, "otp", fill_password=False)
+    remote = s.remote_at("otp", "/signin/otp")
+    s.tap_field(remote, "input[name=otp]")
+    s.type(totp(OTP_SEED))
+    s.button("Enter")
+    assert_signed_in_by_hand(s, control, "otp", used_before=used)
+
+
+def test_an_idle_remote_sign_in_closes_its_browser(
+    served: Callable[..., Served], control: Control, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = served([account_entry("alice", monkeypatch)], idle_s=3)
+    drivers = children()
+    s.open_signin("alice")
+    s.remote_at("alice", "/signin")
+    (driver,) = wait_until(lambda: children() - drivers, 30, "the remote browser's driver")
+    mine = tree(driver)
+    assert len(mine) > 1
+    wait_until(lambda: "without input" in s.status(), 30, "the idle message")
+    assert not s.signins.open
+    wait_until(lambda: not any(alive(p) for p in mine), 30, "the remote Chromium and driver to exit")
+    assert control.account("alice@example.com")["signin_attempts"] == 0
+
+
+def test_a_second_tab_is_told_the_sign_in_is_in_use_and_gets_no_browser(
+    served: Callable[..., Served], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    s = served([account_entry("alice", monkeypatch)])
+    s.open_signin("alice")
+    first = s.remote_at("alice", "/signin")
+    drivers = children()
+    second = s.aio.run(s.phone.context.new_page())
+    s.open_signin("alice", second)
+    wait_until(lambda: "a sign-in for alice is already open (since" in s.status(second), 30, "the in-use message")
+    assert children() == drivers and s.signins.open == {"alice": first}
+    assert "Ready" in s.status() or "Opening" in s.status()  # the first tab goes on
