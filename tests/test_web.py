@@ -94,7 +94,12 @@ def test_account_page_shows_the_case_its_deadline_orders_advice_and_timeline(tmp
         shot = await client.get(thumb["href"])
         assert shot.status == 200 and shot.content_type == "image/png" and await shot.read() == PNG
         actions = [a["href"] for a in page.select("ul.actions a")]
-        assert actions == ["/accounts/shop/check", "/accounts/shop/resume", "/accounts/shop/ack"]
+        assert actions == [
+            "/accounts/shop/check",
+            "/accounts/shop/signin",
+            "/accounts/shop/resume",
+            "/accounts/shop/ack",
+        ]
 
     c.run(scenario)
 
