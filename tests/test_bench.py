@@ -20,6 +20,7 @@ KEYS = [
     "signins_per_1000",
     "console_p95_ms",
     "console_mem_mb",
+    "remote_frame_p95_ms",
     "heavy_block_ratio",
     "idle_mb",
     "cold_start_s",
@@ -44,6 +45,7 @@ def test_quick_bench_writes_results(tmp_path) -> None:
     assert results["detail"]["idle"]["processes_at_idle"] == 1  # Chromium and the driver closed between rounds
     assert "| warm check / bare navigation+read |" in done.stdout
     assert "| daemon memory, console on - off (PSS) |" in done.stdout
+    assert "| remote sign-in, input -> frame, screencast (in use) |" in done.stdout
 
 
 @pytest.mark.browser

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from fixtures.control import Control
-from fixtures.procs import processes
+from fixtures.procs import carrying, processes
 from monitor.actions import Actions, Health
 from monitor.files import BOUND_KEY, SessionFiles
 from monitor.models import Problem, Status
@@ -21,7 +21,8 @@ from monitor.notify import Notifier
 from monitor.remote import RemoteSession, RemoteSignins
 from monitor.totp import totp
 from monitor.web import make_app, serve
-from tests.helpers import PASSWORDS, AsyncRunner, Rig, account_entry, wait_until
+from tests.e2e.test_console_daemon import console_of
+from tests.helpers import PASSWORDS, AsyncRunner, Daemon, Rig, account_entry, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -272,3 +273,26 @@ def test_a_second_tab_is_told_the_sign_in_is_in_use_and_gets_no_browser(
     wait_until(lambda: "a sign-in for alice is already open (since" in s.status(second), 30, "the in-use message")
     assert children() == drivers and s.signins.open == {"alice": first}
     assert "Ready" in s.status() or "Opening" in s.status()  # the first tab goes on
+
+
+def test_stopping_the_daemon_closes_an_open_remote_sign_in(
+    daemon: Daemon, control: Control, aio: AsyncRunner, chromium: Any
+) -> None:
+    control.misbehave("alice@example.com", captcha=True)
+    daemon.write([("shop", "alice")], web={"listen": "127.0.0.1:0"})
+    daemon.start()
+    url = console_of(daemon)
+    wait_until(lambda: "shop: cannot check: challenge" in daemon.log(), 60, "the check to meet the CAPTCHA")
+    context = aio.run(chromium.new_context(viewport=PHONE, has_touch=True, is_mobile=True))
+    try:
+        phone = aio.run(context.new_page())
+        aio.run(phone.goto(f"{url}accounts/shop/signin"))
+        aio.run(phone.wait_for_function("document.getElementById('screen').dataset.frames > 0", timeout=60_000))
+        assert "remote sign-in for shop: opened" in daemon.log()
+        assert daemon.stop() == 0
+        wait_until(lambda: not carrying(daemon.marker), 10, "the remote Chromium and driver to exit")
+        status = aio.run(phone.inner_text("#remote-status"))
+        assert status.startswith(("The monitor is stopping", "The connection closed")), status
+        assert "remote sign-in for shop: closed (shutdown)" in daemon.log()
+    finally:
+        aio.run(context.close())
