@@ -287,7 +287,7 @@ def test_stopping_the_daemon_closes_an_open_remote_sign_in(
     try:
         phone = aio.run(context.new_page())
         aio.run(phone.goto(f"{url}accounts/shop/signin"))
-        aio.run(phone.wait_for_function("document.getElementById('screen').dataset.frames > 0", timeout=60_000))
+        aio.run(phone.wait_for_selector("#screen:not([data-frames='0'])", timeout=60_000))  # a frame drawn
         assert "remote sign-in for shop: opened" in daemon.log()
         assert daemon.stop() == 0
         wait_until(lambda: not carrying(daemon.marker), 10, "the remote Chromium and driver to exit")
