@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -132,3 +133,49 @@ def test_hidden_lock_text_is_not_visible_in_browser(aio, chromium, retailer) -> 
     text = run_in_page(aio, chromium, body)
     assert "Your account has been locked" not in text
     assert "What to do if your account is locked" in text
+
+
+def test_captcha_characters_are_only_an_image_legible_on_a_phone(aio, chromium, retailer, control: Control) -> None:
+    control.misbehave("alice@example.com", captcha=True)
+
+    async def go() -> tuple[str, str, dict[str, float], str]:
+        context = await chromium.new_context(viewport={"width": 390, "height": 844}, is_mobile=True)
+        try:
+            page = await context.new_page()
+            await _signin(page, retailer.url, "alice@example.com", "correct-horse")
+            await page.wait_for_url("**/signin/captcha", timeout=10_000)
+            image = page.locator("#captcha-image")
+            await page.wait_for_function("document.getElementById('captcha-image').complete", timeout=10_000)
+            size = await image.evaluate("i => ({natural: i.naturalWidth, shown: i.getBoundingClientRect().width})")
+            html, text = await page.content(), await page.inner_text("body", timeout=5_000)
+            answer = await asyncio.to_thread(control.captcha_answer, "alice@example.com")
+            assert answer is not None
+            await page.fill("input[name=characters]", answer.lower(), timeout=5_000)
+            await page.click("form#captcha button[type=submit]", timeout=5_000)
+            await page.wait_for_url("**/account", timeout=10_000)
+            return answer, html + text, size, await page.inner_text("main", timeout=5_000)
+        finally:
+            await context.close()
+
+    answer, page_source, size, after = aio.run(go())
+    assert answer not in page_source  # not in the DOM text, alt, title or any attribute
+    assert size["natural"] > 0 and 200 <= size["shown"] <= 390  # drawn, and big enough yet fits the phone
+    assert "Gift card balance" in after
+    assert control.account("alice@example.com")["signin_count"] == 1
+
+
+def test_device_approval_page_continues_by_itself(aio, chromium, retailer, control: Control) -> None:
+    control.misbehave("hanako@example.jp", device_approval=True)
+
+    async def body(page: Any) -> tuple[str, str]:
+        await _signin(page, retailer.url, "hanako@example.jp", "sakura-2021")
+        await page.wait_for_url("**/signin/device", timeout=10_000)
+        waiting = await page.inner_text("main", timeout=5_000)
+        await asyncio.to_thread(control.approve_device, "hanako@example.jp")
+        await page.wait_for_url("**/account", timeout=15_000)  # the page's own refresh, no click
+        return waiting, await page.inner_text("main", timeout=5_000)
+
+    waiting, after = run_in_page(aio, chromium, body)
+    assert "リバーサイド・マーケットアプリでこのログインを承認してください" in waiting
+    assert "ギフトカード残高" in after
+    assert control.account("hanako@example.jp")["signin_count"] == 1

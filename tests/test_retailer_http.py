@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
 
 import pytest
 import requests
@@ -107,17 +108,71 @@ def test_captcha_on_next_signin_then_cleared(retailer, control: Control) -> None
     s, resp = sign_in(retailer.url, *ALICE)
     assert resp.url.endswith("/signin/captcha")
     assert "Enter the characters you see" in resp.text
-    chars = re.search(r'id="captcha-chars">([A-Z0-9]+)<', resp.text)
-    assert chars
+    answer = control.captcha_answer(ALICE[0])
+    assert answer and re.fullmatch(r"[A-Z2-9]{6}", answer)
+    image = s.get(f"{retailer.url}/signin/captcha.svg", timeout=10)
+    assert image.headers["Content-Type"].startswith("image/svg+xml") and "<path" in image.text
+    # Only drawn strokes: the characters are in neither the page nor the image's markup.
+    assert answer not in resp.text and answer not in image.text and "<text" not in image.text
     wrong = s.post(f"{retailer.url}/signin/captcha", data={"characters": "nope", "csrf_token": csrf_of(resp.text)})
     assert "do not match" in wrong.text
+    assert control.captcha_answer(ALICE[0]) == answer  # a wrong try keeps the same image
     ok = s.post(
         f"{retailer.url}/signin/captcha",
-        data={"characters": chars.group(1).lower(), "csrf_token": csrf_of(wrong.text)},
+        data={"characters": answer.lower(), "csrf_token": csrf_of(wrong.text)},
         timeout=10,
     )
     assert ok.url.endswith("/account")
     assert control.account(ALICE[0])["misbehaviour"]["captcha"] is False
+    assert control.captcha_answer(ALICE[0]) is None
+    assert s.get(f"{retailer.url}/signin/captcha.svg", timeout=10, allow_redirects=False).status_code == 302
+
+
+def test_captcha_answer_is_null_without_a_pending_captcha(retailer, control: Control) -> None:
+    assert control.captcha_answer(ALICE[0]) is None
+    assert all(a["captcha_answer"] is None for a in control.accounts())
+
+
+@pytest.mark.parametrize(
+    ("who", "prompt"),
+    [
+        (ALICE, "Approve this sign-in from the Riverside Market app"),
+        (HANAKO, "リバーサイド・マーケットアプリでこのログインを承認してください"),
+    ],
+    ids=["en", "ja"],
+)
+def test_device_approval_waits_until_approved(retailer, control: Control, who: tuple[str, str], prompt: str) -> None:
+    control.misbehave(who[0], device_approval=True)
+    s, resp = sign_in(retailer.url, *who)
+    assert resp.url.endswith("/signin/device") and prompt in resp.text
+    again = s.get(f"{retailer.url}/signin/device", timeout=10)
+    assert again.url.endswith("/signin/device") and control.account(who[0])["signin_count"] == 0
+    assert s.get(f"{retailer.url}/account", timeout=10).url.endswith("/signin?return=/account")  # not signed in
+    control.approve_device(who[0])
+    done = s.get(f"{retailer.url}/signin/device", timeout=10)
+    assert done.url.endswith("/account") and ("Gift card balance" in done.text or "ギフトカード残高" in done.text)
+    account = control.account(who[0])
+    assert account["signin_count"] == 1 and account["misbehaviour"]["device_approval"] is False
+    with pytest.raises(urllib.error.HTTPError) as nothing_waits:
+        control.approve_device(who[0])
+    assert nothing_waits.value.code == 409
+
+
+def test_device_approval_comes_after_the_one_time_code(retailer, control: Control) -> None:
+    control.site(device_approval=True)
+    s, resp = sign_in(retailer.url, *OTP)
+    assert resp.url.endswith("/signin/otp")
+    with pytest.raises(urllib.error.HTTPError) as too_early:
+        control.approve_device(OTP[0])  # still at the one-time code: nothing to approve yet
+    assert too_early.value.code == 409
+    assert s.get(f"{retailer.url}/signin/device", timeout=10).url.endswith("/signin/otp")
+    waiting = s.post(
+        f"{retailer.url}/signin/otp", data={"otp": totp("JBSWY3DPEHPK3PXP"), "csrf_token": csrf_of(resp.text)}
+    )
+    assert waiting.url.endswith("/signin/device")
+    control.approve_device(OTP[0])
+    assert s.get(f"{retailer.url}/signin/device", timeout=10).url.endswith("/account")
+    assert control.account(OTP[0])["signin_count"] == 1
 
 
 # --- states and locales ----------------------------------------------------------

@@ -112,6 +112,15 @@ def test_captcha_is_a_challenge_and_pauses_signins(rig, control: Control, monkey
     assert control.account("alice@example.com")["signin_attempts"] == 1
 
 
+def test_device_approval_is_a_challenge_and_pauses_signins(rig, control: Control, monkeypatch) -> None:
+    control.misbehave("hanako@example.jp", device_approval=True)
+    r = rig([entry("hanako", monkeypatch)])
+    reading = r.check("hanako")
+    assert reading.problem == Problem.CHALLENGE and "承認してください" in (reading.detail or "")
+    assert r.store.state("hanako").paused_reason == "challenge"
+    assert control.account("hanako@example.jp")["signin_count"] == 0
+
+
 def test_one_time_code_with_secret(rig, control: Control, monkeypatch) -> None:
     monkeypatch.setenv("TEST_TOTP", "JBSWY3DPEHPK3PXP")
     r = rig([entry("otp", monkeypatch, totp_secret={"env": "TEST_TOTP"})])
