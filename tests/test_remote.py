@@ -56,6 +56,7 @@ def test_the_page_offers_the_fill_buttons_the_config_allows_and_never_holds_the_
         assert "Fill my password" in buttons and "Fill my one-time code" not in buttons  # no totp_secret
         assert page.find("script", src="/static/remote.js") is not None
         assert "5 minutes without input" in page.get_text()
+        assert "and monitor run checks it" in page.get_text()  # FakeActions has no daemon to ask for a check
         assert "Content-Security-Policy" in response.headers
         missing = await client.get("/accounts/nobody/signin")
         assert missing.status == 404

@@ -463,7 +463,7 @@ class Console:
         session: Session | None = request.get(SESSION)
         if not _own_origin(request.headers.get("Origin"), request.host, self.config.web.public_url):
             return web.Response(status=403, text="Forbidden: not this console's page\n")
-        if session is None or not request.cookies.get(COOKIE):
+        if session is None or self.sessions.get(request.cookies.get(COOKIE)) is not session:  # fresh: saw no page
             return web.Response(status=403, text="Forbidden: open the sign-in page first\n")
         ws = web.WebSocketResponse(max_msg_size=4096, heartbeat=30)
         await ws.prepare(request)
