@@ -8,9 +8,11 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from fixtures.control import Control
 from fixtures.procs import carrying, processes
@@ -21,12 +23,15 @@ from monitor.notify import Notifier
 from monitor.remote import RemoteSession, RemoteSignins
 from monitor.totp import totp
 from monitor.web import make_app, serve
+from monitor.web.app import CONSOLE
 from tests.e2e.test_console_daemon import console_of
 from tests.helpers import PASSWORDS, AsyncRunner, Daemon, Rig, account_entry, wait_until
+from tests.web_helpers import console as web_console
 
 pytestmark = pytest.mark.browser
 
 PHONE = {"width": 390, "height": 844}
+WS = "/accounts/shop/signin/ws"
 OTP_SEED = "JBSWY3DPEHPK3PXP"  # the mock retailer's seed for otp@example.com (fixtures/README.md)
 
 
@@ -311,3 +316,55 @@ def test_stopping_the_daemon_closes_an_open_remote_sign_in(
         assert "remote sign-in for shop: closed (shutdown)" in daemon.log()
     finally:
         aio.run(context.close())
+
+
+HOSTILE_SOCKET = """<!doctype html><title>win a prize</title><script>
+window.result = "pending";
+const ws = new WebSocket("{ws}");
+ws.onopen = () => ws.send(JSON.stringify({{type: "hello", csrf: ""}}));
+ws.onmessage = (e) => {{ window.result = "message: " + e.data; }};
+ws.onclose = (e) => {{ if (window.result === "pending") window.result = "closed " + e.code; }};
+</script>"""
+
+
+def test_a_page_of_another_port_or_site_cannot_open_the_remote_browser(
+    tmp_path: Path, aio: AsyncRunner, chromium: Any
+) -> None:
+    # Another port of 127.0.0.1 is the same site (the SameSite=Strict cookie rides along); localhost is
+    # another site (it does not). The browser sets Origin itself: both are refused before any browser starts.
+    c = web_console(tmp_path, password="a-long-console-password")
+    app = c.app()
+    runner, port = aio.run(serve(app, "127.0.0.1", 0))
+
+    async def hostile(request: web.Request) -> web.Response:
+        return web.Response(text=HOSTILE_SOCKET.format(ws=f"ws://127.0.0.1:{port}{WS}"), content_type="text/html")
+
+    evil = web.Application()
+    evil.router.add_get("/", hostile)
+    evil_runner, evil_port = aio.run(serve(evil, "127.0.0.1", 0))
+    drivers = children()
+
+    async def attack() -> dict[str, str]:
+        context = await chromium.new_context()
+        page = await context.new_page()
+        seen = {}
+        try:
+            await page.goto(f"http://127.0.0.1:{port}/login")  # the owner signs in, as every day
+            await page.fill("input[name=password]", "a-long-console-password")
+            async with page.expect_navigation():
+                await page.click("button[type=submit]")
+            for where in (f"http://127.0.0.1:{evil_port}/", f"http://localhost:{evil_port}/"):
+                await page.goto(where)
+                await page.wait_for_function("window.result !== 'pending'", timeout=15_000)
+                seen[where] = await page.evaluate("window.result")
+        finally:
+            await context.close()
+        return seen
+
+    try:
+        seen = aio.run(attack())
+    finally:
+        aio.run(evil_runner.cleanup())
+        aio.run(runner.cleanup())
+    assert set(seen.values()) == {"closed 1006"}, seen  # the handshake was refused (403): no socket, no message
+    assert not app[CONSOLE].remote.open and children() == drivers
