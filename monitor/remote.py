@@ -16,12 +16,12 @@ import contextlib
 import json
 import logging
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Playwright
 from playwright.async_api import Error as PlaywrightError
 
-from monitor.actions import ActionRefused, Actions
 from monitor.browser import launch, open_context, present_as_ordinary_chrome, start_driver
 from monitor.config import Account, Config
 from monitor.detect import detect, is_status, snapshot
@@ -49,6 +49,16 @@ class Busy(MonitorError):
 
 class BadInput(MonitorError):
     """A client message that is not one of the input messages: the socket is closed."""
+
+
+class Owner(Protocol):
+    """What a finished sign-in asks of the owner's actions (monitor.actions.Actions: the console's own)."""
+
+    request_check: Callable[[str], None] | None  # None under `monitor web`: nothing checks there
+
+    def resume(self, account: str) -> str: ...
+
+    def check_now(self, account: str) -> str: ...
 
 
 class Client(Protocol):
@@ -105,7 +115,7 @@ class RemoteSession:
         self,
         config: Config,
         account: Account,
-        actions: Actions,
+        actions: Owner,
         client: Client,
         idle_s: float = IDLE_S,
         mode: str = "screencast",
@@ -178,7 +188,11 @@ class RemoteSession:
             except (PlaywrightError, TimeoutError):
                 continue  # mid-navigation or busy: read it next time
             if is_status(detect(self.profile, snap)):
-                await self._signed_in()
+                try:
+                    await self._signed_in()
+                except Exception as exc:  # the data dir or the browser failed: the owner hears it, the console lives
+                    log.warning("remote sign-in for %s: saving failed: %s", self.account.name, type(exc).__name__)
+                    await self.close("failed", f"Signed in, but saving the session failed ({type(exc).__name__})")
                 return
 
     async def _signed_in(self) -> None:
@@ -192,7 +206,7 @@ class RemoteSession:
             try:
                 self.actions.check_now(name)
                 said = "Signed in: session saved, checking now"
-            except ActionRefused as exc:
+            except MonitorError as exc:  # ActionRefused: e.g. the account has enabled = false
                 said = f"Signed in: session saved; {exc}"
         else:
             said = (
@@ -338,7 +352,7 @@ class RemoteSignins:
         self.mode = mode
         self.open: dict[str, RemoteSession] = {}
 
-    def claim(self, config: Config, account: Account, actions: Actions, client: Client) -> RemoteSession:
+    def claim(self, config: Config, account: Account, actions: Owner, client: Client) -> RemoteSession:
         """A new session for `account`, registered; Busy when one is open for it or too many are open."""
         for name, session in list(self.open.items()):
             if session.closed:

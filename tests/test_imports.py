@@ -21,7 +21,7 @@ LAYERS: list[set[str]] = [
     {"cli"},
     {"daemon"},
     {"web"},
-    {"coordinator", "login", "actions", "case"},
+    {"coordinator", "login", "remote", "actions", "case"},
     {"fetch", "decide", "notify", "schedule", "metrics"},
     {"browser", "config", "store"},
     {"profiles"},
