@@ -171,7 +171,7 @@ class RemoteSession:
         try:
             await self.page.goto(self.account.base_url + self.profile.pages[0], wait_until="domcontentloaded")
         except PlaywrightError as exc:
-            await self.say(f"the site did not load: {one_line(str(exc), 120)}; tap to retry or reload this page")
+            await self.say(f"the site did not load: {one_line(str(exc), 120)}: reload this page to try again")
 
     async def watch(self) -> None:
         """Every second: end after `idle_s` without input, or finish when the page shows a signed-in account."""
