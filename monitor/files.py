@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -160,7 +161,12 @@ MAX_SESSION_FILE = 5 * 1024 * 1024  # a real storage state is a few KB; anything
 def cookie_belongs(domain: str, host: str) -> bool:
     """Whether a cookie for `domain` is the site's at `host`: the host itself, a subdomain or a parent domain."""
     domain, host = domain.lstrip(".").lower(), host.lower()
-    if domain == host or domain.endswith("." + host):
+    if domain == host:
+        return True
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host)
+        return False  # an address has no subdomains or parents
+    if domain.endswith("." + host):
         return True
     return "." in domain and host.endswith("." + domain)  # a parent domain, never a bare top-level one
 
@@ -210,6 +216,10 @@ def read_session_file(path: Path, bound: str, host: str) -> StorageState:
     for i, cookie in enumerate(data["cookies"]):
         if not isinstance(cookie, dict) or not all(isinstance(cookie.get(k), str) for k in ("name", "value", "domain")):
             raise ConfigError(f"{path} is not a session file: cookie {i + 1} lacks a name, value or domain")
+        if cookie.get("sameSite", "Lax") not in ("Strict", "Lax", "None") or not isinstance(
+            cookie.get("expires", -1), int | float
+        ):
+            raise ConfigError(f"{path} is not a session file: cookie {i + 1} has a bad sameSite or expires")
         if not cookie_belongs(cookie["domain"], host):
             raise ConfigError(
                 f"{path} has a cookie for {cookie['domain']!r}, not this account's site {host}; not imported"
