@@ -13,7 +13,9 @@ import json
 import logging
 import os
 import re
+import shlex
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -22,6 +24,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote, urlsplit
 
 from monitor import config as configmod
 from monitor.errors import ConfigError, MonitorError
@@ -759,11 +762,35 @@ def _login_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--wait", type=float, default=600, help="seconds to wait for you to sign in (default 600)")
 
 
+def _without_display(cfg: configmod.Config, account: str) -> str:
+    """What `monitor login` says on a machine without a display: the console page, or copying a session."""
+    console = cfg.web.public_url or _console_url(cfg.data_dir)
+    page = f"/accounts/{quote(account, safe='')}/signin"
+    if console and cfg.web.enabled:
+        first = f"open {console.rstrip('/')}{page} (the console) from your phone or any browser and sign in there"
+    else:
+        first = (
+            "enable the console ([web] in the config, docs/console.md), run `monitor run`, then open its "
+            f"{page} page from your phone or any browser and sign in there"
+        )
+    name, file = shlex.quote(account), shlex.quote(f"{account}-session.json")
+    return (
+        "monitor: login opens a browser window and needs a display (DISPLAY is not set). Two other ways:\n"
+        f"  1. {first};\n"
+        "  2. sign in on a machine with a display and copy the session here:\n"
+        f"       there: monitor login {name} && monitor session export {name} {file}\n"
+        f"              scp {file} {socket.gethostname()}:\n"
+        f"       here:  monitor session import {name} {file} && rm {file}"
+    )
+
+
 @command(_login_args)
 def cmd_login(args: argparse.Namespace) -> int:
     """Open a browser window to sign in by hand (CAPTCHA, SMS code), then save the session.
 
-    Needs a display. Saving the session also resumes automated sign-ins for the account.
+    Needs a display. Saving the session also resumes automated sign-ins for the account. Without a
+    display, sign in on the console's page (/accounts/ACCOUNT/signin) or on another machine and copy the
+    session (`monitor session export` there, `monitor session import` here).
     Example: monitor login shop
     """
     from monitor.login import login
@@ -771,14 +798,57 @@ def cmd_login(args: argparse.Namespace) -> int:
     cfg = _config(args)
     account = cfg.account(args.account)
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
-        print(
-            "monitor: login opens a browser window and needs a display (DISPLAY is not set); run it on a "
-            "desktop, over `ssh -X`, or copy a session file from a machine that has one",
-            file=sys.stderr,
-        )
+        print(_without_display(cfg, account.name), file=sys.stderr)
         return 2
     ok = asyncio.run(login(cfg, account, args.wait))
     return 0 if ok else 1
+
+
+def _session_args(p: argparse.ArgumentParser) -> None:
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    export = actions.add_parser("export", help="write the account's saved session to FILE (0600)")
+    export.add_argument("account", metavar="ACCOUNT")
+    export.add_argument("file", metavar="FILE", help="where to write it (not -: a session is a secret)")
+    export.add_argument("--force", action="store_true", help="overwrite FILE if it exists")
+    imp = actions.add_parser("import", help="use the session in FILE for the account and resume sign-ins")
+    imp.add_argument("account", metavar="ACCOUNT")
+    imp.add_argument("file", metavar="FILE", help="a file written by `monitor session export`")
+
+
+@command(_session_args)
+def cmd_session(args: argparse.Namespace) -> int:
+    """Copy an account's signed-in session between machines: sign in where there is a display, check here.
+
+    export ACCOUNT FILE writes the saved session to FILE (0600, bound to the account's site and user);
+    import ACCOUNT FILE checks it, saves it as the account's session and lifts a sign-in pause. FILE
+    signs anyone in as you: copy it with scp and delete it once imported.
+    Example: monitor session export shop shop-session.json   (then, on the server:)
+             monitor session import shop shop-session.json
+    """
+    from monitor.files import SessionFiles, export_session, read_session_file
+
+    cfg = _config(args)
+    account = cfg.account(args.account)
+    sessions = SessionFiles(cfg.data_dir / "sessions")
+    path = Path(args.file)
+    if args.action == "export":
+        export_session(sessions, account.name, account.binding, path, args.force)
+        print(
+            f"{account.name}: session written to {path} (0600). It signs anyone in as you: copy it to the "
+            f"monitor's machine (scp), run `monitor session import {shlex.quote(account.name)} FILE` there, "
+            "then delete both copies"
+        )
+        return 0
+    if str(path) == "-":
+        raise ConfigError("give the session file's path, not -")
+    state = read_session_file(path, account.binding, urlsplit(account.base_url).hostname or "")
+    with _actions(cfg) as actions:  # opens (and checks) the data directory before anything is saved
+        sessions.save(account.name, state, account.binding)
+        resumed = actions.resume(account.name)
+    print(f"{account.name}: session imported from {path}")
+    print(resumed)
+    print(f"Next: `monitor check {shlex.quote(account.name)}` reads the account with it, without signing in.")
+    return 0
 
 
 # --- the daemon ------------------------------------------------------------------

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -10,6 +11,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
+
+from monitor.errors import ConfigError, MonitorError
 
 if TYPE_CHECKING:
     from playwright.async_api import StorageState
@@ -96,7 +99,7 @@ class SessionFiles:
 
     Each file is bound to the profile, base_url and username it was made with; a file made for
     anything else is discarded on load. A file without a binding (written before bindings
-    existed, or by `monitor login`) is used as is and bound at its next save.
+    existed, or by `monitor login` before it bound its sessions) is used as is and bound at its next save.
     """
 
     def __init__(self, directory: Path) -> None:
@@ -148,3 +151,78 @@ class SessionFiles:
         for p in (self.path(account), self.path(account).with_suffix(".json.prev")):
             with contextlib.suppress(FileNotFoundError):
                 p.unlink()
+
+
+# --- moving a session between machines (`monitor session export` / `import`) ---------------------
+
+MAX_SESSION_FILE = 5 * 1024 * 1024  # a real storage state is a few KB; anything this big is not one
+
+
+def cookie_belongs(domain: str, host: str) -> bool:
+    """Whether a cookie for `domain` is the site's at `host`: the host itself, a subdomain or a parent domain."""
+    domain, host = domain.lstrip(".").lower(), host.lower()
+    if domain == host:
+        return True
+    with contextlib.suppress(ValueError):
+        ipaddress.ip_address(host)
+        return False  # an address has no subdomains or parents
+    if domain.endswith("." + host):
+        return True
+    return "." in domain and host.endswith("." + domain)  # a parent domain, never a bare top-level one
+
+
+def export_session(sessions: SessionFiles, account: str, bound: str, dest: Path, force: bool) -> None:
+    """Write `account`'s saved session to `dest` (0600) bound to `bound`; never over a file unless `force`."""
+    if str(dest) == "-":
+        raise ConfigError("a session signs anyone in as you: give a file to write it to, not - (the terminal)")
+    if dest.is_dir():
+        raise ConfigError(f"{dest} is a directory; give a file name")
+    if dest.exists() and not force:
+        raise ConfigError(f"{dest} exists; add --force to overwrite it")
+    if not dest.parent.is_dir():
+        raise ConfigError(f"{dest}: the directory {dest.parent} does not exist")
+    state = sessions.load(account, bound)  # what a check would use: a session made for another user is not
+    if state is None:
+        raise MonitorError(
+            f"{account} has no saved session; sign in first (`monitor login {account}` or `monitor check {account}`)"
+        )
+    try:
+        write_private(dest, json.dumps({**state, BOUND_KEY: bound}, sort_keys=True).encode())
+    except OSError as exc:
+        raise ConfigError(f"cannot write {dest}: {exc.strerror or exc}") from None
+
+
+def read_session_file(path: Path, bound: str, host: str) -> StorageState:
+    """A session file checked to be a storage state for this account (`bound`) and site (`host`)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_SESSION_FILE:
+            raise ConfigError(f"{path}: {size / 1048576:.1f} MB is too large for a session file (at most 5 MB)")
+        data = json.loads(path.read_bytes().decode("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"{path} is not a session file: not JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("cookies"), list):
+        raise ConfigError(
+            f"{path} is not a session file: no list of cookies (export one with `monitor session export`)"
+        )
+    made_for = data.pop(BOUND_KEY, None)
+    if made_for is not None and made_for != bound:
+        raise ConfigError(f"{path} was exported for another account/site/user; not imported")
+    origins = data.get("origins", [])
+    if not isinstance(origins, list) or not all(isinstance(o, dict) for o in origins):
+        raise ConfigError(f"{path} is not a session file: origins is not a list of objects")
+    for i, cookie in enumerate(data["cookies"]):
+        if not isinstance(cookie, dict) or not all(isinstance(cookie.get(k), str) for k in ("name", "value", "domain")):
+            raise ConfigError(f"{path} is not a session file: cookie {i + 1} lacks a name, value or domain")
+        if cookie.get("sameSite", "Lax") not in ("Strict", "Lax", "None") or not isinstance(
+            cookie.get("expires", -1), int | float
+        ):
+            raise ConfigError(f"{path} is not a session file: cookie {i + 1} has a bad sameSite or expires")
+        if not cookie_belongs(cookie["domain"], host):
+            raise ConfigError(
+                f"{path} has a cookie for {cookie['domain']!r}, not this account's site {host}; not imported"
+            )
+        cookie.setdefault("path", "/")  # Playwright needs a path with a domain
+    return cast("StorageState", {"cookies": data["cookies"], "origins": origins})

@@ -26,7 +26,7 @@ async def login(config: Config, account: Account, wait_s: float) -> bool:
             browser,
             account.locale or profile.locale,
             account.timezone or profile.timezone,
-            sessions.load(account.name),
+            sessions.load(account.name, account.binding),
             window=True,
         )
         page = await context.new_page()
@@ -47,7 +47,8 @@ async def login(config: Config, account: Account, wait_s: float) -> bool:
                 break
             await asyncio.sleep(1)
         if done:
-            sessions.save(account.name, await context.storage_state())
+            # Bound like an automated sign-in's, so that `monitor session export` carries the binding.
+            sessions.save(account.name, await context.storage_state(), account.binding)
         await browser.close()
     if not done:
         print(f"{account.name}: no signed-in account page seen; nothing saved")

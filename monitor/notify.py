@@ -368,14 +368,26 @@ def render_safe(
 
 
 CASE_LINK = {Language.EN: "Open the case: {url}", Language.JA: "詳細: {url}"}
+SIGNIN_LINK = {Language.EN: "Sign in from your phone: {url}", Language.JA: "スマートフォンからログイン: {url}"}
+
+
+def _account_url(account: Account | None, config: Config) -> str:
+    """The account's page in the console, or "" without `[web] public_url` or an account."""
+    if account is None or not config.web.public_url:
+        return ""
+    return f"{config.web.public_url.rstrip('/')}/accounts/{quote(account.name, safe='')}"
 
 
 def case_link(account: Account | None, config: Config, lang: Language) -> str:
     """The line linking an alert to its account's page in the console; "" without `[web] public_url`."""
-    if account is None or not config.web.public_url:
-        return ""
-    url = f"{config.web.public_url.rstrip('/')}/accounts/{quote(account.name, safe='')}"
-    return CASE_LINK[lang].format(url=url)
+    url = _account_url(account, config)
+    return CASE_LINK[lang].format(url=url) if url else ""
+
+
+def signin_link(kind: AlertKind, account: Account | None, config: Config, lang: Language) -> str:
+    """For "needs you", the line linking to the console's remote sign-in page; "" otherwise or without public_url."""
+    url = _account_url(account, config)
+    return SIGNIN_LINK[lang].format(url=f"{url}/signin") if url and kind == AlertKind.NEEDS_HUMAN else ""
 
 
 def wants(channel: Channel, severity: Severity, account: str | None) -> bool:
@@ -392,8 +404,10 @@ def outbox_rows(
     lang = language(account)
     facts = {"at": now, **alert.facts}
     title, body = render_safe(alert.kind, facts, account, config, lang)
-    link = case_link(account, config, lang)
-    body = f"{body}\n\n{link}" if link else body
+    links = [
+        line for line in (signin_link(alert.kind, account, config, lang), case_link(account, config, lang)) if line
+    ]
+    body = "\n\n".join([body, "\n".join(links)]) if links else body
     return [
         {
             "account": alert.account or None,

@@ -7,9 +7,18 @@ import stat
 from pathlib import Path
 from typing import Any, cast
 
+import pytest
 from playwright.async_api import StorageState
 
-from monitor.files import SessionFiles, ensure_private_dir, save_screenshot, write_private
+from monitor.errors import ConfigError
+from monitor.files import (
+    SessionFiles,
+    cookie_belongs,
+    ensure_private_dir,
+    read_session_file,
+    save_screenshot,
+    write_private,
+)
 
 
 def mode(path: Path) -> int:
@@ -53,3 +62,31 @@ def test_a_screenshot_is_named_by_its_time_and_outcome(tmp_path: Path) -> None:
     assert path == tmp_path / "screenshots" / "shop" / "20270115T080000-locked.png"
     assert path.read_bytes() == b"\x89PNG" and mode(path) == 0o600 and mode(path.parent) == 0o700
     assert save_screenshot(tmp_path, "shop", 1_800_000_001.0, "", b"").name == "20270115T080001-check.png"
+
+
+@pytest.mark.parametrize(
+    ("domain", "host", "belongs"),
+    [
+        ("shop.example", "shop.example", True),
+        (".shop.example", "www.shop.example", True),  # a parent domain's cookie
+        ("smile.shop.example", "shop.example", True),  # a subdomain's
+        ("other.example", "shop.example", False),
+        ("evilshop.example", "shop.example", False),
+        (".example.net", "www.shop.example.net", True),
+        ("com", "shop.com", False),  # never a bare top-level domain
+        ("127.0.0.1", "127.0.0.1", True),
+        ("0.0.1", "127.0.0.1", False),  # an address has no parent domain
+    ],
+)
+def test_cookie_belongs_to_the_accounts_site(domain: str, host: str, belongs: bool) -> None:
+    assert cookie_belongs(domain, host) is belongs
+
+
+def test_session_file_with_a_cookie_playwright_would_refuse_is_one_line(tmp_path: Path) -> None:
+    path = tmp_path / "s.json"
+    path.write_text('{"cookies": [{"name": "sid", "value": "v", "domain": "127.0.0.1", "sameSite": "Sometimes"}]}')
+    with pytest.raises(ConfigError, match=r"s\.json is not a session file: cookie 1 has a bad sameSite"):
+        read_session_file(path, "binding", "127.0.0.1")
+    path.write_text('{"cookies": [{"name": "sid", "value": "v", "domain": "127.0.0.1"}]}')
+    state = read_session_file(path, "binding", "127.0.0.1")
+    assert state["cookies"][0]["path"] == "/" and state["origins"] == []

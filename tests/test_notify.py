@@ -171,6 +171,27 @@ def test_alerts_about_an_account_end_with_a_link_to_its_case_page(aio, tmp_path,
     plain.store.close()
 
 
+def test_needs_you_alert_links_to_the_remote_signin_page(aio, tmp_path, push) -> None:
+    """With `[web] public_url` the "needs you" alert links to the console's sign-in page (en, ja); without, no link."""
+    expected = {
+        "en": "Sign in from your phone: https://console.example.net/base/accounts/shop/signin",
+        "ja": "スマートフォンからログイン: https://console.example.net/base/accounts/shop/signin",
+    }
+    for lang in ("en", "ja"):
+        (tmp_path / lang).mkdir()
+        env = Env(make_config(tmp_path / lang, [{"name": "hook", "url": push.json_url()}], lang))
+        env.config.web = WebOptions(public_url="https://console.example.net/base/")
+        body = _needs_human(aio, env, Problem.CHALLENGE, "the site asks for a human check")
+        case = "Open the case" if lang == "en" else "詳細"
+        assert body.endswith(f"\n\n{expected[lang]}\n{case}: https://console.example.net/base/accounts/shop"), body
+        assert push.received[-1].json["message"] == body  # what real Apprise delivered to the receiver
+        env.store.close()
+    plain = Env(make_config(tmp_path, [{"name": "hook", "url": push.json_url()}]))
+    body = _needs_human(aio, plain, Problem.CHALLENGE, "the site asks for a human check")
+    assert "/signin" not in body and "Sign in from your phone" not in body
+    plain.store.close()
+
+
 # --- Delivery rules, unit tests: a fake Apprise (tests/fakes.py), a moved clock, a real SQLite file ---------------
 
 

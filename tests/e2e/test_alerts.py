@@ -11,7 +11,7 @@ import pytest
 
 from monitor.models import Status
 from monitor.notify import Notifier
-from tests.helpers import PASSWORDS, account_entry, make_config, plain_profile, run_monitor, write_config
+from tests.helpers import PASSWORDS, Rig, account_entry, make_config, plain_profile, run_monitor, write_config
 
 
 def test_commit_then_crash_is_delivered_once_after_restart(tmp_path, push) -> None:
@@ -99,3 +99,26 @@ def test_a_page_that_asks_for_more_than_the_profile_foresaw_is_quoted(aio, rig, 
     (message,) = [p.json["message"] for p in push.received]
     assert note in message and "billing statement" in message
     assert message.index(note) < message.index("billing statement")
+
+
+@pytest.mark.browser
+def test_device_approval_alert_links_to_the_remote_signin_page(
+    aio, browser_manager, retailer, control, push, monkeypatch, tmp_path
+) -> None:
+    """A real check meets the retailer's device approval: "needs you" arrives with the console's sign-in link."""
+    config = write_config(
+        tmp_path,
+        [account_entry("alice", monkeypatch)],
+        [{"name": "hook", "url": push.json_url()}],
+        base_url=retailer.url,
+        web={"enabled": False, "public_url": "https://monitor.example.net"},
+    )
+    r = Rig(aio, browser_manager, config)
+    control.misbehave(PASSWORDS["alice"][0], device_approval=True)
+    assert str(r.check("alice").problem) == "challenge"
+    aio.run(Notifier(r.config, r.store).drain(timeout=30))
+    (message,) = [p.json["message"] for p in push.received]
+    assert "Approve this sign-in from the Riverside Market app" in message
+    assert "Sign in from your phone: https://monitor.example.net/accounts/alice/signin" in message
+    assert PASSWORDS["alice"][1] not in message
+    r.store.close()
