@@ -207,11 +207,12 @@ HUMAN_ADVICE: dict[Language, dict[Problem, str]] = {
         Problem.LOGIN_REJECTED: "1. Check the password: sign in at {base_url} by hand with the password the monitor "
         "uses. If it has changed, update the secret the account's `password` points to.\n"
         "2. Then run `monitor resume {account}` so that the monitor signs in again.",
-        Problem.CHALLENGE: "1. Run `monitor login {account}` on a machine with a display, sign in and answer the "
-        "site's check (the CAPTCHA characters or the one-time code) in the window that opens: the session is "
-        "saved and automated sign-ins resume.\n"
-        "2. No display? Sign in at {base_url} in your own browser, answer the check there, then run "
-        "`monitor resume {account}`.\n"
+        Problem.CHALLENGE: "1. Sign in yourself and answer the site's check (the CAPTCHA characters, the one-time "
+        "code or the device approval): from your phone on the console's sign-in page for {account}, or with "
+        "`monitor login {account}` on a machine with a display. The session is saved and automated sign-ins "
+        "resume.\n"
+        "2. Signed in on another machine? There run `monitor session export {account} FILE`, copy FILE here and "
+        "run `monitor session import {account} FILE`.\n"
         "3. If the site asks for a one-time code at every sign-in, add the account's `totp_secret` so that "
         "the monitor can answer it.",
     },
@@ -219,10 +220,11 @@ HUMAN_ADVICE: dict[Language, dict[Problem, str]] = {
         Problem.LOGIN_REJECTED: "1. パスワードを確認してください: 監視に設定しているパスワードで {base_url} に手動で"
         "ログインできるか試し、変更していた場合はアカウントの `password` が指す秘密情報を更新してください。\n"
         "2. その後 `monitor resume {account}` を実行すると、自動ログインが再開されます。",
-        Problem.CHALLENGE: "1. 画面のあるマシンで `monitor login {account}` を実行し、開いたウィンドウでログインして"
-        "画像認証の文字やワンタイムパスワードを入力してください（セッションが保存され、自動ログインも再開されます）。\n"
-        "2. 画面がない場合は、ご自身のブラウザで {base_url} にログインして確認に答えてから、"
-        "`monitor resume {account}` を実行してください。\n"
+        Problem.CHALLENGE: "1. ご自身でログインし、サイトの確認（画像認証の文字、ワンタイムパスワード、端末の承認）に"
+        "答えてください: スマートフォンからコンソールの {account} のログインページで、または画面のあるマシンで"
+        " `monitor login {account}` を実行して。セッションが保存され、自動ログインも再開されます。\n"
+        "2. 別のマシンでログインした場合は、そこで `monitor session export {account} FILE` を実行し、FILE を"
+        "このサーバーにコピーして `monitor session import {account} FILE` を実行してください。\n"
         "3. ログインのたびにワンタイムパスワードを求められる場合は、アカウントに `totp_secret` を設定してください。",
     },
 }

@@ -107,11 +107,12 @@ def test_rejected_password_alert_says_check_the_password_then_resume(aio, tmp_pa
 
 
 def test_challenge_alert_says_how_to_get_past_it(aio, tmp_path, push) -> None:
-    """A CAPTCHA or one-time code alert says to sign in by hand, answer the check, and resume."""
+    """A CAPTCHA or one-time code alert names the ways to sign in yourself: phone, a display, or a copied session."""
     env = Env(make_config(tmp_path, [{"name": "hook", "url": push.json_url()}]))
     body = _needs_human(aio, env, Problem.CHALLENGE, "the site asks for a human check (captcha: Enter the characters)")
-    assert "`monitor login shop`" in body and "CAPTCHA characters or the one-time code" in body
-    assert "`monitor resume shop`" in body and "totp_secret" in body
+    assert "console's sign-in page for shop" in body and "`monitor login shop`" in body
+    assert "`monitor session export shop FILE`" in body and "`monitor session import shop FILE`" in body
+    assert "device approval" in body and "totp_secret" in body
 
 
 def test_account_advice_overrides_profile_and_page(aio, tmp_path, push) -> None:
