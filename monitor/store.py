@@ -653,13 +653,13 @@ class Store:
         with self.transaction() as tx:
             return tx.retain(before, strip_from, keep_transitions, keep_deliveries)
 
-    def file_sizes(self) -> tuple[int, int]:
-        """(bytes of the database file with its WAL, bytes of it on SQLite's freelist: reused before the file grows)."""
+    def file_sizes(self) -> tuple[int, int, int]:
+        """Bytes of the database file and of its WAL, and bytes on SQLite's freelist (reused before the file grows)."""
         if self.path is None:
-            return 0, 0
-        size = sum(p.stat().st_size for p in (self.path, Path(f"{self.path}-wal")) if p.exists())
+            return 0, 0, 0
+        db, wal = (p.stat().st_size if p.exists() else 0 for p in (self.path, Path(f"{self.path}-wal")))
         page = int(self.conn.execute("PRAGMA page_size").fetchone()[0])
-        return size, page * int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
+        return db, wal, page * int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
 
     # --- outbox --------------------------------------------------------------------
 
