@@ -69,8 +69,10 @@ async def soak(url: str, folder: Path, checks: int, every: int, retailer_pid: in
     name = user_name(email)
     control = Control(url)
     clock = SimClock(START)
-    days = 7 if checks > 1000 else 1  # the quick run covers two simulated days: let retention bite there too
-    schedule = f"[schedule]\nretention_days = {days}\nkeep_transitions = 50\nkeep_deliveries = 50\n"
+    # The quick run covers under two simulated days: shorter periods let retention and give-up happen there too.
+    days, max_age = (7, "48h") if checks > 1000 else (1, "12h")
+    schedule = f'[schedule]\nretention_days = {days}\noutbox_max_age = "{max_age}"\n'
+    schedule += "keep_transitions = 50\nkeep_deliveries = 50\n"
     rig = in_process(folder / "soak", url, [email], schedule, REFUSED, recycle_after=200, clock=clock)
     store, manager, coordinator = rig.store, rig.manager, rig.coordinator
     notifier = Notifier(rig.config, store, clock=clock)
