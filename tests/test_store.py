@@ -459,3 +459,22 @@ def test_retention_never_drops_the_open_case_nor_its_readings(tmp_path: Path) ->
     assert before is not None and after == before and len(after.steps) == 21  # the lock and its 20 changes
     assert after.steps[0].evidence == "Your account has been locked"  # its reading stayed with it
     store.close()
+
+
+def test_pruned_space_is_reused_so_the_file_stops_growing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "monitor.db")
+
+    def fill(start: int) -> int:
+        """2,000 readings a minute apart from minute `start`; the file's size once its WAL is written back."""
+        with store.transaction() as tx:
+            for i in range(start, start + 2000):
+                tx.insert_reading(Reading("shop", at=i * 60.0, status=Status.OK, detail="x" * 300))
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return store.file_sizes()[0]
+
+    first = fill(0)
+    assert store.retain(before=2000 * 60.0, strip_from=0, keep_transitions=1, keep_deliveries=1).readings == 2000
+    freed = store.file_sizes()[2]
+    assert freed > first // 2  # the pages went to SQLite's freelist (the file keeps its size) ...
+    assert fill(2000) <= first  # ... and the next readings fill them instead of growing the file
+    store.close()
