@@ -317,10 +317,11 @@ class Tx:
                 f"SELECT id FROM transitions WHERE {status_edge} AND at < ? ORDER BY at DESC, id DESC LIMIT 1",
                 (account, *problem_edges, cutoff),
             ).fetchone()
+            keep_from = min(cutoff, self._case_opened(account))  # the window, and the last case from its opening
             cur = self._conn.execute(
-                "DELETE FROM transitions WHERE account = ? AND at < ? AND at < ? AND id != ? AND id NOT IN"
+                "DELETE FROM transitions WHERE account = ? AND at < ? AND id != ? AND id NOT IN"
                 " (SELECT id FROM transitions WHERE account = ? ORDER BY at DESC, id DESC LIMIT ?)",
-                (account, cutoff, self._case_opened(account), anchor[0] if anchor else -1, account, keep_transitions),
+                (account, keep_from, anchor[0] if anchor else -1, account, keep_transitions),
             )
             dropped += cur.rowcount
         finished = (str(OutboxState.SENT), str(OutboxState.GIVEN_UP))
