@@ -35,10 +35,16 @@ from bench.remote import keys as remote_keys
 from bench.remote import remote
 from bench.remote import rows as remote_rows
 from bench.scale import scale
+from bench.soak import PLOT as SOAK_PLOT
+from bench.soak import keys as soak_keys
+from bench.soak import plot as soak_plot
+from bench.soak import soak
+from bench.soak import table_rows as soak_rows
 from bench.warm_cold import warm_cold
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
-MEASURES = ("warm_cold", "scale", "memory", "idle", "alert", "heavy", "console", "remote")
+MEASURES = ("warm_cold", "scale", "memory", "idle", "alert", "heavy", "console", "remote", "soak")
+SOAK_CHECKS, SOAK_QUICK = 10_000, 200  # --soak alone: the record; with --quick: CI keeps it working
 
 
 def machine() -> str:
@@ -65,11 +71,24 @@ def main() -> int:
         metavar="NAMES",
         help=f"run only these, comma-separated ({', '.join(MEASURES)}); their keys are merged into --out",
     )
+    parser.add_argument(
+        "--soak",
+        metavar="N",
+        type=int,
+        nargs="?",
+        const=0,
+        help=f"run only the soak: N checks (default {SOAK_CHECKS:,}; {SOAK_QUICK} with --quick), merged into --out",
+    )
     args = parser.parse_args()
     if args.show:
         print(table(json.loads(Path(args.out).read_text(encoding="utf-8"))))
         return 0
-    only = set(args.only.split(",")) if args.only else set(MEASURES)
+    if args.soak is not None and args.soak < 0:
+        parser.error(f"--soak: N must be a positive number of checks, not {args.soak}")
+    if args.soak is not None:
+        args.only = "soak"
+    # The soak is long: a run without --soak or --only leaves it out.
+    only = set(args.only.split(",")) if args.only else set(MEASURES) - {"soak"}
     if only - set(MEASURES):
         parser.error(f"--only: unknown {', '.join(sorted(only - set(MEASURES)))} (known: {', '.join(MEASURES)})")
     quick = args.quick
@@ -127,6 +146,13 @@ def main() -> int:
             rem = detail["remote"] = remote(url, folder, quick)
             results |= remote_keys(rem)
             print(f"remote sign-in frame p95 {results['remote_frame_p95_ms']:.0f} ms", file=sys.stderr)
+        if "soak" in only:
+            checks = args.soak or (SOAK_QUICK if quick else SOAK_CHECKS)
+            every = 50 if quick or checks < 5000 else 500
+            sk = detail["soak"] = asyncio.run(soak(url, folder, checks, every, retailer.pid))
+            results |= soak_keys(sk)
+            soak_plot(sk, folder / "soak.svg" if quick else SOAK_PLOT)  # quick: drawn, to keep it working, not kept
+            print(f"soak drift {sk['soak_drift_pct']:+.1f}% over {checks} checks", file=sys.stderr)
     finally:
         retailer.send_signal(signal.SIGTERM)
         retailer.wait(10)
@@ -225,6 +251,8 @@ def table(r: dict[str, Any]) -> str:
         rows += console_rows(r)
     if "remote" in d:
         rows += remote_rows(r)
+    if "soak" in d:
+        rows += soak_rows(r)
     mode = "quick mode" if r["quick"] else "full run"
     return markdown(rows) + f"\n\nMachine: {r['machine']}; {r['date']}; {mode}."
 

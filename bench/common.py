@@ -8,6 +8,7 @@ import sqlite3
 import statistics
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,13 +71,43 @@ class InProcess:
     coordinator: Coordinator
 
 
-def in_process(folder: Path, url: str, emails: list[str]) -> InProcess:
-    """A coordinator with its own store, browser manager (never recycled: that is not measured) and fetcher."""
-    cfg = configmod.load(bench_config(folder, url, emails))
+def in_process(
+    folder: Path,
+    url: str,
+    emails: list[str],
+    schedule: str = "",
+    channel: str = "",
+    recycle_after: int = 100_000,
+    clock: Callable[[], float] = time.time,
+) -> InProcess:
+    """A coordinator with its own store, browser manager (never recycled unless asked: not measured) and fetcher."""
+    cfg = configmod.load(bench_config(folder, url, emails, schedule, channel))
     store = Store.open(cfg.data_dir)
-    manager = BrowserManager(recycle_after=100_000)
+    manager = BrowserManager(recycle_after=recycle_after)
     fetcher = PlaywrightFetcher(cfg.browser, SessionFiles(cfg.data_dir / "sessions"), manager)
-    return InProcess(cfg, store, manager, fetcher, Coordinator(cfg, store, fetcher))
+    return InProcess(cfg, store, manager, fetcher, Coordinator(cfg, store, fetcher, clock=clock))
+
+
+def svg(width: int, height: int, title: str, body: list[str], note: str) -> str:
+    """An SVG picture: white ground, a bold title at the top, `body`'s elements, a grey note at the bottom."""
+    return "\n".join(
+        [
+            f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}"'
+            ' font-family="sans-serif" font-size="13">',
+            f'<rect width="{width}" height="{height}" fill="#fff"/>',
+            f'<text x="{width // 2}" y="20" font-weight="bold" text-anchor="middle">{title}</text>',
+            *body,
+            f'<text x="10" y="{height - 12}" fill="#555" font-size="11">{note}</text>',
+            "</svg>",
+            "",
+        ]
+    )
+
+
+def write_svg(path: Path, text: str) -> None:
+    """Write a picture made by `svg` (docs/img is created if missing)."""
+    path.parent.mkdir(exist_ok=True)
+    path.write_text(text, encoding="utf-8")
 
 
 def start_daemon(config: Path, log: Path) -> subprocess.Popen[str]:

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import HERE, in_process, user
+from bench.common import HERE, in_process, svg, user, write_svg
 from bench.scale import cpu_seconds
 from fixtures.control import Control
 from fixtures.procs import descendants
@@ -136,11 +136,7 @@ def plot(result: dict[str, Any], path: Path = PLOT) -> None:
     top = max(max(result["samples"][m]["cpu_s"]) for m in MODES) * 1.15
     w, h, left, base, bar = 560, 260, 150, 230, 40
     scale = (w - left - 40) / top
-    out = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="13">',
-        f'<rect width="{w}" height="{h}" fill="#fff"/>',
-        f'<text x="{left}" y="20" font-weight="bold">CPU per warm check (all processes), ms</text>',
-    ]
+    out = []
     for i, mode in enumerate(MODES):
         y = 40 + i * 60
         value = result["median"][mode]["cpu_s"]
@@ -151,10 +147,7 @@ def plot(result: dict[str, Any], path: Path = PLOT) -> None:
             out.append(f'<circle cx="{left + v * scale:.1f}" cy="{y + bar / 2}" r="3" fill="#222" opacity="0.6"/>')
     out.append(f'<line x1="{left}" y1="34" x2="{left}" y2="{base}" stroke="#444"/>')
     note = f"median of {result['rounds']} interleaved rounds (dots) of {result['checks_per_round']} checks"
-    out.append(f'<text x="{left}" y="{h - 12}" fill="#555" font-size="11">{note}</text>')
-    out.append("</svg>")
-    path.parent.mkdir(exist_ok=True)
-    path.write_text("\n".join(out) + "\n", encoding="utf-8")
+    write_svg(path, svg(w, h, "CPU per warm check (all processes), ms", out, note))
 
 
 def merge(out: Path, result: dict[str, Any], date: str) -> None:

@@ -63,6 +63,8 @@ SCHEDULE_KEYS = {
     "stale_after_intervals",
     "heartbeat_url",
     "retention_days",
+    "keep_transitions",
+    "keep_deliveries",
     "outbox_max_age",
     "retry_min",
     "retry_max",
@@ -253,6 +255,8 @@ class Schedule:
     stale_after_intervals: int = 4  # self-alert when no check succeeded for this many intervals
     heartbeat_url: Secret | None = None
     retention_days: float = 30.0
+    keep_transitions: int = 1000  # per account, beyond retention_days (the last case and the strip's days stay)
+    keep_deliveries: int = 1000  # sent or given-up outbox rows per channel, beyond retention_days
     outbox_max_age_h: float = 48.0
     retry_min_s: float = 10.0  # first delivery retry; doubles each time
     retry_max_s: float = 3600.0
@@ -553,6 +557,8 @@ def _schedule(r: _Reader, data: dict[str, Any]) -> Schedule:
         stale_after_intervals=int(r.number(s, "stale_after_intervals", w, 4, 1, 1000)),
         heartbeat_url=heartbeat,
         retention_days=r.number(s, "retention_days", w, 30, 1, 3650),
+        keep_transitions=int(r.number(s, "keep_transitions", w, 1000, 1, 10_000)),
+        keep_deliveries=int(r.number(s, "keep_deliveries", w, 1000, 1, 1_000_000)),
         outbox_max_age_h=r.duration(s, "outbox_max_age", w, 48 * 3600) / 3600,
         retry_min_s=r.duration(s, "retry_min", w, 10),
         retry_max_s=r.duration(s, "retry_max", w, 3600),

@@ -38,6 +38,7 @@ from monitor.store import Store, StoreError
 
 log = logging.getLogger("monitor")
 DAY = 86400.0
+STRIP_DAYS = 31  # what retention keeps for the console's status strip (30 local days, with a day to spare)
 
 
 class _QuietDeadDriver:
@@ -289,16 +290,22 @@ class Coordinator:
             self.queue([Alert(AlertKind.NO_SUCCESS, "", {"minutes": minutes})], None, self.clock())
 
     def retention(self) -> None:
-        """Drop readings and screenshots older than the retention period (those of transitions stay)."""
-        before = self.clock() - self.config.schedule.retention_days * 86400
-        removed = self.store.prune(before)
+        """Drop readings, screenshots, transitions and sent alerts past retention (see `Store.retain`)."""
+        now, sched = self.clock(), self.config.schedule
+        before = now - sched.retention_days * DAY
+        # The console's 30-day strip reads transitions from the start of a local day 29 days back.
+        removed = self.store.retain(before, now - STRIP_DAYS * DAY, sched.keep_transitions, sched.keep_deliveries)
         kept = {t.screenshot for a in self.config.accounts for t in self.store.transitions(a.name, 10_000)}
         for shot in (self.config.data_dir / "screenshots").glob("*/*.png"):
             with contextlib.suppress(OSError):
                 if shot.stat().st_mtime < before and str(shot) not in kept:
                     shot.unlink()
-        if removed:
-            log.info("retention: removed %d old readings", removed)
+        if removed.readings:
+            log.info("retention: removed %d old readings", removed.readings)
+        if removed.transitions or removed.deliveries:
+            log.info(
+                "retention: removed %d old transitions, %d delivered alerts", removed.transitions, removed.deliveries
+            )
 
     def _log_edges(self, previous: AccountState, decision: Decision, reading: Reading) -> None:
         """Log on edges only: a change, a problem starting, a recovery; never every poll."""

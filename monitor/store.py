@@ -26,7 +26,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from monitor.errors import ConfigError, MonitorError
 from monitor.files import DATA_DIR_MARKER, data_dir_problem, ensure_private_dir, write_private
@@ -174,6 +174,14 @@ MIGRATIONS: list[tuple[str, str]] = [
 ]
 
 
+class Retained(NamedTuple):
+    """What one retention pass removed."""
+
+    readings: int
+    transitions: int
+    deliveries: int  # sent or given-up outbox rows (with their delivery attempts)
+
+
 class DatabaseDamaged(MonitorError):
     """The database file is damaged or not a database: no retry helps; restore it or start afresh."""
 
@@ -295,6 +303,60 @@ class Tx:
         )
         self._conn.execute("DELETE FROM signins WHERE at < ?", (before,))
         return cur.rowcount
+
+    def retain(self, before: float, strip_from: float, keep_transitions: int, keep_deliveries: int) -> Retained:
+        """Drop old transitions and finished outbox rows beyond the last few, then old readings (see `Store.retain`)."""
+        problem_edges = tuple(str(k) for k in PROBLEM_EDGES)
+        marks = ", ".join("?" * len(problem_edges))
+        cutoff = min(before, strip_from)
+        dropped = 0
+        for (account,) in self._conn.execute("SELECT DISTINCT account FROM transitions").fetchall():
+            status_edge = f"account = ? AND kind NOT IN ({marks})"
+            # The status the strip's first day begins with: the last status edge before the cutoff.
+            anchor = self._conn.execute(
+                f"SELECT id FROM transitions WHERE {status_edge} AND at < ? ORDER BY at DESC, id DESC LIMIT 1",
+                (account, *problem_edges, cutoff),
+            ).fetchone()
+            keep_from = min(cutoff, self._case_opened(account))  # the window, and the last case from its opening
+            cur = self._conn.execute(
+                "DELETE FROM transitions WHERE account = ? AND at < ? AND id != ? AND id NOT IN"
+                " (SELECT id FROM transitions WHERE account = ? ORDER BY at DESC, id DESC LIMIT ?)",
+                (account, keep_from, anchor[0] if anchor else -1, account, keep_transitions),
+            )
+            dropped += cur.rowcount
+        finished = (str(OutboxState.SENT), str(OutboxState.GIVEN_UP))
+        doomed = (
+            "SELECT id FROM (SELECT id, created_at, ROW_NUMBER() OVER (PARTITION BY channel ORDER BY id DESC) AS n"
+            " FROM outbox WHERE state IN (?, ?)) WHERE n > ? AND created_at < ?"
+        )
+        args = (*finished, keep_deliveries, before)
+        self._conn.execute(f"DELETE FROM delivery_attempts WHERE outbox_id IN ({doomed})", args)
+        deliveries = self._conn.execute(f"DELETE FROM outbox WHERE id IN ({doomed})", args).rowcount
+        return Retained(readings=self.prune(before), transitions=dropped, deliveries=deliveries)
+
+    def _case_opened(self, account: str) -> float:
+        """When the account's last case (open or closed) opened: its first lock or review after the ok before it."""
+        problem_edges = tuple(str(k) for k in PROBLEM_EDGES)
+        marks = ", ".join("?" * len(problem_edges))
+        edge = f"account = ? AND kind NOT IN ({marks})"
+        blocked = (str(Status.LOCKED), str(Status.UNDER_REVIEW))
+        last = self._conn.execute(
+            f"SELECT at, id FROM transitions WHERE {edge} AND to_status IN (?, ?) ORDER BY at DESC, id DESC LIMIT 1",
+            (account, *problem_edges, *blocked),
+        ).fetchone()
+        if last is None:
+            return float("inf")  # never locked: no case to keep
+        ok = self._conn.execute(
+            f"SELECT at, id FROM transitions WHERE {edge} AND to_status = ? AND (at < ? OR (at = ? AND id < ?))"
+            " ORDER BY at DESC, id DESC LIMIT 1",
+            (account, *problem_edges, str(Status.OK), last["at"], last["at"], last["id"]),
+        ).fetchone()
+        after = (ok["at"], ok["at"], ok["id"]) if ok else (float("-inf"), float("-inf"), -1)
+        opened = self._conn.execute(
+            f"SELECT MIN(at) FROM transitions WHERE {edge} AND to_status IN (?, ?) AND (at > ? OR (at = ? AND id > ?))",
+            (account, *problem_edges, *blocked, *after),
+        ).fetchone()[0]
+        return float(opened)
 
     def claim(self, row_id: int, now: float, lease_s: float, force: bool = False) -> bool:
         """Lease a pending row for `lease_s`; False if another sender holds it or (unless `force`) it is not due."""
@@ -578,6 +640,27 @@ class Store:
         """Drop readings older than `before` that no transition refers to (and old sign-ins); returns how many."""
         with self.transaction() as tx:
             return tx.prune(before)
+
+    def retain(self, before: float, strip_from: float, keep_transitions: int, keep_deliveries: int) -> Retained:
+        """Retention in one transaction; returns what it removed.
+
+        Transitions: an account's last `keep_transitions` stay, and so does every one since `before` or
+        `strip_from` (whichever is older: the console's status strip reads them), every one of the
+        account's last case (open or closed) and the last status change before that window (the status
+        the strip begins with). Outbox: a channel's last `keep_deliveries` sent or given-up rows stay, and
+        every one created since `before`; a pending row always stays. Then readings and sign-ins older
+        than `before` go, those of the transitions that stay excepted (as `prune`).
+        """
+        with self.transaction() as tx:
+            return tx.retain(before, strip_from, keep_transitions, keep_deliveries)
+
+    def file_sizes(self) -> tuple[int, int, int]:
+        """Bytes of the database file and of its WAL, and bytes on SQLite's freelist (reused before the file grows)."""
+        if self.path is None:
+            return 0, 0, 0
+        db, wal = (p.stat().st_size if p.exists() else 0 for p in (self.path, Path(f"{self.path}-wal")))
+        page = int(self.conn.execute("PRAGMA page_size").fetchone()[0])
+        return db, wal, page * int(self.conn.execute("PRAGMA freelist_count").fetchone()[0])
 
     # --- outbox --------------------------------------------------------------------
 

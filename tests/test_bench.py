@@ -84,3 +84,28 @@ def test_heavy_bench_alone_merges_its_keys_and_keeps_the_others(tmp_path) -> Non
     assert heavy["problems"] == 0  # every check read a status from its saved session
     assert results["heavy_kb_off"] > 5 * 1024 > results["heavy_kb_on"]  # blocking kept the MBs away
     assert results["heavy_block_ratio"] > 0
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(600)
+def test_quick_soak_samples_memory_and_disk_and_merges_its_keys(tmp_path) -> None:
+    out = tmp_path / "results.json"
+    alert = {"alert_p50_s": 1.2, "alert_p95_s": 2.0, "alert_interval_s": 2.0}
+    out.write_text(json.dumps({**alert, "detail": {"alert": {"trials": 40}}}))
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--soak", "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert results["alert_p95_s"] == 2.0 and results["detail"]["alert"] == {"trials": 40}  # the rest kept
+    soak = results["detail"]["soak"]
+    assert results["soak_checks"] == 200 and [s[0] for s in results["soak_samples"]] == [50, 100, 150, 200]
+    assert soak["problems"] == 0 and soak["signins"] == 1  # one sign-in, then warm checks from the saved session
+    # the simulated days passed retention_days: old readings went, transitions of each flip stayed
+    assert soak["simulated_days"] > soak["retention_days"] and soak["rows_at_end"]["readings"] < 200
+    assert soak["rows_at_end"]["transitions"] >= 3 and soak["rows_at_end"]["outbox_given_up"] > 0
+    assert soak["children"][1] >= 3  # the driver and Chromium were up and counted
+    assert "soak_drift_pct" in results and "| soak: memory drift after warm-up (PSS) |" in done.stdout

@@ -592,3 +592,14 @@ def test_keep_warm_is_a_duration_where_zero_means_close_after_every_check(tmp_pa
     # locked or under review, never through the next check of a 10-minute interval; briefly otherwise.
     assert 5 * 60 * 1.1 < keep_warm_rule([300.0], 0.1) < 10 * 60 * 0.9
     assert keep_warm_rule([], 0.1) < 30  # the bench's idle_mb is measured 30 s after the last check
+
+
+def test_retention_counts_are_read_and_a_bad_one_is_one_line(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SHOP_PW", "pw")
+    default = load(write(tmp_path, GOOD)).schedule
+    assert (default.keep_transitions, default.keep_deliveries) == (1000, 1000)
+    cfg = load(write(tmp_path, GOOD + "[schedule]\nkeep_transitions = 200\nkeep_deliveries = 50\n"))
+    assert (cfg.schedule.keep_transitions, cfg.schedule.keep_deliveries) == (200, 50)
+    with pytest.raises(ConfigError) as bad:
+        load(write(tmp_path, GOOD + "[schedule]\nkeep_transitions = 0\n"))
+    assert str(bad.value).endswith("monitor.toml: schedule.keep_transitions: must be between 1 and 10000, not 0")

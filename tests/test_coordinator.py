@@ -400,3 +400,24 @@ def test_retention_drops_old_readings_and_unreferenced_screenshots(make, caplog:
     assert [r.at for r in env.store.readings("shop")] == [third.at, first.at]  # a transition keeps its own
     assert Path(str(first.screenshot)).exists() and not Path(str(second.screenshot)).exists()
     assert any(r.getMessage() == "retention: removed 1 old readings" for r in caplog.records)
+
+
+def test_retention_drops_old_transitions_and_sent_alerts_but_keeps_the_open_case(make, caplog) -> None:
+    caplog.set_level(logging.INFO, logger="monitor")
+    flips = [Status.OK, Status.LOCKED] * 10 + [Status.UNDER_REVIEW]
+    extra = '[browser]\nscreenshots = "changes"\n[schedule]\nretention_days = 5\n'
+    extra += "keep_transitions = 3\nkeep_deliveries = 2\n"
+    env = make(story(*flips), extra=extra)
+    shots = []
+    for _ in flips:  # a change a day, each with its screenshot and alert
+        shots.append(env.check().screenshot)
+        env.clock.advance(86400)
+    for row in env.store.outbox():
+        env.store.record_attempt(row.id, True, None, env.clock())
+    env.clock.advance(60 * 86400)
+    env.coordinator.retention()
+    left = env.store.transitions("shop", 100)
+    assert [t.to_status for t in left] == ["under_review", "locked", "ok"]  # the open case, and the ok before it
+    assert len(env.store.outbox((OutboxState.SENT,))) == 2
+    assert [Path(str(s)).exists() for s in shots] == [False] * 18 + [True] * 3  # those of the dropped ones went
+    assert any(r.getMessage() == "retention: removed 18 old transitions, 18 delivered alerts" for r in caplog.records)

@@ -12,6 +12,8 @@ from typing import Any
 
 import pytest
 
+from monitor import config as configmod
+from monitor.case import current_case
 from monitor.config import Schedule
 from monitor.decide import decide
 from monitor.models import (
@@ -34,7 +36,7 @@ from monitor.store import (
     migrate,
     watched_accounts,
 )
-from tests.helpers import run_monitor
+from tests.helpers import make_config, run_monitor
 
 
 def at_version(path: Path, version: int) -> None:
@@ -391,4 +393,88 @@ def test_outbox_counts_and_each_channels_last_result(tmp_path: Path) -> None:
     row, attempt = results["mail"]
     assert (row.id, row.state, attempt.ok, attempt.error) == (mail, OutboxState.GIVEN_UP, False, "rejected")
     assert never not in {r.id for r, _ in results.values()}
+    store.close()
+
+
+def test_retention_keeps_the_last_transitions_the_strips_days_and_the_status_they_begin_with(tmp_path: Path) -> None:
+    store = Store(tmp_path / "monitor.db")
+    day = 86400.0
+    now = 200 * day
+    with store.transaction() as tx:
+        for i in range(100):  # ok / unknown flips, one a day: no case ever opened
+            to = "unknown" if i % 2 else "ok"
+            tx.add_transitions("shop", i * day, [Transition(TransitionKind.STATUS, None, to)], None)
+        tx.add_transitions("shop", 150 * day, [Transition(TransitionKind.CHECKS_FAILING, None, "unreachable")], None)
+        for i in range(5):  # inside the strip's days: all stay, however many
+            tx.add_transitions("shop", now - (4 - i) * day, [Transition(TransitionKind.STATUS, None, "ok")], None)
+    strip = store.status_days("shop", now)
+    removed = store.retain(before=now - 30 * day, strip_from=now - 31 * day, keep_transitions=3, keep_deliveries=1)
+    left = store.transitions("shop", 1000)
+    # the strip's days (more than the last 3), and the last status change before them: what day 1 begins with
+    assert [t.at / day for t in left] == [200, 199, 198, 197, 196, 99]
+    assert removed.transitions == 100 and store.status_days("shop", now) == strip
+    store.close()
+
+
+def test_retention_drops_finished_outbox_rows_past_the_last_per_channel_never_a_pending_one(tmp_path: Path) -> None:
+    store = Store(tmp_path / "monitor.db")
+    with store.transaction() as tx:
+        phone = [tx.enqueue(queued(at=100.0 + i)) for i in range(4)]
+        mail = [tx.enqueue(queued(channel="mail", at=100.0 + i)) for i in range(2)]
+        late = tx.enqueue(queued(at=5000.0))  # created after the retention cutoff
+    store.record_attempt(phone[0], False, "refused", 110.0, give_up=True)
+    for row in (phone[1], phone[2], mail[0], mail[1]):
+        store.record_attempt(row, True, None, 120.0)
+    store.record_attempt(late, True, None, 5001.0)  # phone[3] stays pending (its head was given up, then sent)
+    removed = store.retain(before=1000.0, strip_from=1000.0, keep_transitions=10, keep_deliveries=1)
+    left = {r.id: r.state for r in store.outbox(tuple(OutboxState))}
+    assert left == {phone[3]: OutboxState.PENDING, mail[1]: OutboxState.SENT, late: OutboxState.SENT}
+    assert removed.deliveries == 4 and store.attempts(phone[0]) == []  # its attempts went with it
+    assert store.channel_results()["mail"][0].id == mail[1]  # each channel's last result still shown
+    store.close()
+
+
+def test_retention_never_drops_the_open_case_nor_its_readings(tmp_path: Path) -> None:
+    config = configmod.load(make_config(tmp_path, []))
+    store = Store.open(config.data_dir)
+    hour = 3600.0
+
+    def see(at: float, status: Status, matched: str | None = None) -> None:
+        reading = Reading("shop", at=at, status=status, matched=matched)
+        with store.transaction() as tx:
+            tx.record_check(reading, decide(tx.state("shop"), reading, at, Schedule()), [])
+
+    for i in range(20):  # earlier cases, each locked an hour and restored
+        see(i * 24 * hour, Status.OK)
+        see(i * 24 * hour + hour, Status.LOCKED)
+    see(500 * hour, Status.OK)
+    see(501 * hour, Status.LOCKED, matched="Your account has been locked")  # the open case: 60 days and counting
+    for i in range(20):
+        see(502 * hour + i * 72 * hour, Status.UNDER_REVIEW if i % 2 == 0 else Status.LOCKED)
+    now = 502 * hour + 20 * 72 * hour
+    before = current_case(config, store, "shop", now)
+    removed = store.retain(before=now - 86400, strip_from=now - 31 * 86400, keep_transitions=5, keep_deliveries=5)
+    after = current_case(config, store, "shop", now)
+    assert removed.transitions > 30 and removed.readings > 0  # the earlier cases went
+    assert before is not None and after == before and len(after.steps) == 21  # the lock and its 20 changes
+    assert after.steps[0].evidence == "Your account has been locked"  # its reading stayed with it
+    store.close()
+
+
+def test_pruned_space_is_reused_so_the_file_stops_growing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "monitor.db")
+
+    def fill(start: int) -> int:
+        """2,000 readings a minute apart from minute `start`; the file's size once its WAL is written back."""
+        with store.transaction() as tx:
+            for i in range(start, start + 2000):
+                tx.insert_reading(Reading("shop", at=i * 60.0, status=Status.OK, detail="x" * 300))
+        store.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return store.file_sizes()[0]
+
+    first = fill(0)
+    assert store.retain(before=2000 * 60.0, strip_from=0, keep_transitions=1, keep_deliveries=1).readings == 2000
+    freed = store.file_sizes()[2]
+    assert freed > first // 2  # the pages went to SQLite's freelist (the file keeps its size) ...
+    assert fill(2000) <= first  # ... and the next readings fill them instead of growing the file
     store.close()
