@@ -494,6 +494,10 @@ def _connect(r: _Reader, b: dict[str, Any]) -> Secret | None:
         url = Secret.inline(os.path.expandvars(raw), f"{r.path}: browser.connect", check=connect_problem)
         url.reveal()
         return url
+    if not isinstance(raw, dict):
+        raise r.fail(
+            "browser.connect", 'must be a URL string or { env = "..." }, { file = "..." } or { command = "..." }'
+        )
     return r.secret(b, "connect", "browser", required=True, check=connect_problem)
 
 
