@@ -31,11 +31,14 @@ from bench.heavy import plot as heavy_plot
 from bench.heavy import table_rows as heavy_rows
 from bench.idle import cold_rounds, idle
 from bench.memory import memory
+from bench.remote_browser import keys as remote_keys
+from bench.remote_browser import remote_browser
+from bench.remote_browser import table_rows as remote_rows
 from bench.scale import scale
 from bench.warm_cold import warm_cold
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
-MEASURES = ("warm_cold", "scale", "memory", "idle", "alert", "heavy", "console")
+MEASURES = ("warm_cold", "scale", "memory", "idle", "alert", "heavy", "console", "remote_browser")
 
 
 def machine() -> str:
@@ -120,6 +123,11 @@ def main() -> int:
             cons = detail["console"] = console(url, folder, quick)
             results |= console_keys(cons)
             print(f"console p95 {results['console_p95_ms']:.0f} ms", file=sys.stderr)
+        if "remote_browser" in only:
+            rb = asyncio.run(remote_browser(url, folder, *((2, 2) if quick else (10, 5)), retailer.pid))
+            detail["remote_browser"] = rb
+            results |= remote_keys(rb)
+            print(f"remote browser / local, CPU per check {rb['remote_browser_over_local']:.2f}x", file=sys.stderr)
     finally:
         retailer.send_signal(signal.SIGTERM)
         retailer.wait(10)
@@ -216,6 +224,8 @@ def table(r: dict[str, Any]) -> str:
         rows += heavy_rows(r)
     if "console" in d:
         rows += console_rows(r)
+    if "remote_browser" in d:
+        rows += remote_rows(r)
     mode = "quick mode" if r["quick"] else "full run"
     return markdown(rows) + f"\n\nMachine: {r['machine']}; {r['date']}; {mode}."
 

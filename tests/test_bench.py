@@ -21,6 +21,7 @@ KEYS = [
     "console_p95_ms",
     "console_mem_mb",
     "heavy_block_ratio",
+    "remote_browser_over_local",
     "idle_mb",
     "cold_start_s",
     "rss_peak_by_kind_mb",

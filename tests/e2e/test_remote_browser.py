@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from fixtures.browser_server import DevToolsChromium, PlaywrightServer
 from fixtures.control import Control
-from tests.browser_server import DevToolsChromium, PlaywrightServer
 from tests.helpers import PASSWORDS, Daemon, wait_until
 
 pytestmark = pytest.mark.browser
