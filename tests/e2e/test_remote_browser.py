@@ -59,6 +59,8 @@ def test_the_story_through_a_playwright_server_that_goes_away_and_comes_back(
     assert "HeadlessChrome" not in local_headers[0] and "HeadlessChrome" not in local_headers[1]
     up = f"browser: remote ws://127.0.0.1:{server.port} (up)"
     wait_until(lambda: up in daemon.cli("status").stdout, 30, up)
+    named = json.loads(daemon.cli("status", "--json").stdout)["daemon"]["browser"]
+    assert named.startswith(f"remote ws://127.0.0.1:{server.port} (Chromium ") and TOKEN not in named
 
     control.event(ALICE, "lock")
     wait_until(lambda: "🔒 shop: account locked" in daemon.titles(), 30, "the lock alert")
