@@ -97,14 +97,10 @@ async def launch(
     raise BrowserNotFound(f"no usable Chromium: tried {'; '.join(tried)}; {FIX_HINT}")
 
 
-# [browser] connect: a ws(s):// address is a Playwright browser server (`playwright run-server`), an
-# http(s):// one a Chromium DevTools endpoint; so is a ws(s):// address under /devtools/ (what Chromium
-# prints as its "DevTools listening on ws://..."), which a Playwright server never has.
-REMOTE_SCHEMES = ("ws", "wss", "http", "https")
-
-
 def is_cdp(endpoint: str) -> bool:
     """Whether `endpoint` is a Chromium DevTools (CDP) address rather than a Playwright server's."""
+    # An http(s):// address is a DevTools endpoint, and so is a ws(s):// one under /devtools/ (what
+    # Chromium prints as "DevTools listening on ws://..."); any other ws(s):// is a Playwright server.
     parts = urlsplit(endpoint)
     return parts.scheme in ("http", "https") or parts.path.startswith("/devtools/")
 

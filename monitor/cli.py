@@ -231,6 +231,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 f"data dir {cfg.data_dir}"
             )
     remote = cfg.browser.connect if cfg is not None and not args.executable_path else None
+    headless = cfg.browser.headless if cfg is not None else True
     try:
         if remote is not None:
             # The remote browser's address is a secret of its own (it may carry a token): a bad one is config.
@@ -238,7 +239,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
             if problem:
                 failed(problem, 2)
             else:
-                print(f"browser: {asyncio.run(_doctor_remote(remote.reveal(), cfg.browser.headless))}")  # type: ignore[union-attr]
+                print(f"browser: {asyncio.run(_doctor_remote(remote.reveal(), headless))}")
         else:
             print(f"browser: {asyncio.run(_doctor_browser(exe))}")
     except MonitorError as exc:

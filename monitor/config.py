@@ -68,6 +68,7 @@ SCHEDULE_KEYS = {
     "retry_min",
     "retry_max",
 }
+REMOTE_SCHEMES = ("ws", "wss", "http", "https")  # [browser] connect: a Playwright server's, a DevTools endpoint's
 DEPRECATED_KEYS = {"schedule.alert_interval": "schedule.interval_while_locked"}
 TEMPLATE_KEYS = {"title", "body", "title_ja", "body_ja"}
 WEB_KEYS = {"enabled", "listen", "password", "public_url"}
@@ -190,7 +191,13 @@ class BrowserOptions:
     screenshots: ScreenshotMode = ScreenshotMode.CHANGES
     max_page_mb: float = 10.0  # the most one check may download (pages and resources); bounds memory
     keep_warm_s: float | None = None  # idle seconds before Chromium and the driver close; None: the daemon's rule
-    connect: Secret | None = None  # a remote browser's address (it may hold a token): connected to, not launched
+    # A remote browser's address (it may hold a token): connected to, not launched. Compared by where it
+    # comes from, so that a reload of the same config finds the same browser options (a Secret has no ==).
+    connect: Secret | None = field(default=None, compare=False)
+    _connect_from: tuple[str, str] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._connect_from = (self.connect.how, self.connect.ref) if self.connect is not None else None
 
 
 @dataclass
@@ -508,7 +515,7 @@ def connect_problem(url: str) -> str | None:
         parts.port  # noqa: B018 (a bad port raises here)
     except ValueError:
         return "is not a valid URL (check the host and port)"
-    if parts.scheme not in ("ws", "wss", "http", "https"):
+    if parts.scheme not in REMOTE_SCHEMES:
         scheme = f"{parts.scheme}:" if parts.scheme else "an address without one"
         return (
             "must be ws:// or wss:// (a Playwright browser server) or http:// or https:// "

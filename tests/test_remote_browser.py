@@ -96,3 +96,26 @@ def test_an_address_from_an_unset_variable_stops_the_daemon_start(tmp_path: Path
     assert done.returncode == 2
     (line,) = done.stderr.strip().splitlines()  # the daemon's log line: time, level, then the message
     assert line.endswith(f"monitor: {path}: browser.connect.env: environment variable NO_SUCH_BROWSER_URL is not set")
+
+
+def test_a_reload_with_the_same_address_says_nothing_and_a_new_one_waits_for_a_restart(
+    tmp_path, monkeypatch, caplog
+) -> None:
+    from monitor.daemon import Daemon
+
+    monkeypatch.setenv("SHOP_PW", "pw")
+    remote = f'[browser]\nconnect = "ws://127.0.0.1:3000/{TOKEN}"\n'
+    path = write(tmp_path, GOOD + remote)
+    daemon = Daemon(load(path), path)
+    try:
+        daemon.reload()  # the same address (a new Secret object): nothing to say
+        assert not [r for r in caplog.records if "[browser]" in r.getMessage()]
+        path.write_text(GOOD + remote.replace(":3000", ":3001"), encoding="utf-8")
+        daemon.reload()
+    finally:
+        daemon.store.close()
+    assert [r.getMessage() for r in caplog.records if "[browser]" in r.getMessage()] == [
+        "config reload: [browser] changes take effect after a restart"
+    ]
+    assert daemon.config.browser.connect is not None and ":3000/" in daemon.config.browser.connect.reveal()
+    assert TOKEN not in caplog.text
