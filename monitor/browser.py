@@ -141,7 +141,8 @@ async def connect(
                 endpoint, timeout=timeout_ms, headers={"x-playwright-launch-options": options}
             )
     except PlaywrightError as exc:
-        reason = mask_endpoint(first_line(exc, 200), endpoint)
+        # Playwright starts its message with the call ("BrowserType.connect: "): the owner needs the cause.
+        reason = mask_endpoint(re.sub(r"^BrowserType\.\w+: ", "", first_line(exc, 200)), endpoint)
         raise BrowserNotFound(f"cannot connect to the remote browser {shown}: {reason}") from None
     return browser, f"remote {shown} (Chromium {browser.version})"
 
