@@ -34,6 +34,9 @@ from bench.memory import memory
 from bench.remote import keys as remote_keys
 from bench.remote import remote
 from bench.remote import rows as remote_rows
+from bench.remote_browser import keys as remote_browser_keys
+from bench.remote_browser import remote_browser
+from bench.remote_browser import table_rows as remote_browser_rows
 from bench.scale import scale
 from bench.soak import PLOT as SOAK_PLOT
 from bench.soak import keys as soak_keys
@@ -43,7 +46,7 @@ from bench.soak import table_rows as soak_rows
 from bench.warm_cold import warm_cold
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
-MEASURES = ("warm_cold", "scale", "memory", "idle", "alert", "heavy", "console", "remote", "soak")
+MEASURES = ("warm_cold", "scale", "memory", "idle", "alert", "heavy", "console", "remote", "remote_browser", "soak")
 SOAK_CHECKS, SOAK_QUICK = 10_000, 200  # --soak alone: the record; with --quick: CI keeps it working
 
 
@@ -153,6 +156,11 @@ def main() -> int:
             results |= soak_keys(sk)
             soak_plot(sk, folder / "soak.svg" if quick else SOAK_PLOT)  # quick: drawn, to keep it working, not kept
             print(f"soak drift {sk['soak_drift_pct']:+.1f}% over {checks} checks", file=sys.stderr)
+        if "remote_browser" in only:
+            rb = asyncio.run(remote_browser(url, folder, *((2, 2) if quick else (10, 5)), retailer.pid))
+            detail["remote_browser"] = rb
+            results |= remote_browser_keys(rb)
+            print(f"remote browser / local, CPU per check {rb['remote_browser_over_local']:.2f}x", file=sys.stderr)
     finally:
         retailer.send_signal(signal.SIGTERM)
         retailer.wait(10)
@@ -253,6 +261,8 @@ def table(r: dict[str, Any]) -> str:
         rows += remote_rows(r)
     if "soak" in d:
         rows += soak_rows(r)
+    if "remote_browser" in d:
+        rows += remote_browser_rows(r)
     mode = "quick mode" if r["quick"] else "full run"
     return markdown(rows) + f"\n\nMachine: {r['machine']}; {r['date']}; {mode}."
 
