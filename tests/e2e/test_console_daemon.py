@@ -62,7 +62,9 @@ def samples(text: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
 
 
 def test_the_daemon_serves_healthz_and_metrics_on_the_port_it_got(daemon: Daemon, control: Control) -> None:
-    daemon.write([("shop", "alice")], web=ANY_PORT)
+    # Patient: on a loaded machine a check can outlast a few 1.5 s intervals, and a "no successful
+    # check" self-alert would then come before the lock alert this test counts.
+    daemon.write([("shop", "alice")], extra="stale_after_intervals = 20", web=ANY_PORT)
     daemon.start()
     url = console_of(daemon)
     assert re.fullmatch(r"http://127\.0\.0\.1:\d+/", url) and not url.endswith(":0/")
@@ -86,7 +88,8 @@ def test_the_daemon_serves_healthz_and_metrics_on_the_port_it_got(daemon: Daemon
     text = web.get("/metrics")[1]
     assert "Your account has been locked" not in text and PASSWORDS["alice"][1] not in text  # no page text, no secret
 
-    daemon.write([("shop", "alice")], web={"listen": url[7:-1]})  # the port the daemon got (it reads no more)
+    # The port the daemon got (it reads no more).
+    daemon.write([("shop", "alice")], extra="stale_after_intervals = 20", web={"listen": url[7:-1]})
     second = daemon.cli("web")  # the daemon has that port
     assert second.returncode == 2 and second.stderr.splitlines() == [
         f"monitor: {daemon.config}: [web] listen: cannot listen on {url[7:-1]}: address already in use;"
