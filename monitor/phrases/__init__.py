@@ -12,8 +12,10 @@ from functools import cache
 from pathlib import Path
 
 from monitor.detect import GENERIC_PASSWORD, GENERIC_REGION, flat, normalise, quote, selector_key
+from monitor.models import Language as MessageLanguage
 from monitor.models import Match, Problem, Snapshot, Status
 from monitor.schema import Reader, read_toml
+from monitor.text import clean, one_line
 
 HERE = Path(__file__).parent
 LANGUAGES = ("en", "ja", "de", "fr", "es", "it", "pt", "zh", "ko")
@@ -216,3 +218,17 @@ def recognised_by(rule: str | None) -> str | None:
     if rule.startswith((LIBRARY, OK_MARKER)):
         return rule
     return f"profile rule '{rule}'"
+
+
+RECOGNISED = {
+    MessageLanguage.EN: "Recognised by the phrase library: {pattern} ({lang}; not a rule of the site profile).",
+    MessageLanguage.JA: "フレーズライブラリによる判定: {pattern}（{lang}。サイトプロファイルのルールではありません）",
+}
+
+
+def library_note(rule: object, lang: MessageLanguage) -> str:
+    """The alert's line saying a reading came from the phrase library ("" for a profile's own rule)."""
+    found = re.fullmatch(rf"{LIBRARY} \((\w+)\): (.*)", str(rule or ""), re.DOTALL)
+    if found is None:
+        return ""
+    return RECOGNISED[lang].format(lang=found[1], pattern=one_line(clean(found[2]), 200))

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from fixtures.control import Control
 from monitor.models import Problem, Status
-from tests.helpers import account_entry
+from tests.helpers import PASSWORDS, account_entry, run_monitor, write_config
 
 pytestmark = pytest.mark.browser
 
 PROFILE = str(Path(__file__).parent.parent / "pages" / "generic" / "retailer.toml")
 STATES = {"active": Status.OK, "locked": Status.LOCKED, "under_review": Status.UNDER_REVIEW}
-LANG = {"en": "en", "ja": "ja"}
 
 
 def entry(name: str, monkeypatch, **extra):
@@ -84,3 +84,46 @@ def test_wrong_password_is_rejected(rig, control: Control, monkeypatch, locale: 
     assert reading.problem == Problem.LOGIN_REJECTED, reading
     assert f"phrase library ({locale})" in (reading.detail or "")
     assert control.account("alice@example.com")["signin_attempts"] == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "locale", "said"),
+    [
+        ("alice", "en-US", "Recognised by the phrase library: '"),
+        ("hanako", "ja-JP", "フレーズライブラリによる判定: '"),
+    ],
+)
+def test_check_json_and_the_alert_say_the_library_recognised_it(
+    tmp_path, retailer, control, push, monkeypatch, name: str, locale: str, said: str
+) -> None:
+    """A reading by the phrase library says so in `check --json` and in the alert; a profile rule's does not."""
+    shop = account_entry(name, monkeypatch, locale=locale, profile=PROFILE) | {"name": "shop"}
+    path = write_config(tmp_path, [shop], [{"name": "hook", "url": push.json_url()}], base_url=retailer.url)
+
+    def check() -> dict:
+        done = run_monitor(path, "check", "--json")
+        assert done.returncode == 0, done.stderr
+        return json.loads(done.stdout)
+
+    ok = check()
+    assert ok["status"] == "ok" and ok["evidence"]["recognised_by"].startswith("ok marker '")
+    control.event(PASSWORDS[name][0], "lock")
+    locked = check()
+    lang = locale[:2]
+    assert locked["status"] == "locked"
+    assert locked["evidence"]["recognised_by"].startswith(f"phrase library ({lang}): '"), locked
+    (alert,) = push.received
+    assert said in alert.json["message"], alert.json["message"]
+    pattern = locked["evidence"]["recognised_by"].split(": ", 1)[1]
+    assert pattern in alert.json["message"]
+
+
+def test_a_profile_rule_is_named_as_such(tmp_path, retailer, control, push, monkeypatch) -> None:
+    shop = account_entry("alice", monkeypatch) | {"name": "shop"}
+    path = write_config(tmp_path, [shop], [{"name": "hook", "url": push.json_url()}], base_url=retailer.url)
+    assert run_monitor(path, "check", "--json").returncode == 0
+    control.event("alice@example.com", "lock")
+    done = run_monitor(path, "check", "--json")
+    assert json.loads(done.stdout)["evidence"]["recognised_by"] == "profile rule 'locked'"
+    (alert,) = push.received
+    assert "phrase library" not in alert.json["message"]
