@@ -104,7 +104,11 @@ class Language:
 @cache
 def language(lang: str) -> Language:
     """The library of `lang` (one of LANGUAGES), read and validated once."""
-    path = HERE / f"{lang}.toml"
+    return read_language(HERE / f"{lang}.toml", lang)
+
+
+def read_language(path: Path, lang: str) -> Language:
+    """Read and validate one library file; a mistake is one line naming the file and the entry."""
     name = f"phrase library {path}"
     data = read_toml(path, name, f"{name} not found", f"{name}: cannot read: ")
     r = Reader(name)
