@@ -25,6 +25,9 @@ from typing import Any
 from bench.alert import time_to_alert
 from bench.common import HERE
 from bench.console import console
+from bench.generic import generic
+from bench.generic import keys as generic_keys
+from bench.generic import table_rows as generic_rows
 from bench.heavy import heavy
 from bench.heavy import keys as heavy_keys
 from bench.heavy import plot as heavy_plot
@@ -35,7 +38,7 @@ from bench.scale import scale
 from bench.warm_cold import warm_cold
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
-MEASURES = ("warm_cold", "scale", "memory", "idle", "alert", "heavy", "console")
+MEASURES = ("warm_cold", "scale", "memory", "idle", "alert", "heavy", "console", "generic")
 
 
 def machine() -> str:
@@ -120,6 +123,10 @@ def main() -> int:
             cons = detail["console"] = console(url, folder, quick)
             results |= console_keys(cons)
             print(f"console p95 {results['console_p95_ms']:.0f} ms", file=sys.stderr)
+        if "generic" in only:
+            gen = detail["generic"] = asyncio.run(generic(url, folder, 6 if quick else 30))
+            results |= generic_keys(gen)
+            print(f"generic/profile {gen['generic_over_profile']:.2f}x", file=sys.stderr)
     finally:
         retailer.send_signal(signal.SIGTERM)
         retailer.wait(10)
@@ -216,6 +223,8 @@ def table(r: dict[str, Any]) -> str:
         rows += heavy_rows(r)
     if "console" in d:
         rows += console_rows(r)
+    if "generic" in d:
+        rows += generic_rows(r)
     mode = "quick mode" if r["quick"] else "full run"
     return markdown(rows) + f"\n\nMachine: {r['machine']}; {r['date']}; {mode}."
 

@@ -24,6 +24,8 @@ KEYS = [
     "idle_mb",
     "cold_start_s",
     "rss_peak_by_kind_mb",
+    "generic_over_profile",
+    "generic_accuracy",
     "machine",
     "date",
 ]
@@ -82,3 +84,24 @@ def test_heavy_bench_alone_merges_its_keys_and_keeps_the_others(tmp_path) -> Non
     assert heavy["problems"] == 0  # every check read a status from its saved session
     assert results["heavy_kb_off"] > 5 * 1024 > results["heavy_kb_on"]  # blocking kept the MBs away
     assert results["heavy_block_ratio"] > 0
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(600)
+def test_only_generic_merges_its_keys_and_reads_every_saved_page(tmp_path) -> None:
+    out = tmp_path / "results.json"
+    alert = {"alert_p50_s": 1.2, "alert_p95_s": 2.0, "alert_interval_s": 2.0}
+    out.write_text(json.dumps({**alert, "detail": {"alert": {"trials": 40}}, "dates": {"alert": "then"}}))
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "generic", "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert results["alert_p95_s"] == 2.0 and results["dates"]["alert"] == "then"  # the rest kept
+    assert results["generic_over_profile"] > 0 and "generic" in results["dates"]
+    assert sorted(results["generic_accuracy"]) == sorted(["en", "ja", "de", "fr", "es", "it", "pt", "zh", "ko"])
+    assert results["detail"]["generic"]["false_locks"] == 0
+    assert "| warm check, generic rules / hand-written profile |" in done.stdout
