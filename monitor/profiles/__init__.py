@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from monitor.detect import Matcher, Rule
 from monitor.errors import ConfigError
 from monitor.models import Problem, Status
-from monitor.phrases import GenericRules, language_of
+from monitor.phrases import LANGUAGES, GenericRules, language, language_of
 from monitor.schema import Reader, locale_problem, read_toml, timezone_problem
 from monitor.text import Advice, parse_advice
 
@@ -192,6 +192,8 @@ def _generic(r: Reader, data: dict[str, Any]) -> GenericRules | None:
         r.css(sel, "ok.selectors")
     if only and not texts and not selectors:
         raise r.fail("ok", 'rules = "generic" needs [ok] markers or selectors: without them no page can read ok')
+    for shipped_lang in LANGUAGES:
+        language(shipped_lang)  # read and checked once (cached): a broken library fails at load, not mid-check
     lang = language_of(data["locale"]) if isinstance(data.get("locale"), str) else None
     return GenericRules(languages=(lang,) if lang else (), ok_texts=tuple(texts), ok_selectors=tuple(selectors))
 
