@@ -191,3 +191,26 @@ def test_cjk_edges_on_bare_words(tmp_path, text: str, found: bool) -> None:
     )
     lib = read_language(path, "ja")
     assert (lib.find(lib.phrases[0], text) is not None) == found
+
+
+@pytest.mark.parametrize(
+    ("text", "lang"),
+    [
+        (
+            "If your account is locked, sign in and attach a supporting document. Locked accounts cannot place "
+            "orders until the review is complete.",
+            "en",
+        ),  # the mock retailer's public help page
+        ("アカウントがロックされている場合は、ログインして確認書類を添付してください。", "ja"),
+    ],
+)
+def test_help_pages_about_locks_are_not_locks(text: str, lang: str) -> None:
+    assert reading(text, lang) is None
+
+
+def test_an_ok_page_with_a_product_temporarily_unavailable_is_ok() -> None:
+    page = "Your Account / Recommended: Lock & Lock set - temporarily unavailable"
+    assert reading(page, "en", ok=("Your Account",)) == ("ok", "ok marker 'Your Account'")
+    assert reading("We're down for maintenance. Please come back later.", "en", ok=("Your Account",))[0] == (
+        "unreachable"
+    )

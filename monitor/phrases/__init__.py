@@ -36,7 +36,8 @@ class PhraseKind(enum.StrEnum):
 
 # Tried in this order: the enum's order. A sign-in error or challenge page is never a status; a review
 # notice often repeats the lock ("your account is locked while we review..."), so review wins over
-# locked; maintenance is a site problem (unreachable), read only when no account state shows.
+# locked; maintenance is a site problem (unreachable), read only when no account state and no ok
+# marker shows.
 KIND_OUTCOME: dict[PhraseKind, Status | Problem] = {
     PhraseKind.LOGIN_REJECTED: Problem.LOGIN_REJECTED,
     PhraseKind.CHALLENGE: Problem.CHALLENGE,
@@ -187,24 +188,31 @@ class GenericRules:
         flat_text = flat(text)
         langs = [language(lang) for lang in self.tried(snap, flat_text)]
         for kind in PhraseKind:
+            if kind == PhraseKind.MAINTENANCE:
+                # After the ok markers: "temporarily unavailable" on the owner's own page is about a product.
+                ok = self.ok(snap, text)
+                if ok is not None:
+                    return ok
             for lib in langs:
                 for phrase in lib.phrases:
-                    if phrase.kind != kind:
-                        continue
-                    found = lib.find(phrase, flat_text)
+                    found = lib.find(phrase, flat_text) if phrase.kind == kind else None
                     if found is not None:
                         return _match(f"{LIBRARY} ({lib.lang}): '{phrase.pattern}'", kind, quote(text, *found.span()))
             if kind == PhraseKind.SIGNED_OUT and snap.selectors.get(GENERIC_PASSWORD) is not None:
                 # A visible password field in the main content is a sign-in form, whatever its words.
                 return _match(f"{LIBRARY}: a visible password field", kind, "password field")
+        return None
+
+    def ok(self, snap: Snapshot, text: str) -> Match | None:
+        """Ok when an [ok] marker text is in the main content or an [ok] selector is visible in it."""
         for marker in self.ok_texts:
-            seen = re.search(re.escape(normalise(marker)), flat_text, re.IGNORECASE)
+            seen = re.search(re.escape(normalise(marker)), flat(text), re.IGNORECASE)
             if seen is not None:
                 return Match(f"{OK_MARKER} '{marker}'", Status.OK, None, quote(text, *seen.span()))
         for sel in self.ok_selectors:
-            found_sel = snap.selectors.get(selector_key(GENERIC_REGION, sel))
-            if found_sel is not None:
-                return Match(f"{OK_MARKER} '{sel}'", Status.OK, None, found_sel or sel)
+            found = snap.selectors.get(selector_key(GENERIC_REGION, sel))
+            if found is not None:
+                return Match(f"{OK_MARKER} '{sel}'", Status.OK, None, found or sel)
         return None
 
 
