@@ -127,3 +127,46 @@ def test_a_profile_rule_is_named_as_such(tmp_path, retailer, control, push, monk
     assert json.loads(done.stdout)["evidence"]["recognised_by"] == "profile rule 'locked'"
     (alert,) = push.received
     assert "phrase library" not in alert.json["message"]
+
+
+EXTENDS = """
+name = "mine-and-generic"
+pages = ["/account"]
+extends = "generic"
+
+[regions]
+main = ["main", "[role=main]"]
+
+[signin]
+url = "/signin?return=/account"
+username = "input[name=email]"
+password = "input[name=password]"
+submit = "form#signin button[type=submit]"
+
+[[rules]]
+name = "my-lock"
+status = "locked"
+region = "main"
+text = "Your account has been locked"
+
+[[rules]]
+name = "my-home"
+status = "ok"
+region = "main"
+text = "Gift card balance"
+"""
+
+
+def test_extends_tries_the_profiles_rules_first_then_the_library(rig, control: Control, monkeypatch, tmp_path) -> None:
+    """A profile with no CAPTCHA or review rule of its own: the library reads those, its own rules the rest."""
+    profile = tmp_path / "mine.toml"
+    profile.write_text(EXTENDS, encoding="utf-8")
+    control.patch("alice@example.com", state="locked")
+    r = rig([account_entry("alice", monkeypatch, profile=str(profile))])
+    locked = r.check("alice")
+    assert (locked.status, locked.rule) == (Status.LOCKED, "my-lock")
+    control.event("alice@example.com", "submit_documents")
+    review = r.check("alice")
+    assert review.status == Status.UNDER_REVIEW and (review.rule or "").startswith("phrase library (en): ")
+    control.misbehave("alice@example.com", expire_session=True, captcha=True)
+    assert r.check("alice").problem == Problem.CHALLENGE
