@@ -262,7 +262,7 @@ _EXTRACT_JS = """
     // The main content for generic rules: <main> or role=main, else the body; page-level header and
     // footer, nav, aside, search, cookie-consent banners and dialogs, and link text are left out.
     const SECTIONING = "article, aside, main, nav, section, [role=main]";
-    const CONSENT = /cookie|consent|gdpr|onetrust|didomi|usercentrics|truste/i;
+    const CONSENT = /cookie|consent|gdpr|onetrust|didomi|usercentrics/i;  // names of consent banners
     const CANDIDATES = "header, footer, nav, aside, a[href], dialog, [role], [aria-modal], [id], [class]";
     const leftOut = (el) => {
       if (el.matches("nav, aside, a[href], [role=navigation], [role=complementary], [role=search]")) return true;
