@@ -25,6 +25,9 @@ from typing import Any
 from bench.alert import time_to_alert
 from bench.common import HERE
 from bench.console import console
+from bench.generic import generic
+from bench.generic import keys as generic_keys
+from bench.generic import table_rows as generic_rows
 from bench.heavy import heavy
 from bench.heavy import keys as heavy_keys
 from bench.heavy import plot as heavy_plot
@@ -46,7 +49,9 @@ from bench.soak import table_rows as soak_rows
 from bench.warm_cold import warm_cold
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
-MEASURES = ("warm_cold", "scale", "memory", "idle", "alert", "heavy", "console", "remote", "remote_browser", "soak")
+MEASURES = (
+    "warm_cold", "scale", "memory", "idle", "alert", "heavy", "console", "remote", "remote_browser", "generic", "soak",
+)  # fmt: skip
 SOAK_CHECKS, SOAK_QUICK = 10_000, 200  # --soak alone: the record; with --quick: CI keeps it working
 
 
@@ -161,6 +166,10 @@ def main() -> int:
             detail["remote_browser"] = rb
             results |= remote_browser_keys(rb)
             print(f"remote browser / local, CPU per check {rb['remote_browser_over_local']:.2f}x", file=sys.stderr)
+        if "generic" in only:
+            gen = detail["generic"] = asyncio.run(generic(url, folder, 6 if quick else 30))
+            results |= generic_keys(gen)
+            print(f"generic/profile {gen['generic_over_profile']:.2f}x", file=sys.stderr)
     finally:
         retailer.send_signal(signal.SIGTERM)
         retailer.wait(10)
@@ -263,6 +272,8 @@ def table(r: dict[str, Any]) -> str:
         rows += soak_rows(r)
     if "remote_browser" in d:
         rows += remote_browser_rows(r)
+    if "generic" in d:
+        rows += generic_rows(r)
     mode = "quick mode" if r["quick"] else "full run"
     return markdown(rows) + f"\n\nMachine: {r['machine']}; {r['date']}; {mode}."
 

@@ -356,6 +356,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     cfg.resolve(names, [c.name for c in cfg.channels])
     readings = asyncio.run(_run_checks(cfg, names, not args.no_send))
     if args.json:
+        from monitor.phrases import recognised_by
+
         for r in readings:
             print(
                 json.dumps(
@@ -365,6 +367,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                         "problem": str(r.problem) if r.problem else None,
                         "evidence": {
                             "rule": r.rule,
+                            "recognised_by": recognised_by(r.rule),
                             "matched": r.matched,
                             "url": r.url,
                             "title": r.title,

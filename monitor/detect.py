@@ -24,6 +24,8 @@ _CJK_GAP = re.compile(rf"(?<=[{CJK_RANGES}]) (?=[{CJK_RANGES}])")
 SHOWN_BLOCK = " / "  # the same boundary in evidence shown to a person
 QUOTE_AROUND = 60  # characters of context either side of a match
 QUOTE_MAX = 240  # the longest evidence (the coordinator keeps 300)
+GENERIC_REGION = "generic:main"  # the main content as generic rules read it (header, nav, footer... left out)
+GENERIC_PASSWORD = "generic:password"  # Snapshot.selectors key: a visible password field in that region
 
 
 def normalise(text: str) -> str:
@@ -175,6 +177,14 @@ class Rule:
     problem: Problem | None = None
 
 
+class GenericReader(Protocol):
+    """Generic rules (phrases.GenericRules): a reading from the phrase library and the ok markers."""
+
+    @property
+    def ok_selectors(self) -> tuple[str, ...]: ...
+    def read(self, snap: Snapshot) -> Match | None: ...
+
+
 class PageRules(Protocol):
     """What reading and classifying a page needs from a site profile (profiles.Profile is one)."""
 
@@ -186,6 +196,8 @@ class PageRules(Protocol):
     def orders(self) -> str | None: ...
     @property
     def settle_ms(self) -> int: ...
+    @property
+    def generic(self) -> GenericReader | None: ...
 
 
 def selector_key(region: str, selector: str) -> str:
@@ -194,11 +206,15 @@ def selector_key(region: str, selector: str) -> str:
 
 
 def detect(profile: PageRules, snap: Snapshot) -> Match:
-    """The first rule whose matchers all match; none matched is Status.UNKNOWN."""
+    """The first rule whose matchers all match, then the generic rules; none matched is Status.UNKNOWN."""
     for rule in profile.rules:
         evidence = match_rule(rule, snap)
         if evidence is not None:
             return Match(rule.name, rule.status, rule.problem, evidence)
+    if profile.generic is not None:
+        found = profile.generic.read(snap)
+        if found is not None:
+            return found
     return Match("", Status.UNKNOWN, None, quote(snap.regions.get("body", ""), 0, 0, around=200))
 
 
@@ -223,7 +239,7 @@ def match_rule(rule: Rule, snap: Snapshot) -> str | None:
 # display:none, visibility:hidden, <script>, <style> and <template>. It does not enter shadow
 # roots, so open shadow roots are walked and their visible text appended.
 _EXTRACT_JS = """
-([regions, selectors, ordersSel]) => {
+([regions, selectors, ordersSel, generic]) => {
   const visible = (el) => {
     if (getComputedStyle(el).display === "contents") return true;
     return el.checkVisibility ? el.checkVisibility({checkVisibilityCSS: true})
@@ -242,6 +258,43 @@ _EXTRACT_JS = """
   };
   const roots = {};
   const text = {};
+  if (generic) {
+    // The main content for generic rules: <main> or role=main, else the body; page-level header and
+    // footer, nav, aside, search, cookie-consent banners and dialogs, and link text are left out.
+    const SECTIONING = "article, aside, main, nav, section, [role=main]";
+    const CONSENT = /cookie|consent|gdpr|onetrust|didomi|usercentrics/i;  // names of consent banners
+    const CANDIDATES = "header, footer, nav, aside, a[href], dialog, [role], [aria-modal], [id], [class]";
+    const leftOut = (el) => {
+      if (el.matches("nav, aside, a[href], [role=navigation], [role=complementary], [role=search]")) return true;
+      if (el.matches("[role=banner], [role=contentinfo]")) return true;
+      if (el.matches("header, footer") && !(el.parentElement && el.parentElement.closest(SECTIONING))) return true;
+      const cls = typeof el.className === "string" ? el.className : "";
+      if (CONSENT.test(el.id) || CONSENT.test(cls)) return true;
+      return el.matches("dialog, [role=dialog], [role=alertdialog], [aria-modal=true]")
+        && /cookie|consent|クッキー|쿠키|datenschutz/i.test(el.textContent);
+    };
+    const main = [...document.querySelectorAll("main, [role=main]")].find(visible) || document.body;
+    const droppedList = [...main.querySelectorAll(CANDIDATES)].filter(leftOut);
+    const dropped = new Set(droppedList);
+    const NOT_TEXT = ["SCRIPT", "STYLE", "TEMPLATE", "NOSCRIPT"];
+    // innerText where nothing inside is left out (the common case: cheap); else child by child.
+    const read = (el) => {
+      if (dropped.has(el) || NOT_TEXT.includes(el.tagName) || !visible(el)) return "";
+      if (!droppedList.some((d) => el.contains(d))) return el.innerText;
+      let out = "";
+      for (const node of el.childNodes) {
+        if (node.nodeType === Node.TEXT_NODE) out += node.textContent.replace(/\\s+/g, " ");
+        else if (node.nodeType === Node.ELEMENT_NODE) {
+          const inline = getComputedStyle(node).display.startsWith("inline");
+          const part = read(node);
+          out += inline ? part : "\\n" + part + "\\n";
+        }
+      }
+      return out;
+    };
+    roots["generic:main"] = [main];
+    text["generic:main"] = read(main);
+  }
   for (const [name, sels] of Object.entries(regions)) {
     const found = [];
     for (const sel of sels) {
@@ -265,7 +318,8 @@ _EXTRACT_JS = """
   }
   const orders = ordersSel ? [...document.querySelectorAll(ordersSel)].filter(visible)
     .slice(0, 10).map((el) => el.innerText) : [];
-  return {text, hits, orders, title: document.title, url: location.href};
+  const lang = document.documentElement.lang || "";
+  return {text, hits, orders, title: document.title, url: location.href, lang};
 }
 """
 
@@ -279,7 +333,10 @@ async def snapshot(page: Page, profile: PageRules, http_status: int | None = Non
         for m in rule.matchers
         if isinstance(m, SelectorMatcher)
     ]
-    args = [regions, selectors, profile.orders]
+    if profile.generic is not None:
+        selectors.append([GENERIC_PASSWORD, GENERIC_REGION, "input[type=password]"])
+        selectors += [[selector_key(GENERIC_REGION, sel), GENERIC_REGION, sel] for sel in profile.generic.ok_selectors]
+    args = [regions, selectors, profile.orders, profile.generic is not None]
     # page.evaluate has no timeout of its own; a hung page is ended by the check's watchdog closing the
     # context. Locator.evaluate (which has one) costs six times as much per read, measured in bench/.
     raw = await page.evaluate(_EXTRACT_JS, args)
@@ -290,6 +347,7 @@ async def snapshot(page: Page, profile: PageRules, http_status: int | None = Non
         selectors={k: None if v is None else show_blocks(normalise(v)) for k, v in raw["hits"].items()},
         http_status=http_status,
         orders=[flat(normalise(o)) for o in raw["orders"]],
+        lang=clean(raw["lang"])[:35],
     )
 
 

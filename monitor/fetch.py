@@ -308,5 +308,7 @@ def raise_for(match: Match) -> None:
     """Turn a page that shows a problem into the matching exception."""
     if match.problem == Problem.LOGIN_REJECTED:
         raise LoginRejected(f"the site rejected the sign-in ({match.rule}: {shorten(match.evidence, 80)})")
+    if match.problem == Problem.UNREACHABLE:  # a maintenance page, as generic rules read it
+        raise Unreachable(f"the site says it is down ({match.rule}: {shorten(match.evidence, 80)})")
     if match.problem == Problem.CHALLENGE:
         raise ChallengeRequired(f"the site asks for a human check ({match.rule}: {shorten(match.evidence, 80)})")

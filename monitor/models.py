@@ -136,6 +136,7 @@ class Snapshot:
     selectors: dict[str, str | None] = field(default_factory=dict)  # selector -> its text when visible
     http_status: int | None = None
     orders: list[str] = field(default_factory=list)  # visible order lines, when the profile names them
+    lang: str = ""  # the page's <html lang>, read for profiles with generic rules
 
 
 @dataclass(frozen=True)

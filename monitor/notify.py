@@ -23,6 +23,7 @@ import apprise
 
 from monitor.config import Account, Channel, Config
 from monitor.models import Alert, AlertKind, Language, OutboxRow, OutboxState, Problem, Severity
+from monitor.phrases import library_note
 from monitor.store import Store
 from monitor.text import Advice, clean, one_line
 
@@ -348,7 +349,8 @@ def render(
     suffix = "_ja" if lang == Language.JA else ""
     title = override.get(f"title{suffix}", override.get("title", title))
     body = override.get(f"body{suffix}", override.get("body", body))
-    return title.format_map(tokens), body.format_map(tokens)
+    note = library_note(facts.get("rule"), lang)  # a library guess says so, unlike a profile's rule
+    return title.format_map(tokens), body.format_map(tokens) + (f"\n\n{note}" if note else "")
 
 
 def render_safe(

@@ -26,6 +26,8 @@ KEYS = [
     "idle_mb",
     "cold_start_s",
     "rss_peak_by_kind_mb",
+    "generic_over_profile",
+    "generic_accuracy",
     "machine",
     "date",
 ]
@@ -110,3 +112,24 @@ def test_quick_soak_samples_memory_and_disk_and_merges_its_keys(tmp_path) -> Non
     assert soak["rows_at_end"]["transitions"] >= 3 and soak["rows_at_end"]["outbox_given_up"] > 0
     assert soak["children"][1] >= 3  # the driver and Chromium were up and counted
     assert "soak_drift_pct" in results and "| soak: memory drift after warm-up (PSS) |" in done.stdout
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(600)
+def test_only_generic_merges_its_keys_and_reads_every_saved_page(tmp_path) -> None:
+    out = tmp_path / "results.json"
+    alert = {"alert_p50_s": 1.2, "alert_p95_s": 2.0, "alert_interval_s": 2.0}
+    out.write_text(json.dumps({**alert, "detail": {"alert": {"trials": 40}}, "dates": {"alert": "then"}}))
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--only", "generic", "--quick", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    results = json.loads(out.read_text())
+    assert results["alert_p95_s"] == 2.0 and results["dates"]["alert"] == "then"  # the rest kept
+    assert results["generic_over_profile"] > 0 and "generic" in results["dates"]
+    assert sorted(results["generic_accuracy"]) == sorted(["en", "ja", "de", "fr", "es", "it", "pt", "zh", "ko"])
+    assert results["detail"]["generic"]["false_locks"] == 0
+    assert "| warm check, generic rules / hand-written profile |" in done.stdout

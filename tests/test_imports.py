@@ -14,8 +14,8 @@ PACKAGE = Path(__file__).resolve().parent.parent / "monitor"
 # own row (sideways) nor an earlier one (upwards). STYLE.md's order, with what the code taught us: the
 # notifier delivers from the store's outbox, so the store sits below notify; config checks at load that
 # each account's profile exists, so profiles sit below config; a profile is made of detect's matchers, so
-# detect sits below profiles; schema, files, text, totp and the Playwright error map are small helpers
-# below everything that reads config, profiles or pages.
+# detect sits below profiles and the phrase library (a profile's generic rules); schema, files, text, totp
+# and the Playwright error map are small helpers below everything that reads config, profiles or pages.
 LAYERS: list[set[str]] = [
     {"__main__"},
     {"cli"},
@@ -25,6 +25,7 @@ LAYERS: list[set[str]] = [
     {"fetch", "decide", "notify", "schedule", "metrics"},
     {"browser", "config", "store"},
     {"profiles"},
+    {"phrases"},
     {"detect"},
     {"schema", "files", "totp", "text", "browser_errors"},
     {"errors"},

@@ -11,14 +11,16 @@ from urllib.parse import urlsplit
 from monitor.detect import Matcher, Rule
 from monitor.errors import ConfigError
 from monitor.models import Problem, Status
+from monitor.phrases import LANGUAGES, GenericRules, language, language_of
 from monitor.schema import Reader, locale_problem, read_toml, timezone_problem
 from monitor.text import Advice, parse_advice
 
 SHIPPED = Path(__file__).parent
 TOP_KEYS = (
     "name", "description", "locale", "timezone", "settle_ms", "regions", "signin", "pages", "rules", "orders",
-    "allowed_origins", "allow", "advice",
+    "allowed_origins", "allow", "advice", "extends", "ok",
 )  # fmt: skip
+GENERIC = "generic"  # `rules = "generic"` or `extends = "generic"`: the phrase library (monitor/phrases/)
 OUTCOMES = [str(s) for s in (Status.OK, Status.LOCKED, Status.UNDER_REVIEW)]
 PROBLEMS = [str(p) for p in (Problem.LOGGED_OUT, Problem.CHALLENGE, Problem.LOGIN_REJECTED)]
 
@@ -61,6 +63,7 @@ class Profile:
     allowed_origins: tuple[str, ...] = ()  # other origins the site's pages may end on (sign-in providers)
     allow: tuple[str, ...] = ()  # other origins a check may download from (a page that needs them to render)
     advice: Advice = field(default_factory=dict)  # what to do, per alert kind and language
+    generic: GenericRules | None = None  # the phrase library and ok markers, tried after `rules`
 
 
 def shipped() -> list[str]:
@@ -134,9 +137,13 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
         raise r.fail("pages", 'must be a list of paths on the site, e.g. ["/account"]')
 
     raw_rules = data.get("rules")
-    if not isinstance(raw_rules, list) or not raw_rules:
-        raise r.fail("rules", "must be a non-empty list of [[rules]] tables")
-    rules = [_rule(r, raw, i, regions) for i, raw in enumerate(raw_rules)]
+    generic = _generic(r, data)
+    if (raw_rules == GENERIC and "extends" not in data) or (raw_rules is None and "extends" in data):
+        rules = []
+    elif not isinstance(raw_rules, list) or not raw_rules:
+        raise r.fail("rules", 'must be a non-empty list of [[rules]] tables, or "generic" (the phrase library)')
+    else:
+        rules = [_rule(r, raw, i, regions) for i, raw in enumerate(raw_rules)]
     settle = data.get("settle_ms", 5000)
     if not isinstance(settle, int) or isinstance(settle, bool) or not 0 <= settle <= 60_000:
         raise r.fail("settle_ms", "must be a whole number of milliseconds from 0 to 60000")
@@ -163,7 +170,32 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
         allowed_origins=_origins(r, data.get("allowed_origins", []), "allowed_origins"),
         allow=_origins(r, data.get("allow", []), "allow"),
         advice=parse_advice(data["advice"], r.fail) if "advice" in data else {},
+        generic=generic,
     )
+
+
+def _generic(r: Reader, data: dict[str, Any]) -> GenericRules | None:
+    """`rules = "generic"` or `extends = "generic"`, with the [ok] markers; None for a profile of its own rules."""
+    if "extends" in data and data["extends"] != GENERIC:
+        raise r.fail("extends", f'can only be "generic" (the phrase library), not {data["extends"]!r}')
+    only = data.get("rules") == GENERIC
+    if not only and "extends" not in data:
+        if "ok" in data:
+            raise r.fail("ok", 'only generic rules read ok markers: add rules = "generic" or extends = "generic"')
+        return None
+    ok = r.table(data.get("ok", {}), "ok", {"markers", "selectors"})
+    texts, selectors = ok.get("markers", []), ok.get("selectors", [])
+    for key, value in (("markers", texts), ("selectors", selectors)):
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise r.fail(f"ok.{key}", "must be a list of non-empty strings")
+    for sel in selectors:
+        r.css(sel, "ok.selectors")
+    if only and not texts and not selectors:
+        raise r.fail("ok", 'rules = "generic" needs [ok] markers or selectors: without them no page can read ok')
+    for shipped_lang in LANGUAGES:
+        language(shipped_lang)  # read and checked once (cached): a broken library fails at load, not mid-check
+    lang = language_of(data["locale"]) if isinstance(data.get("locale"), str) else None
+    return GenericRules(languages=(lang,) if lang else (), ok_texts=tuple(texts), ok_selectors=tuple(selectors))
 
 
 def _rule(r: Reader, raw: Any, i: int, regions: dict[str, list[str]]) -> Rule:
