@@ -368,3 +368,40 @@ def test_a_page_of_another_port_or_site_cannot_open_the_remote_browser(
         aio.run(runner.cleanup())
     assert set(seen.values()) == {"closed 1006"}, seen  # the handshake was refused (403): no socket, no message
     assert not app[CONSOLE].remote.open and children() == drivers
+
+
+def test_the_remote_browser_is_kept_on_the_account_s_site(
+    served: Callable[..., Served], aio: AsyncRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The owner steers it and sees what it shows: a link or redirect to another port of 127.0.0.1 (or
+    # anywhere off the site) would make it a browser into the server's own network.
+    hits: list[str] = []
+
+    async def inside(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(text="<title>router admin</title>internal", content_type="text/html")
+
+    other = web.Application()
+    other.router.add_get("/{tail:.*}", inside)
+    other_runner, other_port = aio.run(serve(other, "127.0.0.1", 0))
+    try:
+        s = served([account_entry("alice", monkeypatch)])
+        s.open_signin("alice")
+        remote = s.remote_at("alice", "/signin")
+        site = remote.page.url if remote.page else ""
+        for away in (f"http://127.0.0.1:{other_port}/admin", f"http://localhost:{other_port}/", "file:///etc/passwd"):
+            assert remote.page is not None
+            with contextlib.suppress(Exception):  # the page is replaced by the navigation it starts
+                aio.run(remote.page.evaluate("u => { location.href = u }", away))  # as a hostile page's script
+            if away.startswith("http"):
+                wait_until(lambda: "is not this account's site" in s.status(), 15, "the page to say it stayed")
+                aio.run(s.phone.evaluate("() => { document.querySelector('#remote-status').textContent = '' }"))
+            assert aio.run(remote.page.evaluate("() => document.readyState")) == "complete"  # no error page
+            assert remote.page.url == site, away
+        assert hits == []
+        assert not remote.closed
+        aio.run(remote.page.evaluate("() => { location.href = '/' }"))  # its own site still opens
+        home = s.rig.config.account("alice").base_url.rstrip("/") + "/"
+        wait_until(lambda: remote.page is not None and remote.page.url == home, 15, "the site's own home page")
+    finally:
+        aio.run(other_runner.cleanup())
