@@ -143,6 +143,7 @@ class RemoteSession:
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = asyncio.Event()
         self._closing = asyncio.Lock()
+        self._ending: asyncio.Future[None] | None = None  # the close started by a lost browser
 
     # --- life -----------------------------------------------------------------------
 
@@ -151,6 +152,7 @@ class RemoteSession:
         locale = self.account.locale or self.profile.locale
         self.pw = await start_driver()
         self.browser, _ = await launch(self.pw, self.config.browser.executable_path)
+        self.browser.on("disconnected", lambda _: self._lost("the remote browser stopped"))
         sessions = SessionFiles(self.config.data_dir / "sessions")
         self.context = await open_context(
             self.browser,
@@ -161,6 +163,7 @@ class RemoteSession:
         )
         await self.context.route("**/*", self._guard)
         self.page = await self.context.new_page()
+        self.page.on("crash", lambda _: self._lost("the remote page crashed"))
         self.cdp = await present_as_ordinary_chrome(self.context, self.page, locale)
         await self.page.set_viewport_size(VIEWPORT)  # type: ignore[arg-type]
         await self.send({"type": "viewport", **VIEWPORT})
@@ -241,6 +244,17 @@ class RemoteSession:
             log.info("remote sign-in for %s: closed (%s)", self.account.name, outcome)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.client.close(), 5)  # ends the console's receive loop too
+
+    def _lost(self, what: str) -> None:
+        """Chromium or its page died under the session (killed, out of memory): end it and tell the page."""
+        if self._closed.is_set():
+            return  # close() itself stops the browser
+        log.warning("remote sign-in for %s: %s", self.account.name, what)
+        # Without this the picture froze and every tap said "busy" until the idle close, 5 minutes on.
+        message = f"Closed: {what}; reload this page to start again"
+        self._ending = asyncio.ensure_future(
+            self.close("failed", message)
+        )  # kept: an unreferenced task may vanish
 
     def may_visit(self, url: str) -> bool:
         """Whether the remote browser may show `url`: the account's site (same scheme and port) or an allowed origin."""

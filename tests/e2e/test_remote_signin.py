@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -405,3 +406,26 @@ def test_the_remote_browser_is_kept_on_the_account_s_site(
         wait_until(lambda: remote.page is not None and remote.page.url == home, 15, "the site's own home page")
     finally:
         aio.run(other_runner.cleanup())
+
+
+def test_a_remote_chromium_killed_mid_sign_in_is_reported_and_a_new_one_starts(
+    served: Callable[..., Served], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    s = served([account_entry("alice", monkeypatch)])
+    drivers = children()
+    s.open_signin("alice")
+    first = s.remote_at("alice", "/signin")
+    (driver,) = wait_until(lambda: children() - drivers, 30, "the remote browser's driver")
+    browsers = tree(driver) - {driver}  # Chromium (its launcher, browser, zygotes, renderers); the driver lives
+    assert browsers
+    for pid in browsers:
+        with contextlib.suppress(ProcessLookupError):  # a renderer may go first with its browser
+            os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: "the remote browser stopped" in s.status(), 30, "the page to say the browser is gone")
+    assert "reload this page" in s.status()
+    wait_until(lambda: first.closed and first.outcome == "failed", 30, "the session to end")
+    assert "remote sign-in for alice: the remote browser stopped" in caplog.text
+    s.aio.run(s.phone.reload())  # the owner starts again: not "already open"
+    second = s.remote_at("alice", "/signin")
+    assert second is not first and not second.closed
