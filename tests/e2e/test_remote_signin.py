@@ -429,3 +429,20 @@ def test_a_remote_chromium_killed_mid_sign_in_is_reported_and_a_new_one_starts(
     s.aio.run(s.phone.reload())  # the owner starts again: not "already open"
     second = s.remote_at("alice", "/signin")
     assert second is not first and not second.closed
+
+
+def test_a_longer_status_line_does_not_move_the_picture_under_the_finger(
+    served: Callable[..., Served], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The owner taps where the picture showed a field; a status line that grew from one line to three
+    # pushed the picture down first, and the tap landed between the fields.
+    s = served([account_entry("alice", monkeypatch)])
+    s.open_signin("alice")
+    s.remote_at("alice", "/signin")
+    top = "e => e.getBoundingClientRect().top + window.scrollY"  # in the document: tapping a button scrolls
+    before = s.aio.run(s.phone.locator("#screen").evaluate(top))
+    s.button("Fill my password")  # nothing focused: the longest line the page says
+    wait_until(lambda: "tap into the password field first" in s.status(), 15, "the refusal")
+    assert s.aio.run(s.phone.locator("#screen").evaluate(top)) == before
+    bottom = "e => e.getBoundingClientRect().bottom + window.scrollY"
+    assert s.aio.run(s.phone.locator("#remote-status").evaluate(bottom)) <= before  # the whole line still shows
