@@ -18,16 +18,18 @@ import logging
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
-from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Playwright
+from playwright.async_api import Browser, BrowserContext, CDPSession, Page, Playwright, Route
 from playwright.async_api import Error as PlaywrightError
 
 from monitor.browser import launch, open_context, present_as_ordinary_chrome, start_driver
 from monitor.config import Account, Config
 from monitor.detect import detect, is_status, snapshot
 from monitor.errors import MonitorError
+from monitor.fetch import on_site
 from monitor.files import SessionFiles
-from monitor.profiles import load_profile
+from monitor.profiles import load_profile, origin
 from monitor.text import one_line
 from monitor.totp import totp
 
@@ -141,6 +143,7 @@ class RemoteSession:
         self._tasks: list[asyncio.Task[None]] = []
         self._closed = asyncio.Event()
         self._closing = asyncio.Lock()
+        self._ending: asyncio.Future[None] | None = None  # the close started by a lost browser
 
     # --- life -----------------------------------------------------------------------
 
@@ -149,6 +152,7 @@ class RemoteSession:
         locale = self.account.locale or self.profile.locale
         self.pw = await start_driver()
         self.browser, _ = await launch(self.pw, self.config.browser.executable_path)
+        self.browser.on("disconnected", lambda _: self._lost("the remote browser stopped"))
         sessions = SessionFiles(self.config.data_dir / "sessions")
         self.context = await open_context(
             self.browser,
@@ -157,7 +161,9 @@ class RemoteSession:
             sessions.load(self.account.name, self.account.binding),
             timeout_ms=30_000,
         )
+        await self.context.route("**/*", self._guard)
         self.page = await self.context.new_page()
+        self.page.on("crash", lambda _: self._lost("the remote page crashed"))
         self.cdp = await present_as_ordinary_chrome(self.context, self.page, locale)
         await self.page.set_viewport_size(VIEWPORT)  # type: ignore[arg-type]
         await self.send({"type": "viewport", **VIEWPORT})
@@ -238,6 +244,49 @@ class RemoteSession:
             log.info("remote sign-in for %s: closed (%s)", self.account.name, outcome)
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self.client.close(), 5)  # ends the console's receive loop too
+
+    def _lost(self, what: str) -> None:
+        """Chromium or its page died under the session (killed, out of memory): end it and tell the page."""
+        if self._closed.is_set():
+            return  # close() itself stops the browser
+        log.warning("remote sign-in for %s: %s", self.account.name, what)
+        # Without this the picture froze and every tap said "busy" until the idle close, 5 minutes on.
+        message = f"Closed: {what}; reload this page to start again"
+        self._ending = asyncio.ensure_future(
+            self.close("failed", message)
+        )  # kept: an unreferenced task may vanish
+
+    def may_visit(self, url: str) -> bool:
+        """Whether the remote browser may show `url`: the account's site (same scheme and port) or an allowed origin."""
+        base = self.account.base_url
+        if origin(url) in {origin(base), *self.profile.allowed_origins}:
+            return True
+        here, home = urlsplit(url), urlsplit(base)
+        try:
+            same_port = here.port == home.port
+        except ValueError:
+            return False
+        return here.scheme == home.scheme and same_port and on_site(url, base, self.profile.allowed_origins)
+
+    async def _guard(self, route: Route) -> None:
+        """Let a page go anywhere off the account's site only for what it loads, never as a page shown."""
+        # The owner steers this browser and sees what it shows: following a link (or a hostile page's
+        # redirect) to another origin would make it a browser into the server's own network (a router's
+        # page, another service on 127.0.0.1). Frames and resources of other origins still load: sites
+        # use CDNs and CAPTCHA providers, and nothing of them is navigated to by the owner.
+        request = route.request
+        off_site = (
+            request.is_navigation_request() and request.frame.parent_frame is None and not self.may_visit(request.url)
+        )
+        with contextlib.suppress(PlaywrightError):  # the page may close while a request waits here
+            if not off_site:
+                await route.continue_()
+                return
+            await route.fulfill(
+                status=204
+            )  # "no content": the browser stays on the page it shows (an abort shows an error page)
+        log.info("remote sign-in for %s: kept from leaving the site for %s", self.account.name, origin(request.url))
+        await self.say(f"not opened: {one_line(origin(request.url), 120)} is not this account's site")
 
     @property
     def closed(self) -> bool:

@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -368,3 +369,80 @@ def test_a_page_of_another_port_or_site_cannot_open_the_remote_browser(
         aio.run(runner.cleanup())
     assert set(seen.values()) == {"closed 1006"}, seen  # the handshake was refused (403): no socket, no message
     assert not app[CONSOLE].remote.open and children() == drivers
+
+
+def test_the_remote_browser_is_kept_on_the_account_s_site(
+    served: Callable[..., Served], aio: AsyncRunner, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The owner steers it and sees what it shows: a link or redirect to another port of 127.0.0.1 (or
+    # anywhere off the site) would make it a browser into the server's own network.
+    hits: list[str] = []
+
+    async def inside(request: web.Request) -> web.Response:
+        hits.append(request.path)
+        return web.Response(text="<title>router admin</title>internal", content_type="text/html")
+
+    other = web.Application()
+    other.router.add_get("/{tail:.*}", inside)
+    other_runner, other_port = aio.run(serve(other, "127.0.0.1", 0))
+    try:
+        s = served([account_entry("alice", monkeypatch)])
+        s.open_signin("alice")
+        remote = s.remote_at("alice", "/signin")
+        site = remote.page.url if remote.page else ""
+        for away in (f"http://127.0.0.1:{other_port}/admin", f"http://localhost:{other_port}/", "file:///etc/passwd"):
+            assert remote.page is not None
+            with contextlib.suppress(Exception):  # the page is replaced by the navigation it starts
+                aio.run(remote.page.evaluate("u => { location.href = u }", away))  # as a hostile page's script
+            if away.startswith("http"):
+                wait_until(lambda: "is not this account's site" in s.status(), 15, "the page to say it stayed")
+                aio.run(s.phone.evaluate("() => { document.querySelector('#remote-status').textContent = '' }"))
+            assert aio.run(remote.page.evaluate("() => document.readyState")) == "complete"  # no error page
+            assert remote.page.url == site, away
+        assert hits == []
+        assert not remote.closed
+        aio.run(remote.page.evaluate("() => { location.href = '/' }"))  # its own site still opens
+        home = s.rig.config.account("alice").base_url.rstrip("/") + "/"
+        wait_until(lambda: remote.page is not None and remote.page.url == home, 15, "the site's own home page")
+    finally:
+        aio.run(other_runner.cleanup())
+
+
+def test_a_remote_chromium_killed_mid_sign_in_is_reported_and_a_new_one_starts(
+    served: Callable[..., Served], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    s = served([account_entry("alice", monkeypatch)])
+    drivers = children()
+    s.open_signin("alice")
+    first = s.remote_at("alice", "/signin")
+    (driver,) = wait_until(lambda: children() - drivers, 30, "the remote browser's driver")
+    browsers = tree(driver) - {driver}  # Chromium (its launcher, browser, zygotes, renderers); the driver lives
+    assert browsers
+    for pid in browsers:
+        with contextlib.suppress(ProcessLookupError):  # a renderer may go first with its browser
+            os.kill(pid, signal.SIGKILL)
+    wait_until(lambda: "the remote browser stopped" in s.status(), 30, "the page to say the browser is gone")
+    assert "reload this page" in s.status()
+    wait_until(lambda: first.closed and first.outcome == "failed", 30, "the session to end")
+    assert "remote sign-in for alice: the remote browser stopped" in caplog.text
+    s.aio.run(s.phone.reload())  # the owner starts again: not "already open"
+    second = s.remote_at("alice", "/signin")
+    assert second is not first and not second.closed
+
+
+def test_a_longer_status_line_does_not_move_the_picture_under_the_finger(
+    served: Callable[..., Served], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The owner taps where the picture showed a field; a status line that grew from one line to three
+    # pushed the picture down first, and the tap landed between the fields.
+    s = served([account_entry("alice", monkeypatch)])
+    s.open_signin("alice")
+    s.remote_at("alice", "/signin")
+    top = "e => e.getBoundingClientRect().top + window.scrollY"  # in the document: tapping a button scrolls
+    before = s.aio.run(s.phone.locator("#screen").evaluate(top))
+    s.button("Fill my password")  # nothing focused: the longest line the page says
+    wait_until(lambda: "tap into the password field first" in s.status(), 15, "the refusal")
+    assert s.aio.run(s.phone.locator("#screen").evaluate(top)) == before
+    bottom = "e => e.getBoundingClientRect().bottom + window.scrollY"
+    assert s.aio.run(s.phone.locator("#remote-status").evaluate(bottom)) <= before  # the whole line still shows
