@@ -252,9 +252,7 @@ class RemoteSession:
         log.warning("remote sign-in for %s: %s", self.account.name, what)
         # Without this the picture froze and every tap said "busy" until the idle close, 5 minutes on.
         message = f"Closed: {what}; reload this page to start again"
-        self._ending = asyncio.ensure_future(
-            self.close("failed", message)
-        )  # kept: an unreferenced task may vanish
+        self._ending = asyncio.ensure_future(self.close("failed", message))  # kept: an unreferenced task may vanish
 
     def may_visit(self, url: str) -> bool:
         """Whether the remote browser may show `url`: the account's site (same scheme and port) or an allowed origin."""
