@@ -772,8 +772,7 @@ def cmd_learn(args: argparse.Namespace) -> int:
     email or username; writes them as [ok] markers with rules = "generic", prints what it chose and
     why, then reads the page with the draft as try-profile does. Run it again after a site redesign:
     it shows how the markers changed. It refuses to learn from a lock, review or challenge page.
-    Examples: monitor learn shop
-              monitor learn shop --out profiles/shop.toml
+    Example: monitor learn shop    (or: monitor learn shop --out profiles/shop.toml)
     """
     from monitor.learn import learn, report
 
