@@ -250,6 +250,9 @@ class PlaywrightFetcher:
             early = await self._auto_steps(page, account, profile)
         elif s.steps:
             early = await self._written_steps(page, account, profile)
+        elif not await appears(visible(page, s.password), min(self.timeout_ms, STEP_TIMEOUT_MS)):
+            # The one-page form's password is not there (a two-step site, a changed form): say which field.
+            early = await self._step_missing(page, account, profile, f"signin.password ({s.password}) found nothing")
         else:
             early = None
             await _refuse_off_site(page, s.password, account, profile)

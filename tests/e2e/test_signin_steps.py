@@ -100,3 +100,14 @@ def test_auto_on_a_page_without_a_sign_in_form_is_a_clear_failure(rig, control: 
     assert reading.problem == Problem.LOGGED_OUT, reading
     assert 'signin = "auto" found no username or password field on ' in (reading.detail or ""), reading.detail
     assert "/help/locked" in (reading.detail or "")
+
+
+def test_the_one_page_form_on_a_two_step_site_names_its_password_field(rig, control: Control, monkeypatch) -> None:
+    """The issue's case: a one-page profile on a two-step site fails once, naming the field, not a timeout a check."""
+    control.site(signin_layout="two_step")
+    r = rig([account_entry("alice", monkeypatch)])  # the shipped one-page profile
+    first = r.check("alice")
+    assert first.problem == Problem.LOGGED_OUT, first
+    assert "signin.password (input[name=password]) found nothing on " in (first.detail or ""), first.detail
+    assert r.check("alice").problem == Problem.LOGGED_OUT
+    assert r.store.budget("alice", 3).used == 1
