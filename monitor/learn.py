@@ -157,13 +157,14 @@ def _refusal(url: str, reading: str, rule: str) -> str:
 
 def _choose(first: list[Any], second: list[Any], username: str) -> list[Candidate]:
     """Every heading of the first read, kept or with the reason it is left out (in order, once each)."""
-    again = {normalise(h["text"]) for h in second}
+    # Flat (line breaks as spaces): ok markers are matched against the flattened main content.
+    again = {flat(normalise(h["text"])).strip() for h in second}
     user = username.lower()
     local = user.split("@")[0]
     seen: set[str] = set()
     out: list[Candidate] = []
     for h in first:
-        text = normalise(h["text"]).strip()
+        text = flat(normalise(h["text"])).strip()
         if not text or text in seen:
             continue
         seen.add(text)
