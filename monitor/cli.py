@@ -790,6 +790,41 @@ async def _try_profile(profile, target: str, storage_state: str | None) -> str: 
     return "\n".join(lines)
 
 
+def _learn_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("account", metavar="ACCOUNT")
+    p.add_argument("--out", help="where to write the draft (default: <config dir>/profiles/ACCOUNT-learned.toml)")
+
+
+@command(_learn_args)
+def cmd_learn(args: argparse.Namespace) -> int:
+    """Draft a profile from the account's own page: generic rules and ok markers from its stable headings.
+
+    Signs in as a check does (within the sign-in budget), or uses the saved session from a check,
+    `monitor login`, session import or the console's remote sign-in. Reads the account pages twice and
+    keeps headings of the main content that are the same both times and hold no digits, amounts,
+    email or username; writes them as [ok] markers with rules = "generic", prints what it chose and
+    why, then reads the page with the draft as try-profile does. Run it again after a site redesign:
+    it shows how the markers changed. It refuses to learn from a lock, review or challenge page.
+    Example: monitor learn shop    (or: monitor learn shop --out profiles/shop.toml)
+    """
+    from monitor.learn import learn, report
+
+    cfg = _config(args)
+    account = cfg.account(args.account)
+    cfg.resolve([account.name], [])
+    out = Path(args.out).expanduser() if args.out else None
+    if out is not None and not out.is_absolute():
+        out = Path.cwd() / out
+    learned = asyncio.run(learn(cfg, account, out))
+    print(report(learned))
+    from monitor.profiles import load_profile
+
+    state = str(learned.storage_state) if learned.storage_state.exists() else None
+    print(f"try-profile {learned.path} {learned.url}:")
+    print(asyncio.run(_try_profile(load_profile(str(learned.path)), learned.url, state)))
+    return 0
+
+
 def _login_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("account", metavar="ACCOUNT")
     p.add_argument("--wait", type=float, default=600, help="seconds to wait for you to sign in (default 600)")

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
-from playwright.async_api import BrowserContext, CDPSession, Page
+from playwright.async_api import BrowserContext, CDPSession, Locator, Page
 from playwright.async_api import Error as PlaywrightError
 
 from monitor.browser import BrowserManager, open_context, present_as_ordinary_chrome
@@ -23,6 +23,17 @@ from monitor.errors import ChallengeRequired, CheckFailed, LoginRejected, Signed
 from monitor.files import SessionFiles
 from monitor.models import Match, Problem, Snapshot, Status
 from monitor.profiles import Profile, origin
+from monitor.signin import (
+    OTP_FIELDS,
+    PASSWORD_FIELDS,
+    STEP_TIMEOUT_MS,
+    USERNAME_FIELDS,
+    StepMissing,
+    appears,
+    click_and_load,
+    submit_control,
+    visible,
+)
 from monitor.totp import totp
 
 
@@ -183,6 +194,8 @@ class PlaywrightFetcher:
         result: PageResult | None = None
         for path in profile.pages:
             match, snap = await self._open(page, account, path, profile)
+            if match.status == Status.UNKNOWN and match.rule != OFF_SITE and await _shows_signin(page, profile):
+                match = Match(SIGNIN_FIELD, None, Problem.LOGGED_OUT, "a sign-in field of the profile is on the page")
             if match.problem == Problem.LOGGED_OUT and not signed_in:
                 reason = gate.may_sign_in()
                 if reason:
@@ -233,14 +246,26 @@ class PlaywrightFetcher:
     async def _sign_in(self, page: Page, account: Account, profile: Profile, gate: Gate) -> tuple[Match, Snapshot]:
         if account.password is None:
             raise SignedOut("signed out and no password configured; sign in with `monitor login`")
-        gate.record_signin("attempt")
+        gate.record_signin("attempt")  # once per check, whatever the steps do
         s = profile.signin
-        await page.goto(account.base_url + s.url, wait_until="domcontentloaded", timeout=self.timeout_ms)
-        await _refuse_off_site(page, s.password, account, profile)
-        await page.fill(s.username, account.username, timeout=self.timeout_ms)
-        await page.fill(s.password, account.password.reveal(), timeout=self.timeout_ms)
-        async with page.expect_navigation(wait_until="domcontentloaded", timeout=self.timeout_ms):
-            await page.click(s.submit, timeout=self.timeout_ms)
+        if s.url:
+            await page.goto(account.base_url + s.url, wait_until="domcontentloaded", timeout=self.timeout_ms)
+        if s.auto:
+            early = await self._auto_steps(page, account, profile)
+        elif s.steps:
+            early = await self._written_steps(page, account, profile)
+        elif not await appears(visible(page, s.password), min(self.timeout_ms, STEP_TIMEOUT_MS)):
+            # The one-page form's password is not there (a two-step site, a changed form): say which field.
+            early = await self._step_missing(page, account, profile, f"signin.password ({s.password}) found nothing")
+        else:
+            early = None
+            await _refuse_off_site(page, s.password, account, profile)
+            await page.fill(s.username, account.username, timeout=self.timeout_ms)
+            await page.fill(s.password, account.password.reveal(), timeout=self.timeout_ms)
+            async with page.expect_navigation(wait_until="domcontentloaded", timeout=self.timeout_ms):
+                await page.click(s.submit, timeout=self.timeout_ms)
+        if early is not None:
+            return early
         if s.otp is not None and re.search(s.otp.url, page.url):
             if account.totp_secret is None:
                 raise ChallengeRequired("the site asks for a one-time code and no totp_secret is configured")
@@ -254,6 +279,62 @@ class PlaywrightFetcher:
         raise_for(match)
         return match, snap
 
+    async def _written_steps(self, page: Page, account: Account, profile: Profile) -> tuple[Match, Snapshot] | None:
+        """Run [[signin.steps]] in order; a page the profile reads as a state or a problem ends them early."""
+        wait = min(self.timeout_ms, STEP_TIMEOUT_MS)
+        for i, step in enumerate(profile.signin.steps):
+            target = visible(page, step.selector)
+            if not await appears(target, wait):
+                return await self._step_missing(page, account, profile, f"{step.describe(i)} found nothing")
+            if step.action == "fill":
+                await _refuse_off_site(page, target, account, profile)
+                await target.fill(_secret(account, step.value), timeout=self.timeout_ms)
+            elif step.action == "click":
+                await target.click(timeout=self.timeout_ms)
+                # A click that starts a navigation waits for it to commit; then for the new page.
+                await page.wait_for_load_state("domcontentloaded", timeout=self.timeout_ms)
+        return None
+
+    async def _auto_steps(self, page: Page, account: Account, profile: Profile) -> tuple[Match, Snapshot] | None:
+        """`signin = "auto"`: the username field, the password field (here or after continuing), the submit control."""
+        wait = min(self.timeout_ms, STEP_TIMEOUT_MS)
+        field = visible(page, f"{USERNAME_FIELDS}, {PASSWORD_FIELDS}")
+        if not await appears(field, wait):
+            why = 'signin = "auto" found no username or password field'
+            return await self._step_missing(page, account, profile, why)
+        user, password = visible(page, USERNAME_FIELDS), visible(page, PASSWORD_FIELDS)
+        if await user.count():
+            await _refuse_off_site(page, user, account, profile)
+            await user.fill(account.username, timeout=self.timeout_ms)
+            if not await password.count():
+                # Two-step: "Continue", then the password on the next page (or the same page, revealed).
+                await click_and_load(page, await submit_control(page, user), user, self.timeout_ms)
+                password = visible(page, PASSWORD_FIELDS)
+                if not await appears(password, wait):
+                    why = 'signin = "auto" found no password field after continuing from the username'
+                    return await self._step_missing(page, account, profile, why)
+        await _refuse_off_site(page, password, account, profile)
+        await password.fill(_secret(account, "password"), timeout=self.timeout_ms)
+        await click_and_load(page, await submit_control(page, password), password, self.timeout_ms)
+        code = visible(page, OTP_FIELDS)
+        if account.totp_secret is not None and profile.signin.otp is None and await code.count():
+            await _refuse_off_site(page, code, account, profile)
+            await code.fill(_secret(account, "totp"), timeout=self.timeout_ms)
+            await click_and_load(page, await submit_control(page, code), code, self.timeout_ms)
+        return None
+
+    async def _step_missing(self, page: Page, account: Account, profile: Profile, what: str) -> tuple[Match, Snapshot]:
+        """A step's element is missing: a page read as rejected, a challenge or a state ends the sign-in; else fail."""
+        match, snap = await self._settle(page, account, profile, None)
+        raise_for(match)
+        if match.status in (Status.OK, Status.LOCKED, Status.UNDER_REVIEW):
+            return match, snap
+        raise StepMissing(
+            f"sign-in: {what} on {shorten(snap.url, 120)} within {min(self.timeout_ms, STEP_TIMEOUT_MS) // 1000} s; "
+            'the profile does not fit the site\'s sign-in (fix [signin], or try signin = "auto" or `monitor login`), '
+            "then `monitor resume`"
+        )
+
     async def _screenshot(self, page: Page) -> bytes | None:
         try:
             return await page.screenshot(timeout=min(self.timeout_ms, 10_000))
@@ -262,12 +343,38 @@ class PlaywrightFetcher:
 
 
 OFF_SITE = "(left the site)"  # the rule name of a reading whose page ended on another site
+SIGNIN_FIELD = "(sign-in field)"  # the rule name of a page no rule reads that shows the profile's sign-in field
 
 
-async def _refuse_off_site(page: Page, field: str, account: Account, profile: Profile) -> None:
+async def _shows_signin(page: Page, profile: Profile) -> bool:
+    """True when a page no rule reads shows the sign-in's username field (the first page of a two-step sign-in)."""
+    # Generic rules know a sign-in page by its password field; the first page of a two-step sign-in
+    # has none, so the username field the profile names (or, for auto, any such field) says it.
+    s = profile.signin
+    field = s.username_field or (USERNAME_FIELDS if s.auto else None)
+    return field is not None and await visible(page, field).count() > 0
+
+
+def _secret(account: Account, value: str | None) -> str:
+    """What a fill step types: the username, the password, or the current one-time code."""
+    if value == "username":
+        return account.username
+    if value == "totp":
+        if account.totp_secret is None:
+            raise ChallengeRequired("the site asks for a one-time code and no totp_secret is configured")
+        return totp(account.totp_secret.reveal())
+    assert account.password is not None  # _sign_in refuses an account without one
+    return account.password.reveal()
+
+
+async def _refuse_off_site(page: Page, field: str | Locator, account: Account, profile: Profile) -> None:
     """Never type a secret into a page, or a form that posts, off the account's site (a redirect, a phish)."""
     # The form's action counts too: a look-alike form on the site itself could post elsewhere.
-    action = await page.eval_on_selector(field, "el => (el.form && el.form.action) || location.href")
+    script = "el => (el.form && el.form.action) || location.href"
+    if isinstance(field, str):
+        action = await page.eval_on_selector(field, script)
+    else:
+        action = await field.evaluate(script)
     for url in (page.url, str(action)):
         if not on_site(url, account.base_url, profile.allowed_origins):
             raise ChallengeRequired(

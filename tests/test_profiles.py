@@ -138,3 +138,87 @@ def test_allow_is_kept_as_normalised_origins(tmp_path: Path) -> None:
     path.write_text('allow = ["HTTPS://Widgets.Example.com:443/", "http://127.0.0.1:8601"]\n' + SHIPPED, "utf-8")
     assert load_profile(str(path)).allow == ("https://widgets.example.com", "http://127.0.0.1:8601")
     assert load_profile("mock-retailer").allow == ()
+
+
+FORM = """[signin]
+url = "/signin?return=/account"
+username = "input[name=email]"
+password = "input[name=password]"
+submit = "form#signin button[type=submit]"
+"""
+STEPS = """[signin]
+url = "/signin"
+
+[[signin.steps]]
+fill = "input[name=email]"
+value = "username"
+
+[[signin.steps]]
+click = "#signin-continue"
+
+[[signin.steps]]
+wait_for = "input[type=password]"
+
+[[signin.steps]]
+fill = "input[type=password]"
+value = "password"
+
+[[signin.steps]]
+click = "form#signin button[type=submit]"
+"""
+
+
+def _with_signin(tmp_path: Path, signin: str) -> Path:
+    assert FORM in SHIPPED
+    path = tmp_path / "shop.toml"
+    path.write_text(SHIPPED.replace(FORM, signin, 1), encoding="utf-8")
+    return path
+
+
+def test_signin_steps_and_auto_load(tmp_path: Path) -> None:
+    from monitor.profiles import Step
+
+    steps = load_profile(str(_with_signin(tmp_path, STEPS))).signin
+    assert steps.steps[0] == Step("fill", "input[name=email]", "username") and steps.steps[2].action == "wait_for"
+    assert steps.username_field == "input[name=email]" and not steps.auto
+    assert steps.steps[1].describe(1) == "signin.steps[1] (click: #signin-continue)"
+    import tomllib
+
+    from monitor.profiles import parse_profile
+
+    auto = parse_profile(tomllib.loads(SHIPPED) | {"signin": "auto"}, Path("shop.toml")).signin
+    assert auto.auto and auto.url == "" and auto.username_field is None
+    with pytest.raises(ConfigError, match=r'^profile shop.toml: signin: must be a table .* or "auto"$'):
+        parse_profile(tomllib.loads(SHIPPED) | {"signin": "guess"}, Path("shop.toml"))
+    with_url = load_profile(str(_with_signin(tmp_path / "..", '[signin]\nurl = "/signin"\nauto = true\n'))).signin
+    assert with_url.auto and with_url.url == "/signin" and with_url.otp is not None
+    # The short form is unchanged: no steps, its own fields.
+    assert load_profile("mock-retailer").signin.steps == ()
+
+
+@pytest.mark.parametrize(
+    ("signin", "message"),
+    [
+        (STEPS.replace('value = "password"', 'value = "hunter2"'), "signin.steps[3].value: must be one of username, "),
+        (STEPS.replace('value = "password"', 'value = "username"'), "signin.steps: no step fills the password"),
+        (STEPS.replace('click = "#signin-continue"', 'tap = "#x"'), "signin.steps[1].tap: unknown key"),
+        (
+            STEPS.replace('wait_for = "input[type=password]"', 'wait_for = "input[["'),
+            "signin.steps[2].wait_for: bad CSS",
+        ),
+        (STEPS.replace('click = "#signin-continue"', 'click = "#c"\nfill = "#d"'), "signin.steps[1]: give exactly one"),
+        (
+            STEPS.replace('url = "/signin"', 'url = "/signin"\nusername = "#u"'),
+            "signin.username: give either steps or ",
+        ),
+        ('[signin]\nurl = "/signin"\nauto = "yes"\n', "signin.auto: must be true or false"),
+    ],
+    ids=["literal-secret", "no-password", "unknown-action", "bad-css", "two-actions", "mixed", "auto-type"],
+)
+def test_bad_signin_steps_are_one_line_naming_file_and_key(tmp_path: Path, signin: str, message: str) -> None:
+    path = _with_signin(tmp_path, signin)
+    with pytest.raises(ConfigError) as err:
+        load_profile(str(path))
+    assert str(err.value).startswith(f"profile {path}: "), err.value
+    assert message in str(err.value) and "\n" not in str(err.value)
+    assert "hunter2" not in str(err.value)

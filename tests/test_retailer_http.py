@@ -175,6 +175,64 @@ def test_device_approval_comes_after_the_one_time_code(retailer, control: Contro
     assert control.account(OTP[0])["signin_count"] == 1
 
 
+def two_step(url: str, email: str, password: str) -> tuple[requests.Session, requests.Response, requests.Response]:
+    """The two-step sign-in as a browser walks it: email and Continue, then the password page."""
+    s = requests.Session()
+    first = s.get(f"{url}/signin?return=/orders", timeout=10)
+    data = {"email": email, "csrf_token": csrf_of(first.text), "return": "/orders"}
+    second = s.post(f"{url}/signin/email", data=data, timeout=10)
+    data = {"email": email, "password": password, "csrf_token": csrf_of(second.text), "return": "/orders"}
+    return s, second, s.post(f"{url}/signin", data=data, timeout=10)
+
+
+def test_two_step_signin_asks_for_the_password_on_a_second_page(retailer, control: Control) -> None:
+    control.site(signin_layout="two_step")
+    first = requests.get(f"{retailer.url}/signin", timeout=10)
+    assert 'type="email"' in first.text and 'type="password"' not in first.text and "Continue" in first.text
+    control.patch(HANAKO[0], locale="ja")
+    _s, second, done = two_step(retailer.url, *HANAKO)
+    assert "/signin/password?return=" in second.url and second.url.endswith("orders")
+    assert 'type="password"' in second.text and "パスワード" in second.text  # the account's language
+    assert done.url.endswith("/orders"), done.url  # the return URL survives both pages
+    assert control.account(HANAKO[0])["signin_count"] == 1
+
+
+def test_two_step_signin_keeps_wrong_password_captcha_and_otp(retailer, control: Control) -> None:
+    control.site(signin_layout="two_step")
+    _s, _second, wrong = two_step(retailer.url, ALICE[0], "wrong")
+    assert "Your password is incorrect." in wrong.text and 'name="password"' in wrong.text
+    assert "/signin/password" not in wrong.url and 'id="signin-email"' not in wrong.text  # the password page again
+    control.misbehave(ALICE[0], captcha=True)
+    _s, _second, captcha = two_step(retailer.url, *ALICE)
+    assert captcha.url.endswith("/signin/captcha")
+    _s, _second, code = two_step(retailer.url, *OTP)
+    assert code.url.endswith("/signin/otp")
+
+
+def test_two_step_unknown_email_and_the_password_page_without_one(retailer, control: Control) -> None:
+    control.site(signin_layout="two_step")
+    s = requests.Session()
+    first = s.get(f"{retailer.url}/signin", timeout=10)
+    data = {"email": "nobody@example.com", "csrf_token": csrf_of(first.text), "return": "/account"}
+    resp = s.post(f"{retailer.url}/signin/email", data=data, timeout=10)
+    assert "We cannot find an account" in resp.text and 'type="password"' not in resp.text
+    bare = requests.get(f"{retailer.url}/signin/password?return=/orders", timeout=10)
+    assert "/signin?return=" in bare.url and 'type="password"' not in bare.text
+    forged = s.post(f"{retailer.url}/signin/email", data={"email": ALICE[0], "csrf_token": "x"}, timeout=10)
+    assert forged.status_code == 403
+
+
+def test_signin_layout_is_site_wide_only(retailer, control: Control) -> None:
+    resp = requests.patch(
+        f"{retailer.url}/__control/accounts/{ALICE[0]}",
+        json={"misbehaviour": {"signin_layout": "two_step"}},
+        timeout=10,
+    )
+    assert resp.status_code == 400 and "site-wide only" in resp.json()["error"]
+    bad = requests.patch(f"{retailer.url}/__control/site", json={"misbehaviour": {"signin_layout": "x"}}, timeout=10)
+    assert bad.status_code == 400 and "signin_layout" in bad.json()["error"]
+
+
 # --- states and locales ----------------------------------------------------------
 
 STATE_TEXT = {

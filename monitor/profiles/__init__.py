@@ -34,15 +34,43 @@ class OtpStep:
     submit: str
 
 
+STEP_ACTIONS = ("fill", "click", "wait_for")
+STEP_VALUES = ("username", "password", "totp")  # what a fill step types: never a literal secret
+AUTO = "auto"  # `signin = "auto"`: find the fields and buttons on the page (monitor/signin.py)
+
+
+@dataclass(frozen=True)
+class Step:
+    """One sign-in step: fill a field with the username, password or code; click; or wait for an element."""
+
+    action: str  # one of STEP_ACTIONS
+    selector: str
+    value: str | None = None  # for "fill": one of STEP_VALUES
+
+    def describe(self, index: int) -> str:
+        """How the owner finds the step in the profile: "signin.steps[1] (fill password: input#pw)"."""
+        what = f"{self.action} {self.value}" if self.value else self.action
+        return f"signin.steps[{index}] ({what}: {self.selector})"
+
+
 @dataclass(frozen=True)
 class SignIn:
-    """The sign-in form."""
+    """The sign-in: the one-page form (username, password, submit), ordered steps, or found on the page (auto)."""
 
     url: str
-    username: str
-    password: str
-    submit: str
+    username: str = ""
+    password: str = ""
+    submit: str = ""
     otp: OtpStep | None = None
+    steps: tuple[Step, ...] = ()  # written steps; empty for the one-page form and for auto
+    auto: bool = False
+
+    @property
+    def username_field(self) -> str | None:
+        """The selector of the username field, where the profile names one (None for auto)."""
+        if self.steps:
+            return next((s.selector for s in self.steps if s.action == "fill" and s.value == "username"), None)
+        return self.username or None
 
 
 @dataclass(frozen=True)
@@ -112,25 +140,7 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
             r.css(sel, f"regions.{name}")
         regions[name] = sels
 
-    s = r.table(data.get("signin"), "signin", {"url", "username", "password", "submit", "otp"})
-    otp = None
-    if "otp" in s:
-        o = r.table(s["otp"], "signin.otp", {"url", "field", "submit"})
-        otp = OtpStep(
-            r.text(o, "url", "signin.otp"), r.text(o, "field", "signin.otp"), r.text(o, "submit", "signin.otp")
-        )
-        r.regex(otp.url, "signin.otp.url")
-        r.css(otp.field, "signin.otp.field", playwright=True)
-        r.css(otp.submit, "signin.otp.submit", playwright=True)
-    signin = SignIn(
-        url=r.text(s, "url", "signin"),
-        username=r.text(s, "username", "signin"),
-        password=r.text(s, "password", "signin"),
-        submit=r.text(s, "submit", "signin"),
-        otp=otp,
-    )
-    for key in ("username", "password", "submit"):
-        r.css(getattr(signin, key), f"signin.{key}", playwright=True)
+    signin = _signin(r, data.get("signin"))
 
     pages = data.get("pages")
     if not isinstance(pages, list) or not pages or not all(isinstance(p, str) and p.startswith("/") for p in pages):
@@ -172,6 +182,72 @@ def parse_profile(data: dict[str, Any], path: Path) -> Profile:
         advice=parse_advice(data["advice"], r.fail) if "advice" in data else {},
         generic=generic,
     )
+
+
+def _signin(r: Reader, raw: Any) -> SignIn:
+    """[signin]: the one-page form (username, password, submit), `[[signin.steps]]`, or `signin = "auto"`."""
+    if raw == AUTO:
+        return SignIn(url="", auto=True)
+    keys = {"url", "username", "password", "submit", "otp", "steps", "auto"}
+    s = r.table(raw if raw is not None else {}, "signin", keys) if isinstance(raw, dict) else None
+    if s is None:
+        raise r.fail("signin", 'must be a table ([signin] with url, username, password, submit) or "auto"')
+    otp = None
+    if "otp" in s:
+        o = r.table(s["otp"], "signin.otp", {"url", "field", "submit"})
+        otp = OtpStep(
+            r.text(o, "url", "signin.otp"), r.text(o, "field", "signin.otp"), r.text(o, "submit", "signin.otp")
+        )
+        r.regex(otp.url, "signin.otp.url")
+        r.css(otp.field, "signin.otp.field", playwright=True)
+        r.css(otp.submit, "signin.otp.submit", playwright=True)
+    auto = s.get("auto", False)
+    if not isinstance(auto, bool):
+        raise r.fail("signin.auto", "must be true or false")
+    form = [key for key in ("username", "password", "submit") if key in s]
+    if auto or "steps" in s:
+        kind = "auto = true" if auto else "steps"
+        if form or (auto and "steps" in s):
+            extra = form[0] if form else "steps"
+            raise r.fail(f"signin.{extra}", f"give either {kind} or the one-page form (username, password, submit)")
+        url = r.text(s, "url", "signin", "")
+        steps = () if auto else _steps(r, s["steps"])
+        return SignIn(url=url, otp=otp, steps=steps, auto=auto)
+    for key in ("username", "password", "submit"):
+        r.css(r.text(s, key, "signin"), f"signin.{key}", playwright=True)
+    return SignIn(
+        url=r.text(s, "url", "signin"),
+        username=r.text(s, "username", "signin"),
+        password=r.text(s, "password", "signin"),
+        submit=r.text(s, "submit", "signin"),
+        otp=otp,
+    )
+
+
+def _steps(r: Reader, raw: Any) -> tuple[Step, ...]:
+    """[[signin.steps]]: each a fill (with value), click or wait_for, in order."""
+    if not isinstance(raw, list) or not raw:
+        raise r.fail("signin.steps", "must be a non-empty list of [[signin.steps]] tables")
+    steps = []
+    for i, entry in enumerate(raw):
+        where = f"signin.steps[{i}]"
+        t = r.table(entry, where, {*STEP_ACTIONS, "value"})
+        actions = [a for a in STEP_ACTIONS if a in t]
+        if len(actions) != 1:
+            raise r.fail(where, f"give exactly one of {', '.join(STEP_ACTIONS)} (a selector)")
+        action = actions[0]
+        selector = r.text(t, action, where)
+        r.css(selector, f"{where}.{action}", playwright=True)
+        value = t.get("value")
+        if action == "fill" and value not in STEP_VALUES:
+            why = "a literal secret never goes in a profile" if isinstance(value, str) else "it is required"
+            raise r.fail(f"{where}.value", f"must be one of {', '.join(STEP_VALUES)} ({why})")
+        if action != "fill" and value is not None:
+            raise r.fail(f"{where}.value", "only a fill step has a value")
+        steps.append(Step(action, selector, value))
+    if not any(s.action == "fill" and s.value == "password" for s in steps):
+        raise r.fail("signin.steps", 'no step fills the password (fill = "...", value = "password")')
+    return tuple(steps)
 
 
 def _generic(r: Reader, data: dict[str, Any]) -> GenericRules | None:
