@@ -21,7 +21,7 @@ from typing import Any
 from aiohttp import ClientSession, CookieJar, WSMsgType
 
 from bench.common import bench_config, percentile, user
-from fixtures.procs import processes
+from fixtures.procs import processes, tree
 from monitor import config as configmod
 from monitor.actions import Actions, Health
 from monitor.notify import Notifier
@@ -44,15 +44,6 @@ def cpu_s(pids: set[int]) -> float:
         except (OSError, IndexError, ValueError):
             continue
     return total / TICK
-
-
-def tree(root: int) -> set[int]:
-    """`root` and every process below it."""
-    found, frontier = {root}, {root}
-    while frontier:
-        frontier = {p.pid for p in processes() if p.ppid in frontier}
-        found |= frontier
-    return found
 
 
 async def one_mode(url: str, folder: Path, mode: str, rounds: int) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from fixtures.control import Control
-from fixtures.procs import carrying, processes
+from fixtures.procs import carrying, processes, tree
 from monitor.actions import Actions, Health
 from monitor.files import BOUND_KEY, SessionFiles
 from monitor.models import Problem, Status
@@ -48,15 +48,6 @@ def alive(pid: int) -> bool:
 def children() -> set[int]:
     """This test process's direct children (Playwright drivers)."""
     return {p.pid for p in processes() if p.ppid == os.getpid()}
-
-
-def tree(root: int) -> set[int]:
-    """`root` and every process below it."""
-    found, frontier = {root}, {root}
-    while frontier:
-        frontier = {p.pid for p in processes() if p.ppid in frontier}
-        found |= frontier
-    return found
 
 
 @dataclass
