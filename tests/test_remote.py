@@ -171,3 +171,21 @@ def test_input_messages_are_kept_to_their_checked_fields() -> None:
     assert validate({"type": "key", "key": "Tab"}) == {"type": "key", "key": "Tab"}
     assert validate({"type": "scroll", "dx": 0, "dy": -400}) == {"type": "scroll", "dx": 0, "dy": -400}
     assert validate({"type": "fill", "what": "code"}) == {"type": "fill", "what": "code"}
+
+
+def test_a_browser_that_cannot_start_is_said_on_the_page_and_the_slot_freed(tmp_path: Path) -> None:
+    c = console(tmp_path)
+    c.config.browser.executable_path = str(tmp_path / "no-chromium-here")
+
+    async def scenario(client: TestClient[Any, Any]) -> None:
+        page_csrf = soup(await (await client.get("/accounts/shop/signin")).text()).find(id="remote")["data-csrf"]
+        ws = await client.ws_connect(WS, headers={"Origin": origin(client)})
+        await ws.send_json({"type": "hello", "csrf": page_csrf})
+        said = [m async for m in ws if m.type == WSMsgType.TEXT]
+        ends = [m.json()["text"] for m in said if m.json()["type"] == "end"]
+        assert ends and ends[-1].startswith("The remote browser failed: no usable Chromium: tried configured")
+        assert "no-chromium-here (not an executable file)" in ends[-1]
+        registry: RemoteSignins = client.app[CONSOLE].remote
+        assert all(s.closed for s in registry.open.values())  # a reload may try again (claim drops closed ones)
+
+    c.run(scenario)

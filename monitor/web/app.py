@@ -21,10 +21,10 @@ from markupsafe import Markup, escape
 from monitor.actions import ActionRefused, Actions, Health
 from monitor.case import current_case
 from monitor.config import Account, Config
-from monitor.errors import ConfigError
+from monitor.errors import ConfigError, MonitorError
 from monitor.remote import BadInput, Busy, RemoteSignins
 from monitor.store import Store
-from monitor.text import clean
+from monitor.text import clean, one_line
 from monitor.web import views
 from monitor.web.auth import (
     COOKIE,
@@ -497,8 +497,10 @@ class Console:
                     outcome, message = "bad input", "Closed: the page sent something that is not input"
                     break
         except Exception as exc:  # a browser that cannot start or crashes ends this sign-in, never the console
-            outcome, message = "failed", f"The remote browser failed: {type(exc).__name__}; reload to try again"
-            log.warning("remote sign-in for %s: failed: %s", account.name, type(exc).__name__)
+            # Our own errors say what to do (no Chromium found, ...); anything else is named by its kind only.
+            why = one_line(str(exc), 200) if isinstance(exc, MonitorError) else type(exc).__name__
+            outcome, message = "failed", f"The remote browser failed: {why}; reload to try again"
+            log.warning("remote sign-in for %s: failed: %s", account.name, why)
         finally:
             await self.remote.end(remote, outcome, message)
             if watcher is not None:
