@@ -34,6 +34,9 @@ from bench.memory import memory
 from bench.remote import keys as remote_keys
 from bench.remote import remote
 from bench.remote import rows as remote_rows
+from bench.remote_browser import keys as remote_browser_keys
+from bench.remote_browser import remote_browser
+from bench.remote_browser import table_rows as remote_browser_rows
 from bench.scale import scale
 from bench.soak import PLOT as SOAK_PLOT
 from bench.soak import keys as soak_keys
@@ -43,7 +46,7 @@ from bench.soak import table_rows as soak_rows
 from bench.warm_cold import warm_cold
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
-MEASURES = ("warm_cold", "scale", "memory", "idle", "alert", "heavy", "console", "remote", "soak")
+MEASURES = ("warm_cold", "scale", "memory", "idle", "alert", "heavy", "console", "remote", "remote_browser", "soak")
 SOAK_CHECKS, SOAK_QUICK = 10_000, 200  # --soak alone: the record; with --quick: CI keeps it working
 
 
@@ -146,6 +149,11 @@ def main() -> int:
             rem = detail["remote"] = remote(url, folder, quick)
             results |= remote_keys(rem)
             print(f"remote sign-in frame p95 {results['remote_frame_p95_ms']:.0f} ms", file=sys.stderr)
+        if "remote_browser" in only:
+            rb = asyncio.run(remote_browser(url, folder, *((2, 2) if quick else (10, 5)), retailer.pid))
+            detail["remote_browser"] = rb
+            results |= remote_browser_keys(rb)
+            print(f"remote browser / local, CPU per check {rb['remote_browser_over_local']:.2f}x", file=sys.stderr)
         if "soak" in only:
             checks = args.soak or (SOAK_QUICK if quick else SOAK_CHECKS)
             every = 50 if quick or checks < 5000 else 500
@@ -251,6 +259,8 @@ def table(r: dict[str, Any]) -> str:
         rows += console_rows(r)
     if "remote" in d:
         rows += remote_rows(r)
+    if "remote_browser" in d:
+        rows += remote_browser_rows(r)
     if "soak" in d:
         rows += soak_rows(r)
     mode = "quick mode" if r["quick"] else "full run"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -12,6 +13,7 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from playwright.async_api import (
     Browser,
@@ -93,6 +95,56 @@ async def launch(
         names = (HEADLESS_SHELLS if headless else ()) + SYSTEM_CHROMIUMS
         tried.append(f"Playwright's bundled Chromium (not installed), {', '.join(names)} (not on PATH)")
     raise BrowserNotFound(f"no usable Chromium: tried {'; '.join(tried)}; {FIX_HINT}")
+
+
+def is_cdp(endpoint: str) -> bool:
+    """Whether `endpoint` is a Chromium DevTools (CDP) address rather than a Playwright server's."""
+    # An http(s):// address is a DevTools endpoint, and so is a ws(s):// one under /devtools/ (what
+    # Chromium prints as "DevTools listening on ws://..."); any other ws(s):// is a Playwright server.
+    parts = urlsplit(endpoint)
+    return parts.scheme in ("http", "https") or parts.path.startswith("/devtools/")
+
+
+def endpoint_display(endpoint: str) -> str:
+    """scheme://host:port of a remote browser's address: what may be shown (a token rides in the rest)."""
+    parts = urlsplit(endpoint)
+    host = f"[{parts.hostname}]" if parts.hostname and ":" in parts.hostname else parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}"
+
+
+def mask_endpoint(text: str, endpoint: str) -> str:
+    """`text` with the address's secret parts (user, password, path, query) replaced by ***."""
+    parts = urlsplit(endpoint)
+    text = text.replace(endpoint, endpoint_display(endpoint) + ("/***" if parts.path.strip("/") or parts.query else ""))
+    pieces = [parts.username or "", parts.password or "", parts.path.strip("/"), parts.query]
+    pieces += [p for p in parts.path.split("/") if p] + [v for _k, v in parse_qsl(parts.query)]
+    # Longest first, so that a piece inside a longer one does not leave the rest of it behind.
+    for piece in sorted({p for p in pieces if len(p) >= 4}, key=len, reverse=True):
+        text = text.replace(piece, "***")
+    return text
+
+
+async def connect(
+    pw: Playwright, endpoint: str, headless: bool = True, timeout_ms: float = 30_000
+) -> tuple[Browser, str]:
+    """Connect to a remote browser and name it for status; BrowserNotFound (the address masked) if it cannot."""
+    shown = endpoint_display(endpoint)
+    try:
+        if is_cdp(endpoint):
+            browser = await pw.chromium.connect_over_cdp(endpoint, timeout=timeout_ms)
+        else:
+            # A Playwright server launches a browser for each connection, with the options this header
+            # gives; it takes `headless` from any client and `args` only when started with --unsafe.
+            options = json.dumps({"headless": headless, "args": CHROMIUM_ARGS})
+            browser = await pw.chromium.connect(
+                endpoint, timeout=timeout_ms, headers={"x-playwright-launch-options": options}
+            )
+    except PlaywrightError as exc:
+        # Playwright starts its message with the call ("BrowserType.connect: "): the owner needs the cause.
+        reason = mask_endpoint(re.sub(r"^BrowserType\.\w+: ", "", first_line(exc, 200)), endpoint)
+        raise BrowserNotFound(f"cannot connect to the remote browser {shown}: {reason}") from None
+    return browser, f"remote {shown} (Chromium {browser.version})"
 
 
 def ordinary_user_agent(browser: Browser) -> str:
@@ -290,6 +342,9 @@ async def start_driver() -> Playwright:
 class BrowserManager:
     """One Playwright and one Chromium per process; relaunched after a crash and every N checks.
 
+    With `connect`, the Chromium is a remote one (a Playwright server or a CDP endpoint): connected to
+    instead of launched, under the same rules (a lost connection is a crash; every N checks, a new one).
+
     close_idle() stops both between checks (the daemon's [browser] keep_warm); the next acquire()
     starts them again, so the manager stays usable after it.
     """
@@ -300,8 +355,10 @@ class BrowserManager:
         headless: bool = True,
         recycle_after: int = 200,
         launch_timeout_ms: float = 30_000,
+        connect: str | None = None,
     ) -> None:
         self.executable_path = executable_path
+        self.connect = connect  # a remote browser's address ([browser] connect): connected to, not launched
         self.headless = headless
         self.recycle_after = recycle_after
         self.launch_timeout_ms = launch_timeout_ms
@@ -335,7 +392,7 @@ class BrowserManager:
                 await self._retire()
             if self._browser is None:
                 try:
-                    browser, cand = await launch(self._pw, self.executable_path, self.headless, self.launch_timeout_ms)
+                    browser, self.in_use = await self._start(self._pw)
                 except BrowserNotFound:
                     if not self.launches:
                         raise  # it never worked: a set-up problem, reported as such
@@ -343,12 +400,9 @@ class BrowserManager:
                     # a browser it launched still looks connected. Start a new driver and try once more.
                     await self._stop_driver()
                     self._pw = await start_driver()
-                    browser, cand = await launch(self._pw, self.executable_path, self.headless, self.launch_timeout_ms)
+                    browser, self.in_use = await self._start(self._pw)
                 browser.on("disconnected", self.mark_broken)
                 self._browser = browser
-                self.in_use = (
-                    f"{cand.source} {cand.path or self._pw.chromium.executable_path} (Chromium {browser.version})"
-                )
                 self.launches += 1
                 if self._rested:
                     self.cold_starts += 1
@@ -361,6 +415,13 @@ class BrowserManager:
             self._uses += 1
             self._users[self._browser] = self._users.get(self._browser, 0) + 1
             return self._browser
+
+    async def _start(self, pw: Playwright) -> tuple[Browser, str]:
+        """Launch Chromium, or connect to the remote one; the browser and how status names it."""
+        if self.connect:
+            return await connect(pw, self.connect, self.headless, self.launch_timeout_ms)
+        browser, cand = await launch(pw, self.executable_path, self.headless, self.launch_timeout_ms)
+        return browser, f"{cand.source} {cand.path or pw.chromium.executable_path} (Chromium {browser.version})"
 
     async def release(self, browser: Browser) -> None:
         """The check that acquired `browser` is done with it; a retired browser closes with its last check."""

@@ -192,6 +192,18 @@ async def _doctor_browser(executable_path: str | None) -> str:
     return f"{cand.source} {cand.path or ''} (Chromium {version})".replace("  ", " ")
 
 
+async def _doctor_remote(endpoint: str, headless: bool) -> str:
+    from monitor.browser import connect, start_driver
+
+    pw = await start_driver()
+    try:
+        browser, shown = await connect(pw, endpoint, headless)
+        await browser.close()
+    finally:
+        await pw.stop()
+    return shown.replace(" (", " ok (", 1)
+
+
 @command(lambda p: p.add_argument("--executable-path", help="try this Chromium instead of searching"))
 def cmd_doctor(args: argparse.Namespace) -> int:
     """Check the config, that a Chromium can be launched, each account's secrets and each channel.
@@ -221,8 +233,18 @@ def cmd_doctor(args: argparse.Namespace) -> int:
                 f"config: {path} ok ({len(cfg.accounts)} account(s), {len(cfg.channels)} channel(s)); "
                 f"data dir {cfg.data_dir}"
             )
+    remote = cfg.browser.connect if cfg is not None and not args.executable_path else None
+    headless = cfg.browser.headless if cfg is not None else True
     try:
-        print(f"browser: {asyncio.run(_doctor_browser(exe))}")
+        if remote is not None:
+            # The remote browser's address is a secret of its own (it may carry a token): a bad one is config.
+            problem = remote.problem()
+            if problem:
+                failed(problem, 2)
+            else:
+                print(f"browser: {asyncio.run(_doctor_remote(remote.reveal(), headless))}")
+        else:
+            print(f"browser: {asyncio.run(_doctor_browser(exe))}")
     except MonitorError as exc:
         failed(str(exc), 1)
     if cfg is not None:
@@ -584,7 +606,15 @@ def cmd_status(args: argparse.Namespace) -> int:
 
         print(f"console: {console}{console_reach(cfg.web.host)}")
     if pid:
-        print(f"browser: up ({browser})" if browser else "browser: down (the next check starts it)")
+        if cfg.browser.connect is not None:
+            # The address without its path or query, where a token may be.
+            from monitor.browser import endpoint_display
+
+            remote = cfg.browser.connect  # status must not fail where the daemon's environment had the secret
+            shown = endpoint_display(remote.reveal()) if remote.problem() is None else f"({remote.source})"
+            print(f"browser: remote {shown} (up)" if browser else f"browser: remote {shown} (not connected now)")
+        else:
+            print(f"browser: up ({browser})" if browser else "browser: down (the next check starts it)")
     rows = []
     for account, s, budget in states:
         rows.append(

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import platformdirs
 
@@ -32,7 +33,7 @@ NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # fullmatch it: with m
 TOP_KEYS = {"data_dir", "browser", "accounts", "channels", "schedule", "templates", "web"}
 BROWSER_KEYS = {
     "executable_path", "headless", "timeout_s", "check_timeout_s", "recycle_after", "screenshots", "max_page_mb",
-    "keep_warm",
+    "keep_warm", "connect",
 }  # fmt: skip
 ACCOUNT_KEYS = {
     "name",
@@ -69,6 +70,7 @@ SCHEDULE_KEYS = {
     "retry_min",
     "retry_max",
 }
+REMOTE_SCHEMES = ("ws", "wss", "http", "https")  # [browser] connect: a Playwright server's, a DevTools endpoint's
 DEPRECATED_KEYS = {"schedule.alert_interval": "schedule.interval_while_locked"}
 TEMPLATE_KEYS = {"title", "body", "title_ja", "body_ja"}
 WEB_KEYS = {"enabled", "listen", "password", "public_url"}
@@ -191,6 +193,13 @@ class BrowserOptions:
     screenshots: ScreenshotMode = ScreenshotMode.CHANGES
     max_page_mb: float = 10.0  # the most one check may download (pages and resources); bounds memory
     keep_warm_s: float | None = None  # idle seconds before Chromium and the driver close; None: the daemon's rule
+    # A remote browser's address (it may hold a token): connected to, not launched. Compared by where it
+    # comes from, so that a reload of the same config finds the same browser options (a Secret has no ==).
+    connect: Secret | None = field(default=None, compare=False)
+    _connect_from: tuple[str, str] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._connect_from = (self.connect.how, self.connect.ref) if self.connect is not None else None
 
 
 @dataclass
@@ -314,6 +323,8 @@ class Config:
         None means every enabled account (every channel, and the heartbeat URL).
         """
         wanted = [a for a in self.accounts if a.enabled] if accounts is None else [self.account(n) for n in accounts]
+        if self.browser.connect is not None and (wanted if accounts is not None else channels is None):
+            self.browser.connect.reveal()  # the accounts' checks go through it
         for account in wanted:
             for secret in account.secrets().values():
                 secret.reveal()
@@ -412,7 +423,13 @@ def parse(data: dict[str, Any], path: Path, reloading: bool = False) -> Config:
             raise r.fail("browser.executable_path", f"{exe} does not exist or is not a file")
         if not os.access(exe, os.X_OK):
             raise r.fail("browser.executable_path", f"{exe} is not executable")
+    connect = _connect(r, b)
+    if connect is not None and exe:
+        raise r.fail(
+            "browser.connect", "give either connect (a remote browser) or executable_path (a local one), not both"
+        )
     browser = BrowserOptions(
+        connect=connect,
         executable_path=exe,
         headless=r.get(b, "headless", "browser", bool, True),
         timeout_s=r.number(b, "timeout_s", "browser", 30.0, 1, 600),
@@ -476,6 +493,41 @@ def parse(data: dict[str, Any], path: Path, reloading: bool = False) -> Config:
         templates=_templates(r, data),
         web=_web(r, data),
     )
+
+
+def _connect(r: _Reader, b: dict[str, Any]) -> Secret | None:
+    """[browser] connect: written in the file (checked now) or a { env | file | command } secret."""
+    raw = b.get("connect")
+    if raw is None:
+        return None
+    if isinstance(raw, str):
+        # The address may carry a token (a server's --path, a query): masked wherever it is shown.
+        url = Secret.inline(os.path.expandvars(raw), f"{r.path}: browser.connect", check=connect_problem)
+        url.reveal()
+        return url
+    if not isinstance(raw, dict):
+        raise r.fail(
+            "browser.connect", 'must be a URL string or { env = "..." }, { file = "..." } or { command = "..." }'
+        )
+    return r.secret(b, "connect", "browser", required=True, check=connect_problem)
+
+
+def connect_problem(url: str) -> str | None:
+    """Why `url` is no remote browser's address (said without the address, which may hold a token), or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (a bad port raises here)
+    except ValueError:
+        return "is not a valid URL (check the host and port)"
+    if parts.scheme not in REMOTE_SCHEMES:
+        scheme = f"{parts.scheme}:" if parts.scheme else "an address without one"
+        return (
+            "must be ws:// or wss:// (a Playwright browser server) or http:// or https:// "
+            f"(a Chromium DevTools endpoint), not {scheme}"
+        )
+    if not parts.hostname:
+        return "has no host (e.g. ws://127.0.0.1:3000/)"
+    return None
 
 
 def _channels(r: _Reader, data: dict[str, Any]) -> list[Channel]:

@@ -69,7 +69,11 @@ class PlaywrightFetcher:
         self.sessions = sessions
         self.owns_manager = manager is None
         self.manager = manager or BrowserManager(
-            options.executable_path, options.headless, options.recycle_after, options.timeout_s * 1000
+            options.executable_path,
+            options.headless,
+            options.recycle_after,
+            options.timeout_s * 1000,
+            connect=options.connect.reveal() if options.connect is not None else None,
         )
         self.timeout_ms = options.timeout_s * 1000
         # Images, media, fonts and other origins are not downloaded during a check (block_unread). Not

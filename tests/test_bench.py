@@ -22,6 +22,7 @@ KEYS = [
     "console_mem_mb",
     "remote_frame_p95_ms",
     "heavy_block_ratio",
+    "remote_browser_over_local",
     "idle_mb",
     "cold_start_s",
     "rss_peak_by_kind_mb",
