@@ -44,10 +44,10 @@ def kind(pid: int, daemon: int) -> str:
     return CHROMIUM_TYPES.get(found.group(1).decode(), "other")
 
 
-def by_kind(daemon: int) -> dict[str, float]:
-    """PSS (MB) of the daemon's tree by kind of process."""
+def by_kind(daemon: int, pids: list[int] | None = None) -> dict[str, float]:
+    """PSS (MB) of the daemon's tree (or of these processes of it) by kind of process."""
     out = dict.fromkeys(KINDS, 0.0)
-    for pid in [daemon, *descendants(daemon)]:
+    for pid in [daemon, *descendants(daemon)] if pids is None else pids:
         out[kind(pid, daemon)] += memory_mb([pid])[0]
     return {k: round(v, 1) for k, v in out.items()}
 
