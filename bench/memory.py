@@ -26,15 +26,16 @@ def memory_mb(pids: list[int]) -> tuple[float, float]:
     return pss / 1e6, rss / 1e6
 
 
-def private_mb(pids: list[int]) -> float:
-    """Memory (MB) only these processes hold (USS): unlike PSS, it does not change when other programs on
-    the machine map the same binaries (other Chromiums, other node drivers) and so share their pages."""
-    private = 0
+def anonymous_mb(pids: list[int]) -> float:
+    """Anonymous memory (MB) of these processes (heaps, stacks, JIT): what they allocated."""
+    # PSS and USS also move when other programs on the machine map the same binaries (their pages become
+    # shared, or stop being shared); this does not, so a leak shows here and the machine's other work does not.
+    anon = 0
     for pid in pids:
         for line in read(pid, "smaps_rollup").decode().splitlines():
-            if line.startswith(("Private_Clean:", "Private_Dirty:")):
-                private += int(line.split()[1]) * 1024
-    return private / 1e6
+            if line.startswith("Anonymous:"):
+                anon += int(line.split()[1]) * 1024
+    return anon / 1e6
 
 
 KINDS = ("python", "driver", "browser_main", "renderer", "zygote", "gpu", "utility", "other")

@@ -13,10 +13,10 @@ in the daemon (`recycle_after`), and the relaunches are counted.
 Every `every` checks a sample: PSS of every process (Python, the driver, Chromium and its children),
 open file descriptors and OS threads of this process, child processes, database and WAL size, the
 screenshot directory's size; the PSS also by kind of process (bench.memory.by_kind: Python, the
-driver, Chromium's browser, renderer, GPU, utility and zygote processes) and their USS (private
-memory, which other programs sharing the same binaries do not move). `soak_drift_pct` compares
-the PSS median of the last 20% of the samples with that of the first 10% (taken after the first
-`every` checks, so sign-in and first launch are warm-up), in percent.
+driver, Chromium's browser, renderer, GPU, utility and zygote processes) and their anonymous
+memory (what they allocated, which other programs mapping the same binaries do not move).
+`soak_drift_pct` compares the PSS median of the last 20% of the samples with that of the first 10%
+(taken after the first `every` checks, so sign-in and first launch are warm-up), in percent.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from typing import Any
 
 from bench.common import HERE, in_process, svg, user, write_svg
 from bench.heavy import user_name
-from bench.memory import KINDS, by_kind, memory_mb, private_mb
+from bench.memory import KINDS, anonymous_mb, by_kind, memory_mb
 from fixtures.control import Control
 from fixtures.procs import descendants, read
 from monitor.notify import Notifier
@@ -109,7 +109,7 @@ async def soak(url: str, folder: Path, checks: int, every: int, retailer_pid: in
                         "checks": done,
                         "pss_mb": round(memory_mb(tree)[0], 1),
                         "pss_by_kind_mb": by_kind(me, tree),  # which process grows, if one does
-                        "uss_mb": round(private_mb(tree), 1),  # PSS without the pages shared outside
+                        "anon_mb": round(anonymous_mb(tree), 1),  # allocated: not moved by other programs
                         "fds": len(os.listdir("/proc/self/fd")),
                         "threads": status_line(me, "Threads"),
                         "children": len(tree) - 1,
@@ -153,8 +153,8 @@ def summarise(samples: list[dict[str, Any]], checks: int, every: int) -> dict[st
         "pss_early_mb": first,
         "pss_late_mb": last,
         "pss_max_mb": max(s["pss_mb"] for s in samples),
-        "uss_early_mb": statistics.median(s["uss_mb"] for s in early),
-        "uss_late_mb": statistics.median(s["uss_mb"] for s in late),
+        "anon_early_mb": statistics.median(s["anon_mb"] for s in early),
+        "anon_late_mb": statistics.median(s["anon_mb"] for s in late),
         "fds": [samples[0]["fds"], samples[-1]["fds"]],
         "threads": [samples[0]["threads"], samples[-1]["threads"]],
         "children": [samples[0]["children"], samples[-1]["children"]],
@@ -241,8 +241,8 @@ def plot(result: dict[str, Any], path: Path = PLOT) -> None:
             values = [s["pss_by_kind_mb"][k] for s in samples]
             if max(values) >= 5:
                 lines.append((k, next(colours), values))
-    if "uss_mb" in samples[0]:
-        lines.insert(1, ("all, private (USS)", "#7fa7d9", [s["uss_mb"] for s in samples]))
+    if "anon_mb" in samples[0]:
+        lines.insert(1, ("all, anonymous", "#7fa7d9", [s["anon_mb"] for s in samples]))
     body = panel(40, 200, "PSS by kind of process (MB)", lines)
     body += panel(
         280,
