@@ -154,6 +154,11 @@ def main() -> int:
             rem = detail["remote"] = remote(url, folder, quick)
             results |= remote_keys(rem)
             print(f"remote sign-in frame p95 {results['remote_frame_p95_ms']:.0f} ms", file=sys.stderr)
+        if "remote_browser" in only:
+            rb = asyncio.run(remote_browser(url, folder, *((2, 2) if quick else (10, 5)), retailer.pid))
+            detail["remote_browser"] = rb
+            results |= remote_browser_keys(rb)
+            print(f"remote browser / local, CPU per check {rb['remote_browser_over_local']:.2f}x", file=sys.stderr)
         if "soak" in only:
             checks = args.soak or (SOAK_QUICK if quick else SOAK_CHECKS)
             every = 50 if quick or checks < 5000 else 500
@@ -268,6 +273,8 @@ def table(r: dict[str, Any]) -> str:
         rows += console_rows(r)
     if "remote" in d:
         rows += remote_rows(r)
+    if "remote_browser" in d:
+        rows += remote_browser_rows(r)
     if "soak" in d:
         rows += soak_rows(r)
     if "remote_browser" in d:

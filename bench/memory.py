@@ -26,6 +26,18 @@ def memory_mb(pids: list[int]) -> tuple[float, float]:
     return pss / 1e6, rss / 1e6
 
 
+def anonymous_mb(pids: list[int]) -> float:
+    """Anonymous memory (MB) of these processes (heaps, stacks, JIT): what they allocated."""
+    # PSS and USS also move when other programs on the machine map the same binaries (their pages become
+    # shared, or stop being shared); this does not, so a leak shows here and the machine's other work does not.
+    anon = 0
+    for pid in pids:
+        for line in read(pid, "smaps_rollup").decode().splitlines():
+            if line.startswith("Anonymous:"):
+                anon += int(line.split()[1]) * 1024
+    return anon / 1e6
+
+
 KINDS = ("python", "driver", "browser_main", "renderer", "zygote", "gpu", "utility", "other")
 CHROMIUM_TYPES = {"renderer": "renderer", "zygote": "zygote", "gpu-process": "gpu", "utility": "utility"}
 
@@ -44,10 +56,10 @@ def kind(pid: int, daemon: int) -> str:
     return CHROMIUM_TYPES.get(found.group(1).decode(), "other")
 
 
-def by_kind(daemon: int) -> dict[str, float]:
-    """PSS (MB) of the daemon's tree by kind of process."""
+def by_kind(daemon: int, pids: list[int] | None = None) -> dict[str, float]:
+    """PSS (MB) of the daemon's tree (or of these processes of it) by kind of process."""
     out = dict.fromkeys(KINDS, 0.0)
-    for pid in [daemon, *descendants(daemon)]:
+    for pid in [daemon, *descendants(daemon)] if pids is None else pids:
         out[kind(pid, daemon)] += memory_mb([pid])[0]
     return {k: round(v, 1) for k, v in out.items()}
 

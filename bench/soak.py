@@ -12,9 +12,11 @@ in the daemon (`recycle_after`), and the relaunches are counted.
 
 Every `every` checks a sample: PSS of every process (Python, the driver, Chromium and its children),
 open file descriptors and OS threads of this process, child processes, database and WAL size, the
-screenshot directory's size. `soak_drift_pct` compares the PSS median of the last 20% of the samples
-with that of the first 10% (taken after the first `every` checks, so sign-in and first launch are
-warm-up), in percent.
+screenshot directory's size; the PSS also by kind of process (bench.memory.by_kind: Python, the
+driver, Chromium's browser, renderer, GPU, utility and zygote processes) and their anonymous
+memory (what they allocated, which other programs mapping the same binaries do not move).
+`soak_drift_pct` compares the PSS median of the last 20% of the samples with that of the first 10%
+(taken after the first `every` checks, so sign-in and first launch are warm-up), in percent.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from typing import Any
 
 from bench.common import HERE, in_process, svg, user, write_svg
 from bench.heavy import user_name
-from bench.memory import memory_mb
+from bench.memory import KINDS, anonymous_mb, by_kind, memory_mb
 from fixtures.control import Control
 from fixtures.procs import descendants, read
 from monitor.notify import Notifier
@@ -106,6 +108,8 @@ async def soak(url: str, folder: Path, checks: int, every: int, retailer_pid: in
                     {
                         "checks": done,
                         "pss_mb": round(memory_mb(tree)[0], 1),
+                        "pss_by_kind_mb": by_kind(me, tree),  # which process grows, if one does
+                        "anon_mb": round(anonymous_mb(tree), 1),  # allocated: not moved by other programs
                         "fds": len(os.listdir("/proc/self/fd")),
                         "threads": status_line(me, "Threads"),
                         "children": len(tree) - 1,
@@ -149,12 +153,17 @@ def summarise(samples: list[dict[str, Any]], checks: int, every: int) -> dict[st
         "pss_early_mb": first,
         "pss_late_mb": last,
         "pss_max_mb": max(s["pss_mb"] for s in samples),
+        "anon_early_mb": statistics.median(s["anon_mb"] for s in early),
+        "anon_late_mb": statistics.median(s["anon_mb"] for s in late),
         "fds": [samples[0]["fds"], samples[-1]["fds"]],
         "threads": [samples[0]["threads"], samples[-1]["threads"]],
         "children": [samples[0]["children"], samples[-1]["children"]],
         "db_max_kb": max(s["db_kb"] + s["wal_kb"] for s in samples),  # the file and its WAL
         "screenshots_max_kb": max(s["screenshots_kb"] for s in samples),
         "relaunches": samples[-1]["relaunches"],
+        # The same medians by kind of process: where a drift is
+        "pss_early_by_kind_mb": {k: statistics.median(s["pss_by_kind_mb"][k] for s in early) for k in KINDS},
+        "pss_late_by_kind_mb": {k: statistics.median(s["pss_by_kind_mb"][k] for s in late) for k in KINDS},
         "samples": samples,
     }
 
@@ -184,8 +193,14 @@ def table_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
         f"database {s['db_max_kb'] / 1024:.1f} MB max, screenshots {s['screenshots_max_kb'] / 1024:.1f} MB max"
         f" ({s['simulated_days']:g} simulated days, retention {s['retention_days']:g} days)"
     )
+    rows = [("soak: memory drift after warm-up (PSS)", pss, "<= 5%", "met" if drift <= 5 else "**missed**")]
+    if "pss_early_by_kind_mb" in s:  # runs before the breakdown have only the total
+        early, late = s["pss_early_by_kind_mb"], s["pss_late_by_kind_mb"]
+        order = sorted(KINDS, key=lambda k: -abs(late[k] - early[k]))
+        change = ", ".join(f"{k} {early[k]:.0f} -> {late[k]:.0f}" for k in order if max(early[k], late[k]) >= 0.5)
+        rows.append(("  by kind of process (MB PSS, early -> late, biggest change first)", change, "", ""))
     return [
-        ("soak: memory drift after warm-up (PSS)", pss, "<= 5%", "met" if drift <= 5 else "**missed**"),
+        *rows,
         ("soak: open files, threads, processes (first -> last)", flat, "flat", ""),
         ("soak: disk", size, "bounded", ""),
         ("soak: browser relaunches (recycle every 200 checks)", str(s["relaunches"]), "reported", ""),
@@ -193,7 +208,7 @@ def table_rows(r: dict[str, Any]) -> list[tuple[str, str, str, str]]:
 
 
 def plot(result: dict[str, Any], path: Path = PLOT) -> None:
-    """Two line charts (SVG): PSS of all processes by checks done, and the database and screenshot sizes."""
+    """Two line charts (SVG): PSS of all processes and by kind by checks done, and the database and screenshot sizes."""
     samples = result["samples"]
     w, left, width = 640, 70, 550
     top_checks = samples[-1]["checks"]
@@ -219,7 +234,16 @@ def plot(result: dict[str, Any], path: Path = PLOT) -> None:
                        f' font-size="12">{name}</text>')  # fmt: skip
         return out
 
-    body = panel(40, 200, "PSS, all processes (MB)", [("PSS", "#4a7bb7", [s["pss_mb"] for s in samples])])
+    lines = [("all", "#4a7bb7", [s["pss_mb"] for s in samples])]
+    if "pss_by_kind_mb" in samples[0]:  # each kind that holds 5 MB or more at some sample
+        colours = iter(("#b7614a", "#5a9e5a", "#9b59b6", "#c9a227", "#4aa3b7", "#888888", "#d35f9a", "#333333"))
+        for k in KINDS:
+            values = [s["pss_by_kind_mb"][k] for s in samples]
+            if max(values) >= 5:
+                lines.append((k, next(colours), values))
+    if "anon_mb" in samples[0]:
+        lines.insert(1, ("all, anonymous", "#7fa7d9", [s["anon_mb"] for s in samples]))
+    body = panel(40, 200, "PSS by kind of process (MB)", lines)
     body += panel(
         280,
         110,

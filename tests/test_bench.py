@@ -111,6 +111,11 @@ def test_quick_soak_samples_memory_and_disk_and_merges_its_keys(tmp_path) -> Non
     assert soak["simulated_days"] > soak["retention_days"] and soak["rows_at_end"]["readings"] < 200
     assert soak["rows_at_end"]["transitions"] >= 3 and soak["rows_at_end"]["outbox_given_up"] > 0
     assert soak["children"][1] >= 3  # the driver and Chromium were up and counted
+    kinds = soak["samples"][-1]["pss_by_kind_mb"]  # each sample says which process holds the memory
+    assert kinds["python"] > 0 and kinds["driver"] > 0 and kinds["browser_main"] > 0
+    assert set(soak["pss_late_by_kind_mb"]) == set(kinds)
+    assert soak["samples"][-1]["anon_mb"] > 0 and soak["anon_late_mb"] > 0  # what the processes allocated
+    assert "|   by kind of process (MB PSS, early -> late" in done.stdout
     assert "soak_drift_pct" in results and "| soak: memory drift after warm-up (PSS) |" in done.stdout
 
 
