@@ -380,7 +380,15 @@ def test_the_remote_browser_is_kept_on_the_account_s_site(
         s = served([account_entry("alice", monkeypatch)])
         s.open_signin("alice")
         remote = s.remote_at("alice", "/signin")
-        site = remote.page.url if remote.page else ""
+        assert remote.page is not None
+        page = remote.page
+
+        def settled() -> bool:
+            """The page has finished loading (on a busy machine the sign-in form may still be loading)."""
+            return bool(aio.run(page.evaluate("() => document.readyState")) == "complete")
+
+        wait_until(settled, 30, "the sign-in page loaded")
+        site = page.url
         for away in (f"http://127.0.0.1:{other_port}/admin", f"http://localhost:{other_port}/", "file:///etc/passwd"):
             assert remote.page is not None
             with contextlib.suppress(Exception):  # the page is replaced by the navigation it starts
@@ -388,7 +396,7 @@ def test_the_remote_browser_is_kept_on_the_account_s_site(
             if away.startswith("http"):
                 wait_until(lambda: "is not this account's site" in s.status(), 15, "the page to say it stayed")
                 aio.run(s.phone.evaluate("() => { document.querySelector('#remote-status').textContent = '' }"))
-            assert aio.run(remote.page.evaluate("() => document.readyState")) == "complete"  # no error page
+            wait_until(settled, 15, "the page to stay loaded")  # no error page
             assert remote.page.url == site, away
         assert hits == []
         assert not remote.closed
